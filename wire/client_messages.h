@@ -1,0 +1,132 @@
+// Client protocol v1: the request and reply maps a client exchanges with any
+// node's client endpoint, as C++ structs.
+//
+// This is a contract: clients in other languages are written against the key
+// names and error codes in PROTOCOL.md, which documents every field below.
+// The node decodes requests and encodes replies; the C++ client does the
+// reverse. Decoders never throw and never trust: each known key is type
+// checked (a wrong type is bad_request naming the key), unknown keys are
+// ignored, and sizes are bounded by wire/protocol.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/raft/result.h"
+#include "wire/protocol.h"
+
+namespace cabildo::wire {
+
+// Wire names: "get", "put", "delete", "cas", "range", "status". The numbers
+// are the op codes of a replicated Command (command.h).
+enum class Op : std::uint8_t { get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5 };
+std::string_view op_name(Op op);
+
+// Wire names: "linearizable" (the default), "serializable".
+enum class Consistency : std::uint8_t { linearizable, serializable };
+std::string_view consistency_name(Consistency consistency);
+
+// A validated request. Fields an op does not use stay at their defaults.
+// Invariants after decode_request(): key is 1..key_bytes_max bytes for get,
+// put, delete and cas; value is set for put and cas; expected is set exactly
+// for cas; limit is in 1..range_limit_max; session and seq are both 0 or both
+// non-zero.
+struct ClientRequest {
+    Op op = Op::get;
+    std::string key;
+    std::optional<std::string> value;                    // put, cas: the new value
+    std::optional<std::optional<std::string>> expected;  // cas: inner nullopt = must be absent
+    std::string prefix;                                  // range; empty = every key
+    std::uint32_t limit = range_limit_default;           // range
+    Consistency consistency = Consistency::linearizable;  // get, range
+    std::uint64_t session = 0;                           // 0 = no session
+    std::uint64_t seq = 0;
+    std::string id;  // the msgpack encoding of the request's `id`; empty if absent
+
+    bool operator==(const ClientRequest&) const = default;
+};
+
+struct KeyValue {
+    std::string key;
+    std::string value;
+
+    bool operator==(const KeyValue&) const = default;
+};
+
+// A range reply's page: kvs in key order; more = truncated by limit or by
+// range_reply_bytes_max.
+struct RangePage {
+    std::vector<KeyValue> kvs;
+    bool more = false;
+
+    bool operator==(const RangePage&) const = default;
+};
+
+struct MemberInfo {
+    std::uint64_t id = 0;
+    std::string client_endpoint;
+
+    bool operator==(const MemberInfo&) const = default;
+};
+
+// The `status` op's answer; sent as top-level keys of the reply map.
+struct NodeStatus {
+    std::uint64_t node_id = 0;
+    std::string role;  // "follower", "pre_candidate", "candidate", "leader"
+    std::uint64_t term = 0;
+    std::uint64_t leader_id = 0;  // 0 = unknown
+    std::uint64_t commit_index = 0;
+    std::uint64_t applied_index = 0;
+    std::uint64_t last_index = 0;
+    std::vector<MemberInfo> members;
+
+    bool operator==(const NodeStatus&) const = default;
+};
+
+// A reply. encode_reply() writes: ok, id (if set), leader (str or nil)
+// always; error and message when !ok; revision when ok; and each optional
+// part that is set.
+struct ClientReply {
+    bool ok = false;
+    std::string error;    // an error code from protocol.h when !ok
+    std::string message;  // human detail when !ok
+    std::optional<std::optional<std::string>> value;  // get: inner nullopt = key absent
+    std::optional<bool> succeeded;  // cas: the swap happened; delete: the key existed
+    std::uint64_t revision = 0;     // log index a write committed at / index a read saw
+    std::optional<std::string> leader;  // the leader's client endpoint; nullopt = unknown
+    std::optional<RangePage> range;     // range: sent as `kvs` and `more`
+    std::optional<NodeStatus> status;   // status
+    std::string id;  // msgpack bytes to echo (ClientRequest::id or extract_id())
+
+    bool operator==(const ClientReply&) const = default;
+};
+
+// For the node. Errors: bad_request or too_large, detail naming the field.
+Result<ClientRequest> decode_request(const void* data, std::size_t size);
+// For the C++ client: writes only the keys the op uses.
+// Precondition: request.id is empty or one msgpack object (not checked).
+std::string encode_request(const ClientRequest& request);
+
+// For the node. Precondition: reply.id is empty or one msgpack object.
+std::string encode_reply(const ClientReply& reply);
+// For the C++ client. Unknown keys are ignored; unknown error codes are kept.
+Result<ClientReply> decode_reply(const void* data, std::size_t size);
+
+// The msgpack bytes of a request map's `id`, or "" when the frame is not a
+// map with an id or the id is over id_bytes_max. Best effort for replying to
+// a request decode_request() rejected. Never throws.
+std::string extract_id(const void* data, std::size_t size);
+
+// The reply code for an error from decode_request(): "too_large" for
+// too_large, "storage_full" for storage_full, "bad_request" for bad_request,
+// "internal" otherwise.
+std::string_view error_code(Status status);
+
+// A reply with ok = false.
+ClientReply make_error_reply(std::string_view error, std::string message, std::string id);
+
+}  // namespace cabildo::wire

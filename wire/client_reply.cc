@@ -1,0 +1,202 @@
+// Client replies: encode_reply() for the node, decode_reply() for the C++
+// client (client_messages.h). Requests are in client_request.cc.
+//
+// A status reply spreads NodeStatus over top-level keys; a range reply sends
+// RangePage as `kvs` (an array of {key, value} maps) and `more`.
+#include "wire/client_messages.h"
+#include "wire/decode_util.h"
+
+namespace cabildo::wire {
+
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+constexpr std::size_t text_bytes_max = 64 << 10;  // error, message, role, endpoints
+
+// Depth 8 leaves an echoed `id` the nesting a request allows it.
+constexpr detail::UnpackLimits reply_limits{
+    .frame_bytes_max = reply_frame_bytes_max,
+    .array_size_max = range_limit_max,
+    .map_size_max = 256,
+    .str_bytes_max = reply_frame_bytes_max,
+    .bin_bytes_max = reply_frame_bytes_max,
+    .depth_max = 8,
+};
+
+void pack_range(detail::MapWriter& writer, const RangePage& range) {
+    Packer& packer = writer.key("kvs");
+    packer.pack_array(static_cast<std::uint32_t>(range.kvs.size()));
+    for (const KeyValue& kv : range.kvs) {
+        packer.pack_map(2);
+        detail::pack_str(packer, "key");
+        detail::pack_bin(packer, kv.key);
+        detail::pack_str(packer, "value");
+        detail::pack_bin(packer, kv.value);
+    }
+    detail::pack_bool(writer.key("more"), range.more);
+}
+
+void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
+    writer.key("node_id").pack_uint64(status.node_id);
+    detail::pack_str(writer.key("role"), status.role);
+    writer.key("term").pack_uint64(status.term);
+    writer.key("leader_id").pack_uint64(status.leader_id);
+    writer.key("commit_index").pack_uint64(status.commit_index);
+    writer.key("applied_index").pack_uint64(status.applied_index);
+    writer.key("last_index").pack_uint64(status.last_index);
+    Packer& packer = writer.key("members");
+    packer.pack_array(static_cast<std::uint32_t>(status.members.size()));
+    for (const MemberInfo& member : status.members) {
+        packer.pack_map(2);
+        detail::pack_str(packer, "id");
+        packer.pack_uint64(member.id);
+        detail::pack_str(packer, "client_endpoint");
+        detail::pack_str(packer, member.client_endpoint);
+    }
+}
+
+std::string_view key_name(const msgpack::object& key) {
+    if (key.type != msgpack::type::STR) return {};
+    return std::string_view(key.via.str.ptr, key.via.str.size);
+}
+
+KeyValue read_key_value(detail::FieldReader& reader, const msgpack::object& object) {
+    KeyValue kv;
+    for (const msgpack::object_kv& field : reader.read_map(object, "kvs")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "key") kv.key = reader.read_bytes(field.val, "kvs key", key_bytes_max);
+        if (name == "value") {
+            kv.value = reader.read_bytes(field.val, "kvs value", value_bytes_max);
+        }
+    }
+    return kv;
+}
+
+MemberInfo read_member(detail::FieldReader& reader, const msgpack::object& object) {
+    MemberInfo member;
+    for (const msgpack::object_kv& field : reader.read_map(object, "members")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "id") member.id = reader.read_uint(field.val, "members id");
+        if (name == "client_endpoint") {
+            member.client_endpoint =
+                reader.read_bytes(field.val, "members client_endpoint", text_bytes_max);
+        }
+    }
+    return member;
+}
+
+// The status keys; returns false if name is not one.
+bool read_status_field(detail::FieldReader& reader, std::string_view name,
+                       const msgpack::object& value, NodeStatus& status) {
+    if (name == "node_id") {
+        status.node_id = reader.read_uint(value, name);
+    } else if (name == "role") {
+        status.role = reader.read_bytes(value, name, text_bytes_max);
+    } else if (name == "term") {
+        status.term = reader.read_uint(value, name);
+    } else if (name == "leader_id") {
+        status.leader_id = reader.read_uint(value, name);
+    } else if (name == "commit_index") {
+        status.commit_index = reader.read_uint(value, name);
+    } else if (name == "applied_index") {
+        status.applied_index = reader.read_uint(value, name);
+    } else if (name == "last_index") {
+        status.last_index = reader.read_uint(value, name);
+    } else if (name == "members") {
+        const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
+        if (members.size() > members_max) reader.fail(Status::too_large, "members: too many");
+        for (const msgpack::object& member : members) {
+            status.members.push_back(read_member(reader, member));
+        }
+    } else {
+        return false;
+    }
+    return true;
+}
+
+// Keys other than the status ones. `ok` is tracked by the caller.
+void read_reply_field(detail::FieldReader& reader, std::string_view name,
+                      const msgpack::object& value, ClientReply& reply) {
+    if (name == "ok") {
+        reply.ok = reader.read_bool(value, name);
+    } else if (name == "error") {
+        reply.error = reader.read_bytes(value, name, text_bytes_max);
+    } else if (name == "message") {
+        reply.message = reader.read_bytes(value, name, text_bytes_max);
+    } else if (name == "value") {
+        reply.value = reader.read_optional_bytes(value, name, value_bytes_max);
+    } else if (name == "succeeded") {
+        reply.succeeded = reader.read_bool(value, name);
+    } else if (name == "revision") {
+        reply.revision = reader.read_uint(value, name);
+    } else if (name == "leader") {
+        reply.leader = reader.read_optional_bytes(value, name, text_bytes_max);
+    } else if (name == "kvs") {
+        if (!reply.range) reply.range.emplace();
+        for (const msgpack::object& kv : reader.read_array(value, name, 0)) {
+            reply.range->kvs.push_back(read_key_value(reader, kv));
+        }
+    } else if (name == "more") {
+        if (!reply.range) reply.range.emplace();
+        reply.range->more = reader.read_bool(value, name);
+    } else if (name == "id") {
+        reply.id = detail::encode_object(value);
+    }
+}
+
+Result<ClientReply> decode_reply_unguarded(const void* data, std::size_t size) {
+    Result<msgpack::object_handle> handle = detail::unpack_frame(data, size, reply_limits, "reply");
+    if (!handle) return handle.error();
+    detail::FieldReader reader;
+    ClientReply reply;
+    NodeStatus status;
+    bool has_ok = false;
+    bool has_status = false;
+    for (const msgpack::object_kv& kv : reader.read_map(handle->get(), "reply")) {
+        const std::string_view name = key_name(kv.key);
+        has_ok = has_ok || name == "ok";
+        if (read_status_field(reader, name, kv.val, status)) {
+            has_status = true;
+        } else {
+            read_reply_field(reader, name, kv.val, reply);
+        }
+    }
+    if (!reader.ok()) return reader.error();
+    if (!has_ok) return Error{Status::bad_request, "ok: missing"};
+    if (has_status) reply.status = std::move(status);
+    return reply;
+}
+
+}  // namespace
+
+std::string encode_reply(const ClientReply& reply) {
+    detail::MapWriter writer;
+    detail::pack_bool(writer.key("ok"), reply.ok);
+    if (!reply.id.empty()) {
+        writer.key("id");
+        writer.raw(reply.id);
+    }
+    if (reply.ok) {
+        writer.key("revision").pack_uint64(reply.revision);
+    } else {
+        detail::pack_str(writer.key("error"), reply.error);
+        detail::pack_str(writer.key("message"), reply.message);
+    }
+    if (reply.leader) {
+        detail::pack_str(writer.key("leader"), *reply.leader);
+    } else {
+        writer.key("leader").pack_nil();
+    }
+    if (reply.value) detail::pack_optional_bin(writer.key("value"), *reply.value);
+    if (reply.succeeded) detail::pack_bool(writer.key("succeeded"), *reply.succeeded);
+    if (reply.range) pack_range(writer, *reply.range);
+    if (reply.status) pack_status(writer, *reply.status);
+    return writer.finish();
+}
+
+Result<ClientReply> decode_reply(const void* data, std::size_t size) {
+    return detail::guard_decode([&] { return decode_reply_unguarded(data, size); }, "reply");
+}
+
+}  // namespace cabildo::wire

@@ -1,0 +1,62 @@
+// Protocol constants shared by every wire/ codec: versions, size limits and
+// the client error codes.
+//
+// This is the one header a reader needs to see what Cabildo accepts on the
+// wire, in the spirit of Majordomo's mdp.h. It holds numbers and names only;
+// the encoders and decoders live in raft_messages.h, client_messages.h and
+// command.h, and PROTOCOL.md explains all of it to client authors. Changing a
+// limit here changes the documented contract: update PROTOCOL.md with it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace cabildo::wire {
+
+// The first element of every msgpack array this layer writes (peer messages,
+// log entries, hard state, commands). A decoder rejects any other value.
+// Client maps carry no version: v1 grows by adding keys and ops only.
+inline constexpr std::uint64_t protocol_version = 1;
+
+// LMDB's compiled-in key size limit (mdb_env_get_maxkeysize() == 511).
+inline constexpr std::size_t key_bytes_max = 511;
+inline constexpr std::size_t value_bytes_max = std::size_t{1} << 20;
+// The encoded `id` a client may attach to a request; it is echoed back.
+inline constexpr std::size_t id_bytes_max = 1024;
+// One client request frame: a maximal value plus room for key and framing.
+inline constexpr std::size_t frame_bytes_max = value_bytes_max + (std::size_t{64} << 10);
+// A log entry's data (an encoded Command) is never larger than a request.
+inline constexpr std::size_t entry_data_bytes_max = frame_bytes_max;
+
+// Range requests: `limit` defaults to range_limit_default and may not exceed
+// range_limit_max. The node also stops adding pairs once their key and value
+// bytes pass range_reply_bytes_max (always returning at least one pair) and
+// sets `more`.
+inline constexpr std::uint32_t range_limit_default = 1000;
+inline constexpr std::uint32_t range_limit_max = 10000;
+inline constexpr std::size_t range_reply_bytes_max = std::size_t{4} << 20;
+// One reply frame, as the C++ client accepts it.
+inline constexpr std::size_t reply_frame_bytes_max = std::size_t{8} << 20;
+// Members listed in a status reply.
+inline constexpr std::size_t members_max = 64;
+
+// One peer (node to node) frame. msgpack-c builds 16 bytes of object per
+// element, so a frame of 1-byte elements costs up to 16x its size in memory:
+// this cap bounds that. The core's append batches must stay well below it.
+inline constexpr std::size_t raft_frame_bytes_max = std::size_t{16} << 20;
+// Entries in one append_entries message.
+inline constexpr std::size_t entries_per_message_max = 16384;
+
+// Client error codes: the `error` string of a reply whose `ok` is false.
+// These names are a contract with clients in other languages; never rename.
+inline constexpr std::string_view error_bad_request = "bad_request";
+inline constexpr std::string_view error_too_large = "too_large";
+inline constexpr std::string_view error_no_leader = "no_leader";
+inline constexpr std::string_view error_timeout = "timeout";  // outcome unknown
+inline constexpr std::string_view error_unavailable = "unavailable";
+inline constexpr std::string_view error_storage_full = "storage_full";
+inline constexpr std::string_view error_stale_session = "stale_session";
+inline constexpr std::string_view error_internal = "internal";
+
+}  // namespace cabildo::wire
