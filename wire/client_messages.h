@@ -87,9 +87,9 @@ struct NodeStatus {
     bool operator==(const NodeStatus&) const = default;
 };
 
-// A reply. encode_reply() writes: ok, id (if set), leader (str or nil)
-// always; error and message when !ok; revision when ok; and each optional
-// part that is set.
+// A reply. encode_reply() writes ok and leader (str or nil) always; id when
+// set; revision when ok (or non-zero); error and message when !ok (or
+// non-empty); and each optional part that is set.
 struct ClientReply {
     bool ok = false;
     std::string error;    // an error code from protocol.h when !ok

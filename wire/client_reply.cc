@@ -177,10 +177,9 @@ std::string encode_reply(const ClientReply& reply) {
         writer.key("id");
         writer.raw(reply.id);
     }
-    if (reply.ok) {
-        writer.key("revision").pack_uint64(reply.revision);
-    } else {
-        detail::pack_str(writer.key("error"), reply.error);
+    if (reply.ok || reply.revision != 0) writer.key("revision").pack_uint64(reply.revision);
+    if (!reply.ok || !reply.error.empty()) detail::pack_str(writer.key("error"), reply.error);
+    if (!reply.ok || !reply.message.empty()) {
         detail::pack_str(writer.key("message"), reply.message);
     }
     if (reply.leader) {
