@@ -30,7 +30,7 @@ struct Entry {
     Term term = 0;
     LogIndex index = 0;
     EntryType type = EntryType::normal;
-    std::string data;
+    std::string data{};
 
     bool operator==(const Entry&) const = default;
 };
@@ -88,7 +88,7 @@ struct Message {
 
     LogIndex prev_log_index = 0;
     Term prev_log_term = 0;
-    std::vector<Entry> entries;
+    std::vector<Entry> entries{};
     LogIndex leader_commit = 0;
 
     bool success = false;

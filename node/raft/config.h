@@ -1,0 +1,37 @@
+// Config: the fixed parameters of one Raft core.
+//
+// Times are in ticks: the shell decides how long a tick is. Every queue and
+// batch the core keeps has a named maximum here (TigerStyle: put a limit on
+// everything).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "node/raft/types.h"
+
+namespace cabildo::raft {
+
+struct Config {
+    NodeId id = node_none;
+    std::vector<NodeId> members;  // every voter, this node included; fixed membership
+
+    // Raft §5.2: a follower campaigns after a randomized timeout drawn from
+    // [election_timeout_ticks, 2 * election_timeout_ticks).
+    int election_timeout_ticks = 10;
+    int heartbeat_interval_ticks = 1;
+
+    bool pre_vote = true;      // thesis §9.6: a rejoining node cannot bump the term
+    bool check_quorum = true;  // thesis §6.2: a leader without a majority steps down
+
+    std::size_t entries_per_append_max = 512;
+    std::size_t append_bytes_max = 4u << 20;
+    std::size_t inflight_appends_max = 64;   // per follower, while replicating
+    std::size_t apply_bytes_max = 16u << 20; // per Ready
+    std::size_t uncommitted_entries_max = 1u << 16;
+    std::size_t pending_reads_max = 1u << 16;
+
+    LogIndex applied = 0;  // the state machine already holds entries up to here
+};
+
+}  // namespace cabildo::raft

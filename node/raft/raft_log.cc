@@ -1,0 +1,144 @@
+// RaftLog: durable entries plus the unstable tail; see raft_log.h.
+#include "node/raft/raft_log.h"
+
+#include <algorithm>
+
+#include "node/raft/assert.h"
+
+namespace cabildo::raft {
+
+RaftLog::RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied)
+    : stable_(stable),
+      unstable_offset_(stable.last_index() + 1),
+      commit_index_(commit_index),
+      applied_(applied) {
+    CABILDO_ASSERT(applied <= commit_index, "applied beyond commit");
+    CABILDO_ASSERT(commit_index <= stable.last_index(), "commit beyond the durable log");
+}
+
+LogIndex RaftLog::first_index() const { return stable_.first_index(); }
+
+LogIndex RaftLog::last_index() const {
+    if (!unstable_.empty()) return unstable_offset_ + unstable_.size() - 1;
+    return stable_.last_index();
+}
+
+Term RaftLog::last_term() const {
+    auto term = term_at(last_index());
+    CABILDO_ASSERT(term.has_value(), "last entry has no term");
+    return *term;
+}
+
+std::optional<Term> RaftLog::term_at(LogIndex index) const {
+    if (!unstable_.empty() && index >= unstable_offset_) {
+        if (index > last_index()) return std::nullopt;
+        return unstable_[index - unstable_offset_].term;
+    }
+    return stable_.term_at(index);
+}
+
+bool RaftLog::match_term(LogIndex index, Term term) const {
+    auto t = term_at(index);
+    return t.has_value() && *t == term;
+}
+
+bool RaftLog::is_up_to_date(LogIndex last_index, Term last_term) const {
+    const Term our_last_term = this->last_term();
+    return last_term > our_last_term ||
+           (last_term == our_last_term && last_index >= this->last_index());
+}
+
+std::vector<Entry> RaftLog::entries(LogIndex lo, LogIndex hi, std::size_t count_max,
+                                    std::size_t bytes_max) const {
+    CABILDO_ASSERT(lo >= first_index(), "entries below first_index");
+    CABILDO_ASSERT(hi <= last_index() + 1, "entries beyond last_index");
+    hi = std::min(hi, lo + count_max);
+    std::vector<Entry> out;
+    if (lo >= hi) return out;
+    const LogIndex stable_hi = unstable_.empty() ? hi : std::min(hi, unstable_offset_);
+    if (lo < stable_hi) {
+        out = stable_.entries(lo, stable_hi, bytes_max);
+        if (out.size() < stable_hi - lo) return out;  // bytes_max reached
+    }
+    std::size_t bytes = 0;
+    for (const Entry& e : out) bytes += e.data.size();
+    if (unstable_.empty()) return out;
+    for (LogIndex i = std::max(lo, unstable_offset_); i < hi; ++i) {
+        if (!out.empty() && bytes >= bytes_max) break;
+        const Entry& e = unstable_[i - unstable_offset_];
+        bytes += e.data.size();
+        out.push_back(e);
+    }
+    return out;
+}
+
+LogIndex RaftLog::find_conflict_by_term(LogIndex index, Term term) const {
+    index = std::min(index, last_index());
+    while (index > 0) {
+        auto t = term_at(index);
+        if (!t.has_value() || *t <= term) break;  // compacted: cannot look further
+        --index;
+    }
+    return index;
+}
+
+void RaftLog::append(Entry entry) {
+    CABILDO_ASSERT(entry.index == last_index() + 1, "leader append not at the end");
+    if (unstable_.empty()) unstable_offset_ = entry.index;
+    unstable_.push_back(std::move(entry));
+}
+
+LogIndex RaftLog::append_after(LogIndex prev_log_index, const std::vector<Entry>& entries) {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        const Entry& e = entries[i];
+        CABILDO_ASSERT(e.index == prev_log_index + 1 + i, "entries not consecutive");
+        if (match_term(e.index, e.term)) continue;
+        // Raft §5.3: the first conflicting entry and all that follow go.
+        CABILDO_ASSERT(e.index > commit_index_, "truncating a committed entry");
+        truncate_and_append(entries, i);
+        break;
+    }
+    return prev_log_index + entries.size();
+}
+
+void RaftLog::truncate_and_append(const std::vector<Entry>& entries, std::size_t from) {
+    const LogIndex at = entries[from].index;
+    if (!unstable_.empty() && at >= unstable_offset_) {
+        unstable_.resize(at - unstable_offset_);
+    } else {
+        // The conflict is in the durable part: the new tail replaces it when
+        // persisted (entries_to_persist starts below the stored last index).
+        unstable_.clear();
+        unstable_offset_ = at;
+    }
+    if (unstable_.empty()) unstable_offset_ = at;
+    unstable_.insert(unstable_.end(), entries.begin() + from, entries.end());
+}
+
+void RaftLog::commit_to(LogIndex index) {
+    if (index <= commit_index_) return;  // commit never moves back
+    CABILDO_ASSERT(index <= last_index(), "commit beyond the log");
+    commit_index_ = index;
+}
+
+void RaftLog::applied_to(LogIndex index) {
+    CABILDO_ASSERT(index <= commit_index_, "applied beyond commit");
+    CABILDO_ASSERT(index >= applied_, "applied moved back");
+    applied_ = index;
+}
+
+std::vector<Entry> RaftLog::entries_to_apply(std::size_t bytes_max) const {
+    if (!has_entries_to_apply()) return {};
+    return entries(applied_ + 1, commit_index_ + 1, commit_index_ - applied_, bytes_max);
+}
+
+void RaftLog::stable_to(LogIndex index, Term term) {
+    if (unstable_.empty() || index < unstable_offset_) return;
+    // Only drop the tail if it is still what was persisted.
+    if (!match_term(index, term)) return;
+    const std::size_t persisted = index - unstable_offset_ + 1;
+    unstable_.erase(unstable_.begin(), unstable_.begin() + std::min(persisted, unstable_.size()));
+    unstable_offset_ = index + 1;
+}
+
+}  // namespace cabildo::raft

@@ -1,0 +1,140 @@
+// SafetyChecker; see checker.h.
+#include "tests/sim/checker.h"
+
+#include <fmt/format.h>
+
+namespace cabildo::sim {
+
+using raft::Entry;
+using raft::LogIndex;
+using raft::NodeId;
+using raft::Term;
+
+void SafetyChecker::fail(std::string message) {
+    if (!violation_) violation_ = std::move(message);
+}
+
+const Entry* SafetyChecker::committed_at(LogIndex index) const {
+    if (index == 0 || index > committed_.size()) return nullptr;
+    return &committed_[index - 1];
+}
+
+// The entry at index as the node sees it: unstable tail over the durable log.
+static std::optional<Entry> entry_at(const test::MemoryLog& log,
+                                     const std::vector<Entry>& unstable, LogIndex index) {
+    if (!unstable.empty() && index >= unstable.front().index) {
+        if (index > unstable.back().index) return std::nullopt;
+        return unstable[index - unstable.front().index];
+    }
+    if (index == 0 || index > log.last_index()) return std::nullopt;
+    return log.all()[index - 1];
+}
+
+void SafetyChecker::on_leader(NodeId id, Term term, const test::MemoryLog& log,
+                              const std::vector<Entry>& unstable) {
+    auto [it, inserted] = leaders_.emplace(term, id);
+    if (!inserted && it->second != id) {
+        fail(fmt::format("election safety: nodes {} and {} both leader in term {}", it->second,
+                         id, term));
+        return;
+    }
+    for (LogIndex i = 1; i <= committed_.size(); ++i) {
+        auto e = entry_at(log, unstable, i);
+        if (!e || e->term != committed_[i - 1].term || e->data != committed_[i - 1].data) {
+            fail(fmt::format("leader completeness: leader {} of term {} lacks committed "
+                             "entry {} (term {})",
+                             id, term, i, committed_[i - 1].term));
+            return;
+        }
+    }
+}
+
+void SafetyChecker::on_persisted(NodeId id, const test::MemoryLog& log, LogIndex first_new) {
+    for (LogIndex i = first_new; i <= log.last_index(); ++i) {
+        const Entry& e = log.all()[i - 1];
+        const Term prev_term = i == 1 ? 0 : log.all()[i - 2].term;
+        EntryId entry_id{prev_term, e.data, e.type};
+        auto [it, inserted] = seen_.emplace(std::make_pair(i, e.term), entry_id);
+        if (!inserted && (it->second.prev_term != prev_term || it->second.data != e.data ||
+                          it->second.type != e.type)) {
+            fail(fmt::format("log matching: node {} holds a different entry at index {} term {}",
+                             id, i, e.term));
+            return;
+        }
+    }
+}
+
+void SafetyChecker::on_commit(NodeId id, LogIndex commit_index, const test::MemoryLog& log,
+                              const std::vector<Entry>& unstable) {
+    LogIndex& checked = commit_checked_[id];
+    for (LogIndex i = checked + 1; i <= commit_index; ++i) {
+        auto e = entry_at(log, unstable, i);
+        if (!e) {
+            fail(fmt::format("node {} commits index {} it does not hold", id, i));
+            return;
+        }
+        if (const Entry* known = committed_at(i)) {
+            if (known->term != e->term || known->data != e->data) {
+                fail(fmt::format("state machine safety: node {} committed term {} at index {}, "
+                                 "but term {} was committed there",
+                                 id, e->term, i, known->term));
+                return;
+            }
+        } else {
+            committed_.push_back(*e);
+        }
+    }
+    checked = std::max(checked, commit_index);
+}
+
+void SafetyChecker::on_apply(NodeId id, LogIndex durable_applied, const Entry& entry) {
+    if (entry.index != durable_applied + 1) {
+        fail(fmt::format("node {} applied index {} after {} (out of order or repeated)", id,
+                         entry.index, durable_applied));
+        return;
+    }
+    const Entry* known = committed_at(entry.index);
+    if (known == nullptr || known->term != entry.term || known->data != entry.data) {
+        fail(fmt::format("node {} applied index {} (term {}) which is not the committed entry", id,
+                         entry.index, entry.term));
+        return;
+    }
+    if (entry.index <= applied_.size()) {
+        if (applied_[entry.index - 1].data != entry.data) {
+            fail(fmt::format("state machine safety: two commands applied at index {}",
+                             entry.index));
+        }
+        return;
+    }
+    applied_.push_back(entry);
+}
+
+void SafetyChecker::on_write_acked(LogIndex index) {
+    acked_index_max_ = std::max<std::uint64_t>(acked_index_max_, index);
+}
+
+void SafetyChecker::on_read(NodeId id, LogIndex read_index, std::uint64_t acked_index_at_start) {
+    ++reads_checked_;
+    if (read_index < acked_index_at_start) {
+        fail(fmt::format("stale read: node {} served a read at index {} though a write at index "
+                         "{} was acknowledged before the read started",
+                         id, read_index, acked_index_at_start));
+    }
+}
+
+void SafetyChecker::check_committed_durable(const std::vector<const test::MemoryLog*>& logs) {
+    if (committed_.empty()) return;
+    const Entry& last = committed_.back();
+    std::size_t holders = 0;
+    for (const test::MemoryLog* log : logs) {
+        if (log->last_index() >= last.index && log->all()[last.index - 1].term == last.term) {
+            ++holders;
+        }
+    }
+    if (holders < members_ / 2 + 1) {
+        fail(fmt::format("committed entry {} (term {}) is durable on only {} of {} nodes",
+                         last.index, last.term, holders, members_));
+    }
+}
+
+}  // namespace cabildo::sim

@@ -1,0 +1,70 @@
+// SafetyChecker: Raft's safety properties, checked by the simulator after
+// every event (Raft Figure 3), plus the client-visible guarantees.
+//
+// It sees what an omniscient observer sees: every node's durable log, every
+// commit index and every applied entry. It never changes the cluster. The
+// first violation is kept as a message; the simulation stops there.
+//
+// - Election safety: at most one leader per term.
+// - Log matching: checked by induction, an entry (index, term) always has the
+//   same command and the same predecessor term, on every node.
+// - Leader completeness: a new leader's log holds every committed entry.
+// - Committed entries are never lost: a majority's durable logs hold the
+//   highest committed entry.
+// - State machine safety: no two nodes apply different entries at one index;
+//   each node applies in order, never twice (across restarts too).
+// - Reads: a ReadIndex read never reflects a state older than a write that
+//   was acknowledged before the read started.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/raft/types.h"
+#include "tests/support/memory_log.h"
+
+namespace cabildo::sim {
+
+class SafetyChecker {
+public:
+    explicit SafetyChecker(std::size_t members) : members_(members) {}
+
+    void on_leader(raft::NodeId id, raft::Term term, const test::MemoryLog& durable_log,
+                   const std::vector<raft::Entry>& unstable);
+    void on_persisted(raft::NodeId id, const test::MemoryLog& log, raft::LogIndex first_new);
+    void on_commit(raft::NodeId id, raft::LogIndex commit_index, const test::MemoryLog& log,
+                   const std::vector<raft::Entry>& unstable);
+    void on_apply(raft::NodeId id, raft::LogIndex durable_applied, const raft::Entry& entry);
+    void on_write_acked(raft::LogIndex index);
+    std::uint64_t acked_index_max() const { return acked_index_max_; }
+    void on_read(raft::NodeId id, raft::LogIndex read_index, std::uint64_t acked_index_at_start);
+    void check_committed_durable(const std::vector<const test::MemoryLog*>& logs);
+
+    const std::optional<std::string>& violation() const { return violation_; }
+    std::uint64_t committed_max() const { return committed_.size(); }
+    std::uint64_t reads_checked() const { return reads_checked_; }
+
+private:
+    void fail(std::string message);
+    const raft::Entry* committed_at(raft::LogIndex index) const;
+
+    std::size_t members_;
+    std::map<raft::Term, raft::NodeId> leaders_;
+    std::map<raft::NodeId, raft::LogIndex> commit_checked_;  // per node, already compared
+    struct EntryId {
+        raft::Term prev_term = 0;
+        std::string data;
+        raft::EntryType type = raft::EntryType::normal;
+    };
+    std::map<std::pair<raft::LogIndex, raft::Term>, EntryId> seen_;  // log matching
+    std::vector<raft::Entry> committed_;                             // committed_[i-1] at index i
+    std::vector<raft::Entry> applied_;                               // the one applied sequence
+    std::uint64_t acked_index_max_ = 0;
+    std::uint64_t reads_checked_ = 0;
+    std::optional<std::string> violation_;
+};
+
+}  // namespace cabildo::sim

@@ -1,0 +1,412 @@
+// Simulation: one seeded run of a whole cluster; see simulation.h.
+#include "tests/sim/simulation.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace cabildo::sim {
+namespace {
+
+using raft::Entry;
+using raft::LogIndex;
+using raft::Message;
+using raft::NodeId;
+using raft::Ready;
+using raft::Role;
+using raft::Term;
+
+constexpr std::uint64_t tick_units = 10;
+constexpr std::uint64_t restart_ticks_max = 40;
+constexpr std::uint64_t partition_ticks_max = 60;
+
+// The per-seed fault profile.
+struct Profile {
+    NetworkFaults network;
+    std::uint64_t crash_per_mille = 0;      // per tick
+    std::uint64_t partition_per_mille = 0;  // per tick
+    std::uint64_t ready_per_mille = 1000;   // per unit: how promptly a node persists
+    std::uint64_t propose_per_mille = 0;    // per unit
+    std::uint64_t read_per_mille = 0;       // per unit
+    std::uint64_t transfer_per_mille = 0;   // per tick
+};
+
+struct SimNode {
+    NodeId id = raft::node_none;
+    test::MemoryLog log;         // durable
+    raft::HardState hard_state;  // durable
+    LogIndex applied = 0;        // durable, with the state machine
+    std::unique_ptr<raft::Rng> rng;
+    std::unique_ptr<raft::Raft> raft;  // null while crashed
+    std::uint64_t tick_phase = 0;
+    std::uint64_t restart_at = 0;
+};
+
+struct PendingWrite {
+    Term term = 0;
+    std::string command;
+};
+
+struct PendingRead {
+    NodeId node = raft::node_none;
+    std::uint64_t acked_index_at_start = 0;
+};
+
+class Simulation {
+public:
+    Simulation(std::uint64_t seed, const SimOptions& options);
+    SimReport run();
+
+private:
+    void choose_profile();
+    raft::Config node_config(const SimNode& node) const;
+    void start(SimNode& node);
+    void crash(SimNode& node);
+    void step_unit(bool faults);
+    void deliver();
+    void tick_nodes(bool faults);
+    void process_ready(SimNode& node, bool crash_midway);
+    void apply(SimNode& node, const Ready& ready);
+    void client_ops(bool faults);
+    void inject_faults();
+    void partition();
+    bool run_liveness();
+    SimNode* leader();
+    SimNode& random_node() { return nodes_[rng_.uniform(nodes_.size())]; }
+    bool stopped() const { return checker_.violation().has_value(); }
+    template <typename... Args>
+    void trace(fmt::format_string<Args...> format, Args&&... args) {
+        if (options_.trace) {
+            fmt::print(stderr, "[{:>6}] {}\n", now_, fmt::format(format, std::forward<Args>(args)...));
+        }
+    }
+
+    SimOptions options_;
+    raft::Rng rng_;
+    SimNetwork network_;
+    Profile profile_;
+    std::vector<SimNode> nodes_;
+    SafetyChecker checker_;
+    std::uint64_t now_ = 0;
+    std::uint64_t heal_at_ = 0;
+    std::uint64_t next_command_ = 0;
+    std::uint64_t next_read_ = 0;
+    std::map<std::pair<NodeId, LogIndex>, PendingWrite> writes_;
+    std::map<std::uint64_t, PendingRead> reads_;
+    bool pre_vote_ = true;
+    bool check_quorum_ = true;
+    std::size_t entries_per_append_max_ = 64;
+    std::size_t inflight_appends_max_ = 8;
+    SimReport report_;
+};
+
+Simulation::Simulation(std::uint64_t seed, const SimOptions& options)
+    : options_(options), rng_(seed), network_(rng_), checker_(0) {
+    report_.seed = seed;
+    const std::size_t sizes[] = {3, 5, 7};
+    const std::size_t n = options.nodes != 0 ? options.nodes : sizes[rng_.uniform(3)];
+    report_.nodes = n;
+    checker_ = SafetyChecker(n);
+    choose_profile();
+    nodes_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        nodes_[i].id = i + 1;
+        nodes_[i].rng = std::make_unique<raft::Rng>(rng_.uniform(UINT64_MAX));
+        nodes_[i].tick_phase = rng_.uniform(tick_units);
+    }
+    for (SimNode& node : nodes_) start(node);
+}
+
+void Simulation::choose_profile() {
+    const std::uint64_t drops[] = {0, 10, 50, 200};
+    const std::uint64_t dups[] = {0, 20, 100};
+    const std::uint64_t crashes[] = {0, 3, 10};
+    const std::uint64_t partitions[] = {0, 5, 20};
+    const std::uint64_t readies[] = {1000, 500, 150};
+    const std::size_t batch[] = {1, 4, 64};
+    const std::size_t inflight[] = {1, 2, 8};
+    profile_.network.delay_max = 1 + rng_.uniform(3 * tick_units);
+    profile_.network.drop_per_mille = drops[rng_.uniform(4)];
+    profile_.network.duplicate_per_mille = dups[rng_.uniform(3)];
+    profile_.crash_per_mille = crashes[rng_.uniform(3)];
+    profile_.partition_per_mille = partitions[rng_.uniform(3)];
+    profile_.ready_per_mille = readies[rng_.uniform(3)];
+    profile_.propose_per_mille = 10 + rng_.uniform(50);
+    profile_.read_per_mille = rng_.uniform(40);
+    profile_.transfer_per_mille = rng_.uniform(2) * 5;
+    pre_vote_ = rng_.uniform(4) != 0;
+    check_quorum_ = rng_.uniform(4) != 0;
+    entries_per_append_max_ = batch[rng_.uniform(3)];
+    inflight_appends_max_ = inflight[rng_.uniform(3)];
+    network_.set_faults(profile_.network);
+}
+
+raft::Config Simulation::node_config(const SimNode& node) const {
+    raft::Config config;
+    config.id = node.id;
+    for (const SimNode& n : nodes_) config.members.push_back(n.id);
+    config.election_timeout_ticks = 10;
+    config.heartbeat_interval_ticks = 1;
+    config.pre_vote = pre_vote_;
+    config.check_quorum = check_quorum_;
+    config.entries_per_append_max = entries_per_append_max_;
+    config.inflight_appends_max = inflight_appends_max_;
+    config.applied = node.applied;
+    return config;
+}
+
+void Simulation::start(SimNode& node) {
+    node.raft = std::make_unique<raft::Raft>(node_config(node), node.hard_state, node.log,
+                                             *node.rng);
+    node.raft->check_invariants();
+}
+
+// Everything not yet persisted is lost: the unstable tail, unsent messages,
+// volatile state. Pending client work on this node has an unknown outcome.
+void Simulation::crash(SimNode& node) {
+    trace("crash node {}", node.id);
+    node.raft.reset();
+    node.restart_at = now_ + tick_units * (1 + rng_.uniform(restart_ticks_max));
+    std::erase_if(writes_, [&](const auto& w) { return w.first.first == node.id; });
+    std::erase_if(reads_, [&](const auto& r) { return r.second.node == node.id; });
+    ++report_.crashes;
+}
+
+SimNode* Simulation::leader() {
+    SimNode* found = nullptr;
+    for (SimNode& n : nodes_) {
+        if (!n.raft || n.raft->status().role != Role::leader) continue;
+        if (found == nullptr || n.raft->status().term > found->raft->status().term) found = &n;
+    }
+    return found;
+}
+
+void Simulation::step_unit(bool faults) {
+    ++now_;
+    if (faults) inject_faults();
+    for (SimNode& n : nodes_) {
+        if (!n.raft && now_ >= n.restart_at) {
+            trace("restart node {}", n.id);
+            start(n);
+        }
+    }
+    deliver();
+    tick_nodes(faults);
+    client_ops(faults);
+    for (SimNode& n : nodes_) {
+        if (stopped()) return;
+        if (!n.raft || !n.raft->has_ready()) continue;
+        if (faults && !rng_.chance(profile_.ready_per_mille, 1000)) continue;
+        const bool crash_midway = faults && rng_.chance(profile_.crash_per_mille, 10000);
+        process_ready(n, crash_midway);
+    }
+    std::vector<const test::MemoryLog*> logs;
+    for (const SimNode& n : nodes_) logs.push_back(&n.log);
+    checker_.check_committed_durable(logs);
+}
+
+void Simulation::deliver() {
+    for (Message& m : network_.take_due(now_)) {
+        SimNode& to = nodes_[m.to - 1];
+        if (!to.raft) continue;
+        trace("deliver {} {}->{} term {}{}", raft::message_type_name(m.type), m.from, m.to, m.term,
+              m.granted ? " granted" : "");
+        to.raft->step(m);
+        to.raft->check_invariants();
+    }
+}
+
+void Simulation::tick_nodes(bool faults) {
+    for (SimNode& n : nodes_) {
+        if (!n.raft || now_ % tick_units != n.tick_phase) continue;
+        n.raft->tick();
+        n.raft->check_invariants();
+        if (faults && n.raft->status().role == Role::leader &&
+            rng_.chance(profile_.transfer_per_mille, 1000)) {
+            const NodeId to = random_node().id;
+            trace("transfer leadership {} -> {}", n.id, to);
+            (void)n.raft->transfer_leadership(to);
+        }
+    }
+}
+
+void Simulation::process_ready(SimNode& node, bool crash_midway) {
+    Ready ready = node.raft->take_ready();
+    // 1. Persist: hard state and entries, atomically.
+    if (ready.hard_state) node.hard_state = *ready.hard_state;
+    if (!ready.entries_to_persist.empty()) {
+        node.log.persist(ready.entries_to_persist);
+        checker_.on_persisted(node.id, node.log, ready.entries_to_persist.front().index);
+    }
+    if (ready.soft_state) {
+        trace("node {} is {} (term {}, leader {})", node.id, raft::role_name(ready.soft_state->role),
+              node.hard_state.term, ready.soft_state->leader);
+        if (ready.soft_state->role == Role::leader) {
+            ++report_.leaders;
+            checker_.on_leader(node.id, node.hard_state.term, node.log, {});
+        }
+    }
+    if (ready.hard_state) checker_.on_commit(node.id, node.hard_state.commit_index, node.log, {});
+    // 2. Send, only now that the state they depend on is durable.
+    for (Message& m : ready.messages) {
+        if (crash_midway && rng_.chance(1, 2)) continue;
+        trace("send {} {}->{} term {}", raft::message_type_name(m.type), m.from, m.to, m.term);
+        network_.send(now_, std::move(m));
+    }
+    if (crash_midway) {
+        crash(node);  // persisted, maybe partly sent, not applied
+        return;
+    }
+    apply(node, ready);
+    node.raft->advance(ready);
+    node.raft->check_invariants();
+}
+
+void Simulation::apply(SimNode& node, const Ready& ready) {
+    for (const Entry& e : ready.entries_to_apply) {
+        checker_.on_apply(node.id, node.applied, e);
+        node.applied = e.index;
+        auto it = writes_.find({node.id, e.index});
+        if (it == writes_.end()) continue;
+        if (it->second.term == e.term && it->second.command == e.data) {
+            checker_.on_write_acked(e.index);
+            ++report_.writes_acked;
+        }
+        writes_.erase(it);
+    }
+    for (const raft::ReadState& r : ready.reads_ready) {
+        auto it = reads_.find(r.context.id);
+        if (it == reads_.end()) continue;
+        checker_.on_read(node.id, r.index, it->second.acked_index_at_start);
+        reads_.erase(it);
+    }
+    for (const raft::ReadContext& c : ready.reads_failed) reads_.erase(c.id);
+}
+
+void Simulation::client_ops(bool faults) {
+    SimNode& node = random_node();
+    if (!node.raft) return;
+    if (rng_.chance(faults ? profile_.propose_per_mille : 20, 1000)) {
+        std::string command = fmt::format("c{}", next_command_++);
+        SimNode* target = &node;
+        raft::ProposeResult r = node.raft->propose(command);
+        // Like a real client, follow the leader hint once.
+        if (r.status == Status::not_leader && r.leader != raft::node_none &&
+            nodes_[r.leader - 1].raft) {
+            target = &nodes_[r.leader - 1];
+            r = target->raft->propose(command);
+        }
+        if (r.status == Status::ok) writes_[{target->id, r.index}] = PendingWrite{r.term, command};
+    }
+    if (rng_.chance(profile_.read_per_mille, 1000)) {
+        const std::uint64_t id = next_read_++;
+        if (node.raft->read_index(raft::ReadContext{id}).status == Status::ok) {
+            reads_[id] = PendingRead{node.id, checker_.acked_index_max()};
+        }
+    }
+}
+
+void Simulation::inject_faults() {
+    if (now_ % tick_units != 0) return;
+    if (network_.partitioned() && now_ >= heal_at_) {
+        trace("heal partition");
+        network_.heal();
+    }
+    if (rng_.chance(profile_.crash_per_mille, 1000)) {
+        if (rng_.chance(1, 20)) {
+            for (SimNode& n : nodes_) {
+                if (n.raft) crash(n);  // all at once
+            }
+        } else if (SimNode& n = random_node(); n.raft) {
+            crash(n);
+        }
+    }
+    if (!network_.partitioned() && rng_.chance(profile_.partition_per_mille, 1000)) partition();
+}
+
+void Simulation::partition() {
+    ++report_.partitions;
+    heal_at_ = now_ + tick_units * (5 + rng_.uniform(partition_ticks_max));
+    const std::uint64_t kind = rng_.uniform(3);
+    if (kind == 0) {  // isolate the leader (or a random node), both ways
+        SimNode* l = leader();
+        const NodeId isolated = l != nullptr ? l->id : random_node().id;
+        trace("partition: isolate node {}", isolated);
+        for (const SimNode& n : nodes_) {
+            if (n.id == isolated) continue;
+            network_.cut(isolated, n.id);
+            network_.cut(n.id, isolated);
+        }
+    } else if (kind == 1) {  // a random split: minority/majority or any other
+        std::vector<bool> side(nodes_.size());
+        for (std::size_t i = 0; i < side.size(); ++i) side[i] = rng_.chance(1, 2);
+        trace("partition: random split");
+        for (const SimNode& a : nodes_) {
+            for (const SimNode& b : nodes_) {
+                if (side[a.id - 1] != side[b.id - 1]) network_.cut(a.id, b.id);
+            }
+        }
+    } else {  // one-way cuts
+        trace("partition: one-way cuts");
+        for (std::size_t k = 0; k < nodes_.size(); ++k) {
+            const NodeId a = random_node().id;
+            const NodeId b = random_node().id;
+            if (a != b) network_.cut(a, b);
+        }
+    }
+}
+
+// After the faults: heal, restart everyone, and require that a new command
+// commits and is applied on every node within liveness_ticks_max.
+bool Simulation::run_liveness() {
+    network_.heal();
+    network_.set_faults(NetworkFaults{profile_.network.delay_max, 0, 0});
+    for (SimNode& n : nodes_) n.restart_at = now_;
+    const std::uint64_t healed_at = now_;
+    const std::uint64_t deadline = now_ + options_.liveness_ticks_max * tick_units;
+    std::optional<std::pair<LogIndex, Term>> probe;
+    while (now_ < deadline && !stopped()) {
+        step_unit(false);
+        SimNode* l = leader();
+        if (l != nullptr && (!probe || l->raft->status().term != probe->second)) {
+            raft::ProposeResult r = l->raft->propose("liveness");
+            if (r.status == Status::ok) probe = {{r.index, r.term}};
+        }
+        if (!probe) continue;
+        bool everywhere = true;
+        for (const SimNode& n : nodes_) {
+            everywhere = everywhere && n.applied >= probe->first &&
+                         n.log.term_at(probe->first) == probe->second;
+        }
+        if (everywhere) {
+            report_.liveness_ticks = (now_ - healed_at) / tick_units;
+            return true;
+        }
+    }
+    return false;
+}
+
+SimReport Simulation::run() {
+    for (std::uint64_t t = 0; t < options_.fault_ticks * tick_units && !stopped(); ++t) {
+        step_unit(true);
+    }
+    if (!stopped() && !run_liveness()) {
+        SimNode* l = leader();
+        report_.violation = fmt::format(
+            "liveness: no command committed on every node within {} ticks after healing "
+            "(leader: {})",
+            options_.liveness_ticks_max, l != nullptr ? l->id : 0);
+    }
+    if (checker_.violation()) report_.violation = checker_.violation();
+    report_.committed = checker_.committed_max();
+    report_.reads_checked = checker_.reads_checked();
+    return report_;
+}
+
+}  // namespace
+
+SimReport run_simulation(std::uint64_t seed, const SimOptions& options) {
+    return Simulation(seed, options).run();
+}
+
+}  // namespace cabildo::sim

@@ -1,0 +1,70 @@
+// MemoryLog: an in-memory durable log for tests and the simulator.
+//
+// It plays the role storage/ plays in a node: the core reads it through
+// LogReader and the test "persists" Ready's entries into it with persist().
+// Whatever is in a MemoryLog survives a simulated crash.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "node/raft/assert.h"
+#include "node/raft/log_reader.h"
+
+namespace cabildo::test {
+
+class MemoryLog final : public raft::LogReader {
+public:
+    raft::LogIndex first_index() const override { return 1; }
+    raft::LogIndex last_index() const override { return entries_.size(); }
+
+    std::optional<raft::Term> term_at(raft::LogIndex index) const override {
+        if (index == 0) return 0;
+        if (index > entries_.size()) return std::nullopt;
+        return entries_[index - 1].term;
+    }
+
+    std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
+                                     std::size_t bytes_max) const override {
+        CABILDO_ASSERT(lo >= 1 && lo <= hi && hi <= last_index() + 1, "range out of log");
+        std::vector<raft::Entry> out;
+        std::size_t bytes = 0;
+        for (raft::LogIndex i = lo; i < hi; ++i) {
+            if (!out.empty() && bytes >= bytes_max) break;
+            out.push_back(entries_[i - 1]);
+            bytes += out.back().data.size();
+        }
+        return out;
+    }
+
+    // Ready's rule: the entries replace any stored suffix from their first index.
+    void persist(const std::vector<raft::Entry>& entries) {
+        if (entries.empty()) return;
+        const raft::LogIndex first = entries.front().index;
+        CABILDO_ASSERT(first >= 1 && first <= last_index() + 1, "gap in persisted entries");
+        entries_.resize(first - 1);
+        entries_.insert(entries_.end(), entries.begin(), entries.end());
+    }
+
+    // Test setup: a log with the given terms at indexes 1..n.
+    static MemoryLog with_terms(const std::vector<raft::Term>& terms) {
+        MemoryLog log;
+        for (std::size_t i = 0; i < terms.size(); ++i) {
+            log.entries_.push_back(raft::Entry{terms[i], i + 1, raft::EntryType::normal, {}});
+        }
+        return log;
+    }
+
+    const std::vector<raft::Entry>& all() const { return entries_; }
+
+private:
+    std::vector<raft::Entry> entries_;
+};
+
+inline std::vector<raft::Term> terms_of(const MemoryLog& log) {
+    std::vector<raft::Term> terms;
+    for (const raft::Entry& e : log.all()) terms.push_back(e.term);
+    return terms;
+}
+
+}  // namespace cabildo::test
