@@ -258,6 +258,7 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
         return;
     }
     apply(node, ready);
+    if (stopped()) return;  // report the violation rather than trip the core's asserts
     node.raft->advance(ready);
     node.raft->check_invariants();
 }
