@@ -38,12 +38,12 @@ std::string_view consistency_name(Consistency consistency);
 struct ClientRequest {
     Op op = Op::get;
     std::string key;
-    std::optional<std::string> value;                    // put, cas: the new value
-    std::optional<std::optional<std::string>> expected;  // cas: inner nullopt = must be absent
-    std::string prefix;                                  // range; empty = every key
-    std::uint32_t limit = range_limit_default;           // range
+    std::optional<std::string> value;                     // put, cas: the new value
+    std::optional<std::optional<std::string>> expected;   // cas: inner nullopt = must be absent
+    std::string prefix;                                   // range; empty = every key
+    std::uint32_t limit = range_limit_default;            // range
     Consistency consistency = Consistency::linearizable;  // get, range
-    std::uint64_t session = 0;                           // 0 = no session
+    std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
     std::string id;  // the msgpack encoding of the request's `id`; empty if absent
 
@@ -92,15 +92,15 @@ struct NodeStatus {
 // non-empty); and each optional part that is set.
 struct ClientReply {
     bool ok = false;
-    std::string error;    // an error code from protocol.h when !ok
-    std::string message;  // human detail when !ok
+    std::string error;                                // an error code from protocol.h when !ok
+    std::string message;                              // human detail when !ok
     std::optional<std::optional<std::string>> value;  // get: inner nullopt = key absent
-    std::optional<bool> succeeded;  // cas: the swap happened; delete: the key existed
-    std::uint64_t revision = 0;     // log index a write committed at / index a read saw
+    std::optional<bool> succeeded;      // cas: the swap happened; delete: the key existed
+    std::uint64_t revision = 0;         // log index a write committed at / index a read saw
     std::optional<std::string> leader;  // the leader's client endpoint; nullopt = unknown
     std::optional<RangePage> range;     // range: sent as `kvs` and `more`
     std::optional<NodeStatus> status;   // status
-    std::string id;  // msgpack bytes to echo (ClientRequest::id or extract_id())
+    std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;
 };

@@ -57,7 +57,8 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
 }
 
 std::string_view key_name(const msgpack::object& key) {
-    if (key.type != msgpack::type::STR) return {};
+    if (key.type != msgpack::type::STR)
+        return {};
     return std::string_view(key.via.str.ptr, key.via.str.size);
 }
 
@@ -65,7 +66,8 @@ KeyValue read_key_value(detail::FieldReader& reader, const msgpack::object& obje
     KeyValue kv;
     for (const msgpack::object_kv& field : reader.read_map(object, "kvs")) {
         const std::string_view name = key_name(field.key);
-        if (name == "key") kv.key = reader.read_bytes(field.val, "kvs key", key_bytes_max);
+        if (name == "key")
+            kv.key = reader.read_bytes(field.val, "kvs key", key_bytes_max);
         if (name == "value") {
             kv.value = reader.read_bytes(field.val, "kvs value", value_bytes_max);
         }
@@ -77,7 +79,8 @@ MemberInfo read_member(detail::FieldReader& reader, const msgpack::object& objec
     MemberInfo member;
     for (const msgpack::object_kv& field : reader.read_map(object, "members")) {
         const std::string_view name = key_name(field.key);
-        if (name == "id") member.id = reader.read_uint(field.val, "members id");
+        if (name == "id")
+            member.id = reader.read_uint(field.val, "members id");
         if (name == "client_endpoint") {
             member.client_endpoint =
                 reader.read_bytes(field.val, "members client_endpoint", text_bytes_max);
@@ -105,7 +108,8 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.last_index = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
-        if (members.size() > members_max) reader.fail(Status::too_large, "members: too many");
+        if (members.size() > members_max)
+            reader.fail(Status::too_large, "members: too many");
         for (const msgpack::object& member : members) {
             status.members.push_back(read_member(reader, member));
         }
@@ -133,12 +137,14 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
     } else if (name == "leader") {
         reply.leader = reader.read_optional_bytes(value, name, text_bytes_max);
     } else if (name == "kvs") {
-        if (!reply.range) reply.range.emplace();
+        if (!reply.range)
+            reply.range.emplace();
         for (const msgpack::object& kv : reader.read_array(value, name, 0)) {
             reply.range->kvs.push_back(read_key_value(reader, kv));
         }
     } else if (name == "more") {
-        if (!reply.range) reply.range.emplace();
+        if (!reply.range)
+            reply.range.emplace();
         reply.range->more = reader.read_bool(value, name);
     } else if (name == "id") {
         reply.id = detail::encode_object(value);
@@ -147,7 +153,8 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
 
 Result<ClientReply> decode_reply_unguarded(const void* data, std::size_t size) {
     Result<msgpack::object_handle> handle = detail::unpack_frame(data, size, reply_limits, "reply");
-    if (!handle) return handle.error();
+    if (!handle)
+        return handle.error();
     detail::FieldReader reader;
     ClientReply reply;
     NodeStatus status;
@@ -162,9 +169,12 @@ Result<ClientReply> decode_reply_unguarded(const void* data, std::size_t size) {
             read_reply_field(reader, name, kv.val, reply);
         }
     }
-    if (!reader.ok()) return reader.error();
-    if (!has_ok) return Error{Status::bad_request, "ok: missing"};
-    if (has_status) reply.status = std::move(status);
+    if (!reader.ok())
+        return reader.error();
+    if (!has_ok)
+        return Error{Status::bad_request, "ok: missing"};
+    if (has_status)
+        reply.status = std::move(status);
     return reply;
 }
 
@@ -177,8 +187,10 @@ std::string encode_reply(const ClientReply& reply) {
         writer.key("id");
         writer.raw(reply.id);
     }
-    if (reply.ok || reply.revision != 0) writer.key("revision").pack_uint64(reply.revision);
-    if (!reply.ok || !reply.error.empty()) detail::pack_str(writer.key("error"), reply.error);
+    if (reply.ok || reply.revision != 0)
+        writer.key("revision").pack_uint64(reply.revision);
+    if (!reply.ok || !reply.error.empty())
+        detail::pack_str(writer.key("error"), reply.error);
     if (!reply.ok || !reply.message.empty()) {
         detail::pack_str(writer.key("message"), reply.message);
     }
@@ -187,10 +199,14 @@ std::string encode_reply(const ClientReply& reply) {
     } else {
         writer.key("leader").pack_nil();
     }
-    if (reply.value) detail::pack_optional_bin(writer.key("value"), *reply.value);
-    if (reply.succeeded) detail::pack_bool(writer.key("succeeded"), *reply.succeeded);
-    if (reply.range) pack_range(writer, *reply.range);
-    if (reply.status) pack_status(writer, *reply.status);
+    if (reply.value)
+        detail::pack_optional_bin(writer.key("value"), *reply.value);
+    if (reply.succeeded)
+        detail::pack_bool(writer.key("succeeded"), *reply.succeeded);
+    if (reply.range)
+        pack_range(writer, *reply.range);
+    if (reply.status)
+        pack_status(writer, *reply.status);
     return writer.finish();
 }
 

@@ -84,20 +84,27 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
 
 std::optional<Op> parse_op(std::string_view name) {
     for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status}) {
-        if (op_name(op) == name) return op;
+        if (op_name(op) == name)
+            return op;
     }
     return std::nullopt;
 }
 
-Error bad_request(std::string detail) { return Error{Status::bad_request, std::move(detail)}; }
+Error bad_request(std::string detail) {
+    return Error{Status::bad_request, std::move(detail)};
+}
 
 // key, value and expected: which op needs which.
 std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
     const bool needs_key = op == Op::get || op == Op::put || op == Op::del || op == Op::cas;
-    if (needs_key && !fields.key) return bad_request("key: missing");
-    if (needs_key && fields.key->empty()) return bad_request("key: empty");
-    if ((op == Op::put || op == Op::cas) && !fields.value) return bad_request("value: missing");
-    if (op == Op::cas && !fields.has_expected) return bad_request("expected: missing");
+    if (needs_key && !fields.key)
+        return bad_request("key: missing");
+    if (needs_key && fields.key->empty())
+        return bad_request("key: empty");
+    if ((op == Op::put || op == Op::cas) && !fields.value)
+        return bad_request("value: missing");
+    if (op == Op::cas && !fields.has_expected)
+        return bad_request("expected: missing");
     return std::nullopt;
 }
 
@@ -129,17 +136,25 @@ std::optional<Error> check_options(const RequestFields& fields, ClientRequest& r
 }
 
 Result<ClientRequest> build_request(RequestFields& fields) {
-    if (!fields.op) return bad_request("op: missing");
+    if (!fields.op)
+        return bad_request("op: missing");
     const std::optional<Op> op = parse_op(*fields.op);
-    if (!op) return bad_request("op: unknown '" + *fields.op + "'");
-    if (std::optional<Error> error = check_key_value(*op, fields)) return *error;
+    if (!op)
+        return bad_request("op: unknown '" + *fields.op + "'");
+    if (std::optional<Error> error = check_key_value(*op, fields))
+        return *error;
     ClientRequest request;
     request.op = *op;
-    if (std::optional<Error> error = check_options(fields, request)) return *error;
-    if (fields.key) request.key = std::move(*fields.key);
-    if (fields.value && (*op == Op::put || *op == Op::cas)) request.value = std::move(fields.value);
-    if (*op == Op::cas) request.expected = std::move(fields.expected);
-    if (fields.prefix) request.prefix = std::move(*fields.prefix);
+    if (std::optional<Error> error = check_options(fields, request))
+        return *error;
+    if (fields.key)
+        request.key = std::move(*fields.key);
+    if (fields.value && (*op == Op::put || *op == Op::cas))
+        request.value = std::move(fields.value);
+    if (*op == Op::cas)
+        request.expected = std::move(fields.expected);
+    if (fields.prefix)
+        request.prefix = std::move(*fields.prefix);
     request.id = std::move(fields.id);
     return request;
 }
@@ -147,27 +162,33 @@ Result<ClientRequest> build_request(RequestFields& fields) {
 Result<ClientRequest> decode_request_unguarded(const void* data, std::size_t size) {
     Result<msgpack::object_handle> handle =
         detail::unpack_frame(data, size, request_limits, "request");
-    if (!handle) return handle.error();
+    if (!handle)
+        return handle.error();
     detail::FieldReader reader;
     RequestFields fields;
     for (const msgpack::object_kv& kv : reader.read_map(handle->get(), "request")) {
-        if (kv.key.type != msgpack::type::STR) continue;
+        if (kv.key.type != msgpack::type::STR)
+            continue;
         const std::string_view name(kv.key.via.str.ptr, kv.key.via.str.size);
         read_request_field(reader, name, kv.val, fields);
     }
-    if (!reader.ok()) return reader.error();
+    if (!reader.ok())
+        return reader.error();
     return build_request(fields);
 }
 
 std::string extract_id_unguarded(const void* data, std::size_t size) {
     Result<msgpack::object_handle> handle =
         detail::unpack_frame(data, size, request_limits, "request");
-    if (!handle || handle->get().type != msgpack::type::MAP) return {};
+    if (!handle || handle->get().type != msgpack::type::MAP)
+        return {};
     const msgpack::object_map& map = handle->get().via.map;
     for (std::uint32_t i = 0; i < map.size; ++i) {
         const msgpack::object& key = map.ptr[i].key;
-        if (key.type != msgpack::type::STR) continue;
-        if (std::string_view(key.via.str.ptr, key.via.str.size) != "id") continue;
+        if (key.type != msgpack::type::STR)
+            continue;
+        if (std::string_view(key.via.str.ptr, key.via.str.size) != "id")
+            continue;
         std::string id = detail::encode_object(map.ptr[i].val);
         return id.size() <= id_bytes_max ? id : std::string();
     }
@@ -178,20 +199,20 @@ std::string extract_id_unguarded(const void* data, std::size_t size) {
 
 std::string_view op_name(Op op) {
     switch (op) {
-    case Op::get: return "get";
-    case Op::put: return "put";
-    case Op::del: return "delete";
-    case Op::cas: return "cas";
-    case Op::range: return "range";
-    case Op::status: return "status";
+        case Op::get: return "get";
+        case Op::put: return "put";
+        case Op::del: return "delete";
+        case Op::cas: return "cas";
+        case Op::range: return "range";
+        case Op::status: return "status";
     }
     return "unknown";
 }
 
 std::string_view consistency_name(Consistency consistency) {
     switch (consistency) {
-    case Consistency::linearizable: return "linearizable";
-    case Consistency::serializable: return "serializable";
+        case Consistency::linearizable: return "linearizable";
+        case Consistency::serializable: return "serializable";
     }
     return "unknown";
 }
@@ -207,8 +228,10 @@ std::string encode_request(const ClientRequest& request) {
     if (op == Op::get || op == Op::put || op == Op::del || op == Op::cas) {
         detail::pack_bin(writer.key("key"), request.key);
     }
-    if (request.value) detail::pack_bin(writer.key("value"), *request.value);
-    if (request.expected) detail::pack_optional_bin(writer.key("expected"), *request.expected);
+    if (request.value)
+        detail::pack_bin(writer.key("value"), *request.value);
+    if (request.expected)
+        detail::pack_optional_bin(writer.key("expected"), *request.expected);
     if (op == Op::range) {
         detail::pack_bin(writer.key("prefix"), request.prefix);
         writer.key("limit").pack_uint32(request.limit);
@@ -237,10 +260,10 @@ std::string extract_id(const void* data, std::size_t size) {
 
 std::string_view error_code(Status status) {
     switch (status) {
-    case Status::bad_request: return error_bad_request;
-    case Status::too_large: return error_too_large;
-    case Status::storage_full: return error_storage_full;
-    default: return error_internal;
+        case Status::bad_request: return error_bad_request;
+        case Status::too_large: return error_too_large;
+        case Status::storage_full: return error_storage_full;
+        default: return error_internal;
     }
 }
 

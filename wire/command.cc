@@ -16,7 +16,7 @@ constexpr std::size_t command_fields = 6;  // after the version
 constexpr detail::UnpackLimits command_limits{
     .frame_bytes_max = entry_data_bytes_max,
     .array_size_max = 64,
-    .map_size_max = 16,  // only to report "expected array, got map"
+    .map_size_max = 16,     // only to report "expected array, got map"
     .str_bytes_max = 1024,  // room for fields a later version appends
     .bin_bytes_max = value_bytes_max,
     .depth_max = 1,
@@ -47,11 +47,13 @@ std::optional<Error> check_command(const Command& command) {
 Result<Command> decode_command_unguarded(const void* data, std::size_t size) {
     Result<msgpack::object_handle> handle =
         detail::unpack_frame(data, size, command_limits, "command");
-    if (!handle) return handle.error();
+    if (!handle)
+        return handle.error();
     detail::FieldReader reader;
     const std::span<const msgpack::object> fields =
         detail::read_versioned_array(reader, handle->get(), "command", command_fields);
-    if (!reader.ok()) return reader.error();
+    if (!reader.ok())
+        return reader.error();
     Command command;
     const std::uint64_t op = reader.read_uint(fields[0], "op");
     command.op = op <= static_cast<std::uint64_t>(Op::status) ? static_cast<Op>(op) : Op::get;
@@ -61,12 +63,16 @@ Result<Command> decode_command_unguarded(const void* data, std::size_t size) {
     if (fields[3].type != msgpack::type::NIL) {
         expected = reader.read_bin(fields[3], "expected", value_bytes_max);
     }
-    if (command.op == Op::cas) command.expected = std::move(expected);
-    if (command.op != Op::cas && expected) reader.fail(Status::bad_request, "expected: not cas");
+    if (command.op == Op::cas)
+        command.expected = std::move(expected);
+    if (command.op != Op::cas && expected)
+        reader.fail(Status::bad_request, "expected: not cas");
     command.session = reader.read_uint(fields[4], "session");
     command.seq = reader.read_uint(fields[5], "seq");
-    if (!reader.ok()) return reader.error();
-    if (std::optional<Error> error = check_command(command)) return *error;
+    if (!reader.ok())
+        return reader.error();
+    if (std::optional<Error> error = check_command(command))
+        return *error;
     return command;
 }
 

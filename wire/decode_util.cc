@@ -33,8 +33,8 @@ Result<msgpack::object_handle> unpack_frame(const void* data, std::size_t size,
                                       /*ext=*/0, limits.depth_max);
     try {
         std::size_t offset = 0;
-        msgpack::object_handle handle = msgpack::unpack(static_cast<const char*>(data), size,
-                                                        offset, nullptr, nullptr, limit);
+        msgpack::object_handle handle =
+            msgpack::unpack(static_cast<const char*>(data), size, offset, nullptr, nullptr, limit);
         if (offset != size) {
             return Error{Status::bad_request, std::string(what) + ": " +
                                                   std::to_string(size - offset) +
@@ -54,43 +54,48 @@ Result<msgpack::object_handle> unpack_frame(const void* data, std::size_t size,
 
 const char* type_name(const msgpack::object& object) {
     switch (object.type) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "bool";
-    case msgpack::type::POSITIVE_INTEGER: return "uint";
-    case msgpack::type::NEGATIVE_INTEGER: return "negative int";
-    case msgpack::type::FLOAT32: return "float";
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "str";
-    case msgpack::type::BIN: return "bin";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "ext";
+        case msgpack::type::NIL: return "nil";
+        case msgpack::type::BOOLEAN: return "bool";
+        case msgpack::type::POSITIVE_INTEGER: return "uint";
+        case msgpack::type::NEGATIVE_INTEGER: return "negative int";
+        case msgpack::type::FLOAT32: return "float";
+        case msgpack::type::FLOAT64: return "float";
+        case msgpack::type::STR: return "str";
+        case msgpack::type::BIN: return "bin";
+        case msgpack::type::ARRAY: return "array";
+        case msgpack::type::MAP: return "map";
+        case msgpack::type::EXT: return "ext";
     }
     return "unknown";
 }
 
 bool FieldReader::expect(const msgpack::object& object, msgpack::type::object_type type,
                          std::string_view field, const char* expected) {
-    if (!ok()) return false;
-    if (object.type == type) return true;
-    fail(Status::bad_request, std::string(field) + ": expected " + expected + ", got " +
-                                  type_name(object));
+    if (!ok())
+        return false;
+    if (object.type == type)
+        return true;
+    fail(Status::bad_request,
+         std::string(field) + ": expected " + expected + ", got " + type_name(object));
     return false;
 }
 
 std::uint64_t FieldReader::read_uint(const msgpack::object& object, std::string_view field) {
-    if (!expect(object, msgpack::type::POSITIVE_INTEGER, field, "uint")) return 0;
+    if (!expect(object, msgpack::type::POSITIVE_INTEGER, field, "uint"))
+        return 0;
     return object.via.u64;
 }
 
 bool FieldReader::read_bool(const msgpack::object& object, std::string_view field) {
-    if (!expect(object, msgpack::type::BOOLEAN, field, "bool")) return false;
+    if (!expect(object, msgpack::type::BOOLEAN, field, "bool"))
+        return false;
     return object.via.boolean;
 }
 
 std::string FieldReader::read_bytes(const msgpack::object& object, std::string_view field,
                                     std::size_t bytes_max) {
-    if (!ok()) return {};
+    if (!ok())
+        return {};
     if (object.type == msgpack::type::STR) {
         if (object.via.str.size > bytes_max) {
             fail(Status::too_large, sizes_detail(field, object.via.str.size, bytes_max));
@@ -103,7 +108,8 @@ std::string FieldReader::read_bytes(const msgpack::object& object, std::string_v
 
 std::string FieldReader::read_bin(const msgpack::object& object, std::string_view field,
                                   std::size_t bytes_max) {
-    if (!expect(object, msgpack::type::BIN, field, "bin")) return {};
+    if (!expect(object, msgpack::type::BIN, field, "bin"))
+        return {};
     if (object.via.bin.size > bytes_max) {
         fail(Status::too_large, sizes_detail(field, object.via.bin.size, bytes_max));
         return {};
@@ -114,7 +120,8 @@ std::string FieldReader::read_bin(const msgpack::object& object, std::string_vie
 std::optional<std::string> FieldReader::read_optional_bytes(const msgpack::object& object,
                                                             std::string_view field,
                                                             std::size_t bytes_max) {
-    if (!ok() || object.type == msgpack::type::NIL) return std::nullopt;
+    if (!ok() || object.type == msgpack::type::NIL)
+        return std::nullopt;
     if (object.type != msgpack::type::STR && object.type != msgpack::type::BIN) {
         fail(Status::bad_request,
              std::string(field) + ": expected bin, str or nil, got " + type_name(object));
@@ -126,7 +133,8 @@ std::optional<std::string> FieldReader::read_optional_bytes(const msgpack::objec
 std::span<const msgpack::object> FieldReader::read_array(const msgpack::object& object,
                                                          std::string_view field,
                                                          std::size_t size_min) {
-    if (!expect(object, msgpack::type::ARRAY, field, "array")) return {};
+    if (!expect(object, msgpack::type::ARRAY, field, "array"))
+        return {};
     if (object.via.array.size < size_min) {
         fail(Status::bad_request, std::string(field) + ": expected at least " +
                                       std::to_string(size_min) + " elements, got " +
@@ -138,12 +146,14 @@ std::span<const msgpack::object> FieldReader::read_array(const msgpack::object& 
 
 std::span<const msgpack::object_kv> FieldReader::read_map(const msgpack::object& object,
                                                           std::string_view field) {
-    if (!expect(object, msgpack::type::MAP, field, "map")) return {};
+    if (!expect(object, msgpack::type::MAP, field, "map"))
+        return {};
     return {object.via.map.ptr, object.via.map.size};
 }
 
 void FieldReader::fail(Status status, std::string detail) {
-    if (ok()) error_ = Error{status, std::move(detail)};
+    if (ok())
+        error_ = Error{status, std::move(detail)};
 }
 
 const Error& FieldReader::error() const {
@@ -203,13 +213,15 @@ std::span<const msgpack::object> read_versioned_array(FieldReader& reader,
                                                       std::string_view what,
                                                       std::size_t fields_min) {
     const std::span<const msgpack::object> all = reader.read_array(object, what, fields_min + 1);
-    if (!reader.ok()) return {};
+    if (!reader.ok())
+        return {};
     const std::uint64_t version = reader.read_uint(all[0], "version");
     if (reader.ok() && version != protocol_version) {
         reader.fail(Status::bad_request, "version: unsupported " + std::to_string(version) +
                                              ", expected " + std::to_string(protocol_version));
     }
-    if (!reader.ok()) return {};
+    if (!reader.ok())
+        return {};
     return all.subspan(1);
 }
 

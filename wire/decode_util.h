@@ -8,10 +8,9 @@
 // decoder reads all fields straight through and checks ok() once at the end.
 #pragma once
 
-#include <msgpack.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <msgpack.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,8 +54,7 @@ public:
                          std::size_t bytes_max);
     // nil, or BIN/STR as read_bytes.
     std::optional<std::string> read_optional_bytes(const msgpack::object& object,
-                                                   std::string_view field,
-                                                   std::size_t bytes_max);
+                                                   std::string_view field, std::size_t bytes_max);
     // An array of at least size_min elements (extra trailing elements are the
     // room later versions append fields in).
     std::span<const msgpack::object> read_array(const msgpack::object& object,

@@ -27,7 +27,7 @@ constexpr std::size_t record_elements_max = 64;
 constexpr detail::UnpackLimits message_limits{
     .frame_bytes_max = raft_frame_bytes_max,
     .array_size_max = entries_per_message_max,
-    .map_size_max = 16,  // only to report "expected array, got map"
+    .map_size_max = 16,     // only to report "expected array, got map"
     .str_bytes_max = 1024,  // room for fields a later version appends
     .bin_bytes_max = entry_data_bytes_max,
     .depth_max = 3,
@@ -36,7 +36,7 @@ constexpr detail::UnpackLimits message_limits{
 constexpr detail::UnpackLimits entry_limits{
     .frame_bytes_max = entry_data_bytes_max + 64,
     .array_size_max = record_elements_max,
-    .map_size_max = 16,  // only to report "expected array, got map"
+    .map_size_max = 16,     // only to report "expected array, got map"
     .str_bytes_max = 1024,  // room for fields a later version appends
     .bin_bytes_max = entry_data_bytes_max,
     .depth_max = 1,
@@ -45,7 +45,7 @@ constexpr detail::UnpackLimits entry_limits{
 constexpr detail::UnpackLimits hard_state_limits{
     .frame_bytes_max = 256,
     .array_size_max = record_elements_max,
-    .map_size_max = 16,  // only to report "expected array, got map"
+    .map_size_max = 16,     // only to report "expected array, got map"
     .str_bytes_max = 1024,  // room for fields a later version appends
     .bin_bytes_max = 0,
     .depth_max = 1,
@@ -65,7 +65,8 @@ raft::Entry read_entry_fields(detail::FieldReader& reader, Fields fields) {
     entry.index = reader.read_uint(fields[1], "entry index");
     const std::uint64_t type = reader.read_uint(fields[2], "entry type");
     entry.data = reader.read_bin(fields[3], "entry data", entry_data_bytes_max);
-    if (!reader.ok()) return entry;
+    if (!reader.ok())
+        return entry;
     if (type > static_cast<std::uint64_t>(raft::EntryType::noop)) {
         reader.fail(Status::bad_request, "entry type: unknown " + std::to_string(type));
     }
@@ -79,7 +80,8 @@ std::vector<raft::Entry> read_entries(detail::FieldReader& reader, const msgpack
     entries.reserve(elements.size());
     for (const msgpack::object& element : elements) {
         const Fields fields = reader.read_array(element, "entry", entry_fields);
-        if (!reader.ok()) break;
+        if (!reader.ok())
+            break;
         entries.push_back(read_entry_fields(reader, fields));
     }
     return entries;
@@ -146,6 +148,62 @@ std::optional<Error> check_message(const raft::Message& message) {
     return check_entries(message);
 }
 
+Result<raft::Message> decode_message_unguarded(const void* data, std::size_t size) {
+    Result<msgpack::object_handle> handle =
+        detail::unpack_frame(data, size, message_limits, "raft message");
+    if (!handle)
+        return handle.error();
+    detail::FieldReader reader;
+    const Fields fields =
+        detail::read_versioned_array(reader, handle->get(), "raft message", message_fields);
+    if (!reader.ok())
+        return reader.error();
+    raft::Message message = read_message_fields(reader, fields);
+    if (!reader.ok())
+        return reader.error();
+    if (std::optional<Error> error = check_message(message))
+        return *error;
+    return message;
+}
+
+Result<raft::Entry> decode_entry_unguarded(const void* data, std::size_t size) {
+    Result<msgpack::object_handle> handle =
+        detail::unpack_frame(data, size, entry_limits, "entry record");
+    if (!handle)
+        return handle.error();
+    detail::FieldReader reader;
+    const Fields fields =
+        detail::read_versioned_array(reader, handle->get(), "entry record", entry_fields);
+    if (!reader.ok())
+        return reader.error();
+    raft::Entry entry = read_entry_fields(reader, fields);
+    if (!reader.ok())
+        return reader.error();
+    if (entry.term == 0 || entry.index == 0) {
+        return Error{Status::bad_request, "entry record: term and index must be >= 1"};
+    }
+    return entry;
+}
+
+Result<raft::HardState> decode_hard_state_unguarded(const void* data, std::size_t size) {
+    Result<msgpack::object_handle> handle =
+        detail::unpack_frame(data, size, hard_state_limits, "hard state record");
+    if (!handle)
+        return handle.error();
+    detail::FieldReader reader;
+    const Fields fields =
+        detail::read_versioned_array(reader, handle->get(), "hard state record", hard_state_fields);
+    if (!reader.ok())
+        return reader.error();
+    raft::HardState hard_state;
+    hard_state.term = reader.read_uint(fields[0], "term");
+    hard_state.voted_for = reader.read_uint(fields[1], "voted_for");
+    hard_state.commit_index = reader.read_uint(fields[2], "commit_index");
+    if (!reader.ok())
+        return reader.error();
+    return hard_state;
+}
+
 }  // namespace
 
 std::string encode_message(const raft::Message& message) {
@@ -180,20 +238,6 @@ std::string encode_message(const raft::Message& message) {
     return detail::to_string(buffer);
 }
 
-static Result<raft::Message> decode_message_unguarded(const void* data, std::size_t size) {
-    Result<msgpack::object_handle> handle =
-        detail::unpack_frame(data, size, message_limits, "raft message");
-    if (!handle) return handle.error();
-    detail::FieldReader reader;
-    const Fields fields =
-        detail::read_versioned_array(reader, handle->get(), "raft message", message_fields);
-    if (!reader.ok()) return reader.error();
-    raft::Message message = read_message_fields(reader, fields);
-    if (!reader.ok()) return reader.error();
-    if (std::optional<Error> error = check_message(message)) return *error;
-    return message;
-}
-
 std::string encode_entry(const raft::Entry& entry) {
     msgpack::sbuffer buffer;
     Packer packer(buffer);
@@ -201,22 +245,6 @@ std::string encode_entry(const raft::Entry& entry) {
     packer.pack_uint64(protocol_version);
     pack_entry_fields(packer, entry);
     return detail::to_string(buffer);
-}
-
-static Result<raft::Entry> decode_entry_unguarded(const void* data, std::size_t size) {
-    Result<msgpack::object_handle> handle =
-        detail::unpack_frame(data, size, entry_limits, "entry record");
-    if (!handle) return handle.error();
-    detail::FieldReader reader;
-    const Fields fields =
-        detail::read_versioned_array(reader, handle->get(), "entry record", entry_fields);
-    if (!reader.ok()) return reader.error();
-    raft::Entry entry = read_entry_fields(reader, fields);
-    if (!reader.ok()) return reader.error();
-    if (entry.term == 0 || entry.index == 0) {
-        return Error{Status::bad_request, "entry record: term and index must be >= 1"};
-    }
-    return entry;
 }
 
 std::string encode_hard_state(const raft::HardState& hard_state) {
@@ -230,30 +258,13 @@ std::string encode_hard_state(const raft::HardState& hard_state) {
     return detail::to_string(buffer);
 }
 
-static Result<raft::HardState> decode_hard_state_unguarded(const void* data, std::size_t size) {
-    Result<msgpack::object_handle> handle =
-        detail::unpack_frame(data, size, hard_state_limits, "hard state record");
-    if (!handle) return handle.error();
-    detail::FieldReader reader;
-    const Fields fields = detail::read_versioned_array(reader, handle->get(),
-                                                       "hard state record", hard_state_fields);
-    if (!reader.ok()) return reader.error();
-    raft::HardState hard_state;
-    hard_state.term = reader.read_uint(fields[0], "term");
-    hard_state.voted_for = reader.read_uint(fields[1], "voted_for");
-    hard_state.commit_index = reader.read_uint(fields[2], "commit_index");
-    if (!reader.ok()) return reader.error();
-    return hard_state;
-}
-
 Result<raft::Message> decode_message(const void* data, std::size_t size) {
     return detail::guard_decode([&] { return decode_message_unguarded(data, size); },
                                 "raft message");
 }
 
 Result<raft::Entry> decode_entry(const void* data, std::size_t size) {
-    return detail::guard_decode([&] { return decode_entry_unguarded(data, size); },
-                                "entry record");
+    return detail::guard_decode([&] { return decode_entry_unguarded(data, size); }, "entry record");
 }
 
 Result<raft::HardState> decode_hard_state(const void* data, std::size_t size) {

@@ -92,16 +92,29 @@ TEST(ClientReply, DocumentedBytes) {
     EXPECT_EQ(to_hex(encode_reply(get)),
               "85a26f6bc3a2696401a87265766973696f6e2aa66c6561646572b37463703a2f2f31302e302e30"
               "2e313a37303031a576616c7565c404626c7565");
+    ClientReply put = ok_reply(43);
+    put.id = mp_uint(2);
+    // {"ok":True,"id":2,"revision":43,"leader":"tcp://10.0.0.1:7001"}
+    EXPECT_EQ(to_hex(encode_reply(put)),
+              "84a26f6bc3a2696402a87265766973696f6e2ba66c6561646572b37463703a2f2f31302e302e30"
+              "2e313a37303031");
+    ClientReply unavailable = make_error_reply(error_unavailable, "not the leader", "");
+    unavailable.leader = "tcp://10.0.0.1:7001";
+    // {"ok":False,"error":"unavailable","message":"not the leader",
+    //  "leader":"tcp://10.0.0.1:7001"}
+    EXPECT_EQ(to_hex(encode_reply(unavailable)),
+              "84a26f6bc2a56572726f72ab756e617661696c61626c65a76d657373616765ae6e6f7420746865"
+              "206c6561646572a66c6561646572b37463703a2f2f31302e302e302e313a37303031");
 }
 
 TEST(ClientReply, DecodesPythonStyle) {
     // STR where the node writes BIN, keys in another order, unknown keys.
-    const std::string bytes = mp_map({{"value", mp_str("blue")},
-                                      {"watch_id", mp_uint(5)},
-                                      {"ok", mp_bool(true)},
-                                      {"kvs", mp_array({mp_map({{"key", mp_str("k")},
-                                                                {"value", mp_str("v")},
-                                                                {"version", mp_uint(1)}})})}});
+    const std::string bytes = mp_map(
+        {{"value", mp_str("blue")},
+         {"watch_id", mp_uint(5)},
+         {"ok", mp_bool(true)},
+         {"kvs", mp_array({mp_map(
+                     {{"key", mp_str("k")}, {"value", mp_str("v")}, {"version", mp_uint(1)}})})}});
     Result<ClientReply> decoded = decode_reply(bytes.data(), bytes.size());
     ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
     ClientReply expected;
@@ -113,17 +126,17 @@ TEST(ClientReply, DecodesPythonStyle) {
 
 TEST(ClientReply, WrongTypeNamesTheField) {
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"ok", mp_uint(1)},           {"error", mp_uint(1)},       {"message", mp_bool(false)},
-        {"value", mp_uint(1)},        {"succeeded", mp_nil()},     {"revision", mp_str("1")},
-        {"leader", mp_uint(1)},       {"kvs", mp_map({})},         {"more", mp_uint(0)},
-        {"node_id", mp_str("2")},     {"role", mp_uint(3)},        {"term", mp_nil()},
+        {"ok", mp_uint(1)},           {"error", mp_uint(1)},        {"message", mp_bool(false)},
+        {"value", mp_uint(1)},        {"succeeded", mp_nil()},      {"revision", mp_str("1")},
+        {"leader", mp_uint(1)},       {"kvs", mp_map({})},          {"more", mp_uint(0)},
+        {"node_id", mp_str("2")},     {"role", mp_uint(3)},         {"term", mp_nil()},
         {"leader_id", mp_bool(true)}, {"commit_index", mp_str("")}, {"applied_index", mp_nil()},
         {"last_index", mp_nil()},     {"members", mp_uint(1)},
     };
     for (const auto& [field, value] : cases) {
         SCOPED_TRACE(field);
-        const std::string bytes =
-            field == "ok" ? mp_map({{"ok", value}}) : mp_map({{"ok", mp_bool(true)}, {field, value}});
+        const std::string bytes = field == "ok" ? mp_map({{"ok", value}})
+                                                : mp_map({{"ok", mp_bool(true)}, {field, value}});
         Result<ClientReply> decoded = decode_reply(bytes.data(), bytes.size());
         ASSERT_FALSE(decoded.ok());
         EXPECT_EQ(decoded.error().detail.rfind(field + ":", 0), 0u) << decoded.error().detail;
@@ -136,8 +149,7 @@ TEST(ClientReply, RejectsInvalid) {
         {"not_a_map", mp_array({mp_bool(true)})},
         {"kv_not_a_map", mp_map({{"ok", mp_bool(true)}, {"kvs", mp_array({mp_uint(1)})}})},
         {"member_id_str",
-         mp_map({{"ok", mp_bool(true)},
-                 {"members", mp_array({mp_map({{"id", mp_str("1")}})})}})},
+         mp_map({{"ok", mp_bool(true)}, {"members", mp_array({mp_map({{"id", mp_str("1")}})})}})},
         {"trailing", mp_map({{"ok", mp_bool(true)}}) + mp_nil()},
     };
     for (const auto& [name, bytes] : cases) {

@@ -70,8 +70,7 @@ std::vector<PythonCase> python_cases() {
         // {"op":"put","key":"color","value":"blue"}
         {"put_str", "83a26f70a3707574a36b6579a5636f6c6f72a576616c7565a4626c7565", put_str},
         // {"op":"delete","key":b"color","session":7,"seq":2}
-        {"delete", "84a26f70a664656c657465a36b6579c405636f6c6f72a773657373696f6e07a373657102",
-         del},
+        {"delete", "84a26f70a664656c657465a36b6579c405636f6c6f72a773657373696f6e07a373657102", del},
         // {"op":"cas","key":b"color","expected":b"blue","value":b"red","session":7,"seq":3}
         {"cas",
          "86a26f70a3636173a36b6579c405636f6c6f72a86578706563746564c404626c7565a576616c7565c4037"
@@ -149,9 +148,8 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // A valid cas request, with `field` replaced by `value` (added if absent).
 std::string cas_with(const std::string& field, const std::string& value) {
-    Fields fields = {{"op", mp_str("cas")},     {"key", mp_bin("k")},
-                     {"value", mp_bin("v")},    {"expected", mp_nil()},
-                     {"session", mp_uint(1)},   {"seq", mp_uint(1)}};
+    Fields fields = {{"op", mp_str("cas")},  {"key", mp_bin("k")},    {"value", mp_bin("v")},
+                     {"expected", mp_nil()}, {"session", mp_uint(1)}, {"seq", mp_uint(1)}};
     bool replaced = false;
     for (auto& [name, encoded] : fields) {
         if (name == field) {
@@ -159,15 +157,16 @@ std::string cas_with(const std::string& field, const std::string& value) {
             replaced = true;
         }
     }
-    if (!replaced) fields.emplace_back(field, value);
+    if (!replaced)
+        fields.emplace_back(field, value);
     return mp_map(fields);
 }
 
 TEST(ClientRequest, WrongTypeNamesTheField) {
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"op", mp_uint(1)},          {"key", mp_uint(1)},          {"value", mp_bool(true)},
-        {"expected", mp_uint(1)},    {"prefix", mp_array({})},     {"limit", mp_str("10")},
-        {"consistency", mp_nil()},   {"session", mp_negative(-1)}, {"seq", mp_float64(1.0)},
+        {"op", mp_uint(1)},        {"key", mp_uint(1)},          {"value", mp_bool(true)},
+        {"expected", mp_uint(1)},  {"prefix", mp_array({})},     {"limit", mp_str("10")},
+        {"consistency", mp_nil()}, {"session", mp_negative(-1)}, {"seq", mp_float64(1.0)},
     };
     for (const auto& [field, value] : cases) {
         SCOPED_TRACE(field);
@@ -194,8 +193,8 @@ std::vector<RejectCase> reject_cases() {
         {"no_op", mp_map({{"key", mp_bin("k")}}), Status::bad_request, "op: missing"},
         {"unknown_op", mp_map({{"op", mp_str("watch")}}), Status::bad_request, "op: unknown"},
         {"get_no_key", mp_map({{"op", mp_str("get")}}), Status::bad_request, "key: missing"},
-        {"get_empty_key", mp_map({{"op", mp_str("get")}, {"key", mp_bin("")}}),
-         Status::bad_request, "key: empty"},
+        {"get_empty_key", mp_map({{"op", mp_str("get")}, {"key", mp_bin("")}}), Status::bad_request,
+         "key: empty"},
         {"key_too_long", mp_map({{"op", mp_str("get")}, {"key", mp_bin(big_key)}}),
          Status::too_large, "key:"},
         {"key_str_too_long", mp_map({{"op", mp_str("get")}, {"key", mp_str(big_key)}}),
@@ -203,8 +202,8 @@ std::vector<RejectCase> reject_cases() {
         {"value_too_long", cas_with("value", mp_bin(big_value)), Status::too_large, "value:"},
         {"expected_too_long", cas_with("expected", mp_bin(big_value)), Status::too_large,
          "expected:"},
-        {"put_no_value", mp_map({{"op", mp_str("put")}, {"key", mp_bin("k")}}),
-         Status::bad_request, "value: missing"},
+        {"put_no_value", mp_map({{"op", mp_str("put")}, {"key", mp_bin("k")}}), Status::bad_request,
+         "value: missing"},
         {"cas_no_value",
          mp_map({{"op", mp_str("cas")}, {"key", mp_bin("k")}, {"expected", mp_nil()}}),
          Status::bad_request, "value: missing"},
@@ -213,8 +212,8 @@ std::vector<RejectCase> reject_cases() {
          Status::bad_request, "expected: missing"},
         {"prefix_too_long", mp_map({{"op", mp_str("range")}, {"prefix", mp_bin(big_key)}}),
          Status::too_large, "prefix:"},
-        {"limit_0", mp_map({{"op", mp_str("range")}, {"limit", mp_uint(0)}}),
-         Status::bad_request, "limit:"},
+        {"limit_0", mp_map({{"op", mp_str("range")}, {"limit", mp_uint(0)}}), Status::bad_request,
+         "limit:"},
         {"limit_over_max",
          mp_map({{"op", mp_str("range")}, {"limit", mp_uint(range_limit_max + 1)}}),
          Status::bad_request, "limit:"},
@@ -224,8 +223,8 @@ std::vector<RejectCase> reject_cases() {
          Status::bad_request, "session/seq:"},
         {"seq_0", cas_with("seq", mp_uint(0)), Status::bad_request, "session/seq:"},
         {"session_0", cas_with("session", mp_uint(0)), Status::bad_request, "session/seq:"},
-        {"id_too_large", cas_with("id", mp_str(std::string(id_bytes_max, 'i'))),
-         Status::too_large, "id:"},
+        {"id_too_large", cas_with("id", mp_str(std::string(id_bytes_max, 'i'))), Status::too_large,
+         "id:"},
         {"trailing_bytes", mp_map({{"op", mp_str("status")}}) + mp_nil(), Status::bad_request,
          "request: 1 trailing"},
         {"frame_too_large", std::string(frame_bytes_max + 1, '\x90'), Status::too_large,
@@ -239,8 +238,7 @@ TEST(ClientRequest, RejectsInvalid) {
         Result<ClientRequest> decoded = decode_request(c.bytes.data(), c.bytes.size());
         ASSERT_FALSE(decoded.ok());
         EXPECT_EQ(decoded.error().status, c.status) << decoded.error().detail;
-        EXPECT_EQ(decoded.error().detail.rfind(c.detail_prefix, 0), 0u)
-            << decoded.error().detail;
+        EXPECT_EQ(decoded.error().detail.rfind(c.detail_prefix, 0), 0u) << decoded.error().detail;
     }
 }
 
@@ -264,10 +262,10 @@ TEST(ClientRequest, ExtractId) {
         std::string id;
     };
     const std::vector<Case> cases = {
-        {"unknown_op", mp_map({{"op", mp_str("watch")}, {"id", mp_str("req-1")}}),
-         mp_str("req-1")},
+        {"unknown_op", mp_map({{"op", mp_str("watch")}, {"id", mp_str("req-1")}}), mp_str("req-1")},
         {"value_too_long",
-         mp_map({{"id", mp_uint(9)}, {"op", mp_str("put")},
+         mp_map({{"id", mp_uint(9)},
+                 {"op", mp_str("put")},
                  {"value", mp_bin(std::string(value_bytes_max + 1, 'v'))}}),
          mp_uint(9)},
         {"no_id", mp_map({{"op", mp_str("get")}}), ""},

@@ -15,15 +15,22 @@ using namespace cabildo::wire::test;
 
 std::vector<std::pair<std::string, Command>> command_cases() {
     Command put{Op::put, "color", "blue", std::nullopt, 0, 0};
-    Command put_session{Op::put, std::string(key_bytes_max, 'k'),
-                        std::string(value_bytes_max, '\0'), std::nullopt, UINT64_MAX, 1};
+    Command put_session{Op::put,
+                        std::string(key_bytes_max, 'k'),
+                        std::string(value_bytes_max, '\0'),
+                        std::nullopt,
+                        UINT64_MAX,
+                        1};
     Command del{Op::del, "color", "", std::nullopt, 7, 2};
     Command cas{Op::cas, "color", "red", std::optional<std::string>("blue"), 7, 3};
     Command cas_absent{Op::cas, "lock", "me", std::optional<std::string>(), 7, 4};
     Command cas_empty{Op::cas, "lock", "", std::optional<std::string>(""), 0, 0};
-    return {{"put", put},   {"put_session_max_sizes", put_session},
-            {"delete", del}, {"cas", cas},
-            {"cas_absent", cas_absent}, {"cas_expect_empty_value", cas_empty}};
+    return {{"put", put},
+            {"put_session_max_sizes", put_session},
+            {"delete", del},
+            {"cas", cas},
+            {"cas_absent", cas_absent},
+            {"cas_expect_empty_value", cas_empty}};
 }
 
 TEST(Command, RoundTrip) {
@@ -44,8 +51,8 @@ TEST(Command, Layout) {
 }
 
 std::string command_with(std::size_t index, const std::string& value) {
-    std::vector<std::string> elements = {mp_uint(1),  mp_uint(1),  mp_bin("k"), mp_bin("v"),
-                                         mp_nil(),    mp_uint(0),  mp_uint(0)};
+    std::vector<std::string> elements = {mp_uint(1), mp_uint(1), mp_bin("k"), mp_bin("v"),
+                                         mp_nil(),   mp_uint(0), mp_uint(0)};
     if (index < elements.size()) {
         elements[index] = value;
     } else {
@@ -75,8 +82,8 @@ TEST(Command, Rejects) {
         {"seq_str", command_with(6, mp_str("1")), "seq"},
         {"short", mp_array({mp_uint(1), mp_uint(1), mp_bin("k")}), "command"},
         {"delete_with_value",
-         mp_array({mp_uint(1), mp_uint(2), mp_bin("k"), mp_bin("v"), mp_nil(), mp_uint(0),
-                   mp_uint(0)}),
+         mp_array(
+             {mp_uint(1), mp_uint(2), mp_bin("k"), mp_bin("v"), mp_nil(), mp_uint(0), mp_uint(0)}),
          "value"},
     };
     for (const Case& c : cases) {

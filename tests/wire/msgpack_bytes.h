@@ -23,19 +23,29 @@ inline std::string be_bytes(std::uint64_t value, int bytes) {
     return out;
 }
 
-inline std::string mp_nil() { return std::string(1, '\xc0'); }
-inline std::string mp_bool(bool value) { return std::string(1, value ? '\xc3' : '\xc2'); }
+inline std::string mp_nil() {
+    return std::string(1, '\xc0');
+}
+inline std::string mp_bool(bool value) {
+    return std::string(1, value ? '\xc3' : '\xc2');
+}
 
 inline std::string mp_uint(std::uint64_t value) {
-    if (value < 0x80) return std::string(1, static_cast<char>(value));
-    if (value <= 0xff) return "\xcc" + be_bytes(value, 1);
-    if (value <= 0xffff) return "\xcd" + be_bytes(value, 2);
-    if (value <= 0xffffffff) return "\xce" + be_bytes(value, 4);
+    if (value < 0x80)
+        return std::string(1, static_cast<char>(value));
+    if (value <= 0xff)
+        return "\xcc" + be_bytes(value, 1);
+    if (value <= 0xffff)
+        return "\xcd" + be_bytes(value, 2);
+    if (value <= 0xffffffff)
+        return "\xce" + be_bytes(value, 4);
     return "\xcf" + be_bytes(value, 8);
 }
 
 // uint 64 even for small values: a valid, non-minimal encoding.
-inline std::string mp_uint64_wide(std::uint64_t value) { return "\xcf" + be_bytes(value, 8); }
+inline std::string mp_uint64_wide(std::uint64_t value) {
+    return "\xcf" + be_bytes(value, 8);
+}
 
 inline std::string mp_negative(std::int8_t value) {  // -32..-1 as a negative fixint
     return std::string(1, static_cast<char>(value));
@@ -72,14 +82,18 @@ inline std::string mp_bin(std::string_view bytes) {
 }
 
 inline std::string mp_array_header(std::size_t size) {
-    if (size < 16) return std::string(1, static_cast<char>(0x90 | size));
-    if (size <= 0xffff) return "\xdc" + be_bytes(size, 2);
+    if (size < 16)
+        return std::string(1, static_cast<char>(0x90 | size));
+    if (size <= 0xffff)
+        return "\xdc" + be_bytes(size, 2);
     return "\xdd" + be_bytes(size, 4);
 }
 
 inline std::string mp_map_header(std::size_t size) {
-    if (size < 16) return std::string(1, static_cast<char>(0x80 | size));
-    if (size <= 0xffff) return "\xde" + be_bytes(size, 2);
+    if (size < 16)
+        return std::string(1, static_cast<char>(0x80 | size));
+    if (size <= 0xffff)
+        return "\xde" + be_bytes(size, 2);
     return "\xdf" + be_bytes(size, 4);
 }
 

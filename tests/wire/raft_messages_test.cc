@@ -35,7 +35,8 @@ std::vector<Entry> make_entries(raft::LogIndex first, raft::Term term, int count
     std::vector<Entry> entries;
     for (int i = 0; i < count; ++i) {
         Entry entry{term, first + i, i == 0 ? EntryType::noop : EntryType::normal, ""};
-        if (i > 0) entry.data = std::string("cmd\0\xff", 5) + std::to_string(i);
+        if (i > 0)
+            entry.data = std::string("cmd\0\xff", 5) + std::to_string(i);
         entries.push_back(entry);
     }
     return entries;
@@ -60,8 +61,8 @@ std::vector<MessageCase> message_cases() {
     pre_vote.last_log_index = UINT64_MAX;
     pre_vote.last_log_term = UINT64_MAX - 1;
     cases.push_back({"request_pre_vote", pre_vote});
-    cases.push_back({"request_pre_vote_response",
-                     make_message(MessageType::request_pre_vote_response)});
+    cases.push_back(
+        {"request_pre_vote_response", make_message(MessageType::request_pre_vote_response)});
     Message append = make_message(MessageType::append_entries);
     append.prev_log_index = 4;
     append.prev_log_term = 3;
@@ -128,11 +129,10 @@ std::vector<std::string> heartbeat_elements() {
 }
 
 const std::vector<std::string> field_names = {
-    "version",      "type",        "from",           "to",
-    "term",         "last_log_index", "last_log_term", "transfer",
-    "granted",      "prev_log_index", "prev_log_term", "entries",
-    "leader_commit", "success",    "match_index",    "reject_index",
-    "hint_index",   "hint_term",   "read_round",
+    "version",        "type",          "from",          "to",         "term",
+    "last_log_index", "last_log_term", "transfer",      "granted",    "prev_log_index",
+    "prev_log_term",  "entries",       "leader_commit", "success",    "match_index",
+    "reject_index",   "hint_index",    "hint_term",     "read_round",
 };
 
 TEST(RaftMessages, HandBuiltHeartbeatDecodes) {
@@ -214,12 +214,12 @@ std::vector<RejectCase> reject_cases() {
         {"entry_terms_decrease",
          append_with({entry_bytes(6, 5, 0, mp_bin("")), entry_bytes(5, 6, 0, mp_bin(""))}),
          Status::bad_request, "term 5"},
-        {"entry_term_0", append_with({entry_bytes(0, 1, 0, mp_bin(""))}, 0),
-         Status::bad_request, "term 0"},
+        {"entry_term_0", append_with({entry_bytes(0, 1, 0, mp_bin(""))}, 0), Status::bad_request,
+         "term 0"},
         {"entry_type_2", append_with({entry_bytes(7, 5, 2, mp_bin(""))}), Status::bad_request,
          "entry type"},
-        {"entry_data_str", append_with({entry_bytes(7, 5, 0, mp_str("a"))}),
-         Status::bad_request, "entry data"},
+        {"entry_data_str", append_with({entry_bytes(7, 5, 0, mp_str("a"))}), Status::bad_request,
+         "entry data"},
         {"entry_3_elements", append_with({mp_array({mp_uint(7), mp_uint(5), mp_uint(0)})}),
          Status::bad_request, "entry"},
         {"entry_not_array", append_with({mp_uint(7)}), Status::bad_request, "entry"},

@@ -34,7 +34,8 @@ template <typename T, typename DecodeFn, typename EncodeFn>
 std::function<bool(const std::string&)> checked(DecodeFn decode, EncodeFn encode) {
     return [decode, encode](const std::string& bytes) {
         Result<T> first = decode(bytes.data(), bytes.size());
-        if (!first.ok()) return false;
+        if (!first.ok())
+            return false;
         const std::string again = encode(*first);
         Result<T> second = decode(again.data(), again.size());
         EXPECT_TRUE(second.ok());
@@ -98,11 +99,14 @@ std::vector<std::string> valid_replies() {
 std::vector<Decoder> decoders() {
     return {
         {"message", checked<raft::Message>(decode_message, encode_message), valid_messages()},
-        {"entry", checked<raft::Entry>(decode_entry, encode_entry),
+        {"entry",
+         checked<raft::Entry>(decode_entry, encode_entry),
          {encode_entry({3, 7, raft::EntryType::normal, "data"})}},
-        {"hard_state", checked<raft::HardState>(decode_hard_state, encode_hard_state),
+        {"hard_state",
+         checked<raft::HardState>(decode_hard_state, encode_hard_state),
          {encode_hard_state({4, 2, 9})}},
-        {"command", checked<Command>(decode_command, encode_command),
+        {"command",
+         checked<Command>(decode_command, encode_command),
          {encode_command({Op::cas, "k", "v", std::optional<std::string>("e"), 1, 1})}},
         {"request", checked<ClientRequest>(decode_request, encode_request), valid_requests()},
         {"reply", checked<ClientReply>(decode_reply, encode_reply), valid_replies()},
