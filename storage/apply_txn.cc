@@ -1,0 +1,165 @@
+// ApplyTxn: see apply_txn.h.
+#include "storage/apply_txn.h"
+
+#include <utility>
+
+#include "node/raft/assert.h"
+#include "storage/databases.h"
+#include "storage/storage.h"
+
+namespace cabildo::storage {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+    using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+ApplyTxn::ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn)
+    : storage_(&storage), dbs_(&dbs), txn_(std::move(txn)) {}
+
+ApplyTxn::ApplyTxn(ApplyTxn&& other) noexcept = default;
+
+ApplyTxn::~ApplyTxn() = default;  // txn_'s destructor aborts an uncommitted batch
+
+std::optional<std::string> ApplyTxn::get(std::string_view key) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_ || !dbs_->kv.key_fits(key))
+        return std::nullopt;
+    return dbs_->kv.get(txn_->raw(), key);
+}
+
+Status ApplyTxn::put(std::string_view key, std::string_view value) {
+    if (key.empty())
+        return Status::bad_request;
+    if (!dbs_->kv.key_fits(key))
+        return Status::too_large;
+    if (!record(Put{std::string(key), std::string(value)}))
+        return error_->status;
+    return Status::ok;
+}
+
+bool ApplyTxn::erase(std::string_view key) {
+    if (!dbs_->kv.key_fits(key))
+        return false;
+    return record(Erase{std::string(key)}) && erase_existed_;
+}
+
+std::optional<SessionRecord> ApplyTxn::session(std::uint64_t session_id) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_)
+        return std::nullopt;
+    return dbs_->sessions.get(txn_->raw(), session_id);
+}
+
+void ApplyTxn::set_session(std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
+                           std::string_view reply) {
+    record(SetSession{session_id, seq, index, std::string(reply)});
+}
+
+void ApplyTxn::set_applied(raft::LogIndex index) {
+    CABILDO_ASSERT(index >= storage_->applied_index(), "applied index going backwards");
+    CABILDO_ASSERT(!applied_ || index >= *applied_, "applied index going backwards");
+    applied_ = index;
+    record(SetApplied{index});
+}
+
+Result<bool> ApplyTxn::commit() {
+    CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
+    finished_ = true;
+    if (error_)
+        return *error_;
+    if (dbs_->take_injected_failure()) {
+        txn_.reset();
+        return Error{Status::io_error, "apply: injected commit failure"};
+    }
+    int rc = txn_->commit();
+    while (rc == MDB_MAP_FULL) {
+        if (!restart_after_map_full())
+            return *error_;
+        rc = replay();
+        if (rc == 0)
+            rc = txn_->commit();
+    }
+    txn_.reset();
+    if (rc != 0)
+        return lmdb_error(rc, "apply commit");
+    if (applied_)
+        storage_->applied_index_ = *applied_;
+    return true;
+}
+
+// Runs one write, then keeps it for replay. Writes after a failure are dropped.
+bool ApplyTxn::record(Write write) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_)
+        return false;
+    writes_.push_back(std::move(write));
+    int rc = run(writes_.back());
+    while (rc == MDB_MAP_FULL) {
+        if (!restart_after_map_full())
+            return false;
+        rc = replay();
+    }
+    if (rc != 0) {
+        fail(lmdb_error(rc, "apply"));
+        return false;
+    }
+    return true;
+}
+
+int ApplyTxn::run(const Write& write) {
+    MDB_txn* txn = txn_->raw();
+    Databases& d = *dbs_;
+    return std::visit(Overloaded{
+                          [&](const Put& w) { return d.kv.put(txn, w.key, w.value); },
+                          [&](const Erase& w) { return d.kv.erase(txn, w.key, &erase_existed_); },
+                          [&](const SetSession& w) {
+                              return d.sessions.set(txn, w.session_id, w.seq, w.index, w.reply,
+                                                    d.sessions_max);
+                          },
+                          [&](const SetApplied& w) { return d.meta.set_applied(txn, w.index); },
+                      },
+                      write);
+}
+
+int ApplyTxn::replay() {
+    for (const Write& write : writes_) {
+        int rc = run(write);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+// Aborts the batch, doubles the map and opens a fresh transaction to replay
+// into. False (and the ApplyTxn failed) if the map cannot grow.
+bool ApplyTxn::restart_after_map_full() {
+    ++map_grows_;
+    CABILDO_ASSERT(map_grows_ <= map_grows_per_txn_max, "map growth did not terminate");
+    txn_.reset();
+    Status grown = dbs_->env->grow();
+    if (grown != Status::ok) {
+        fail(Error{grown, "apply: map is full and cannot grow"});
+        return false;
+    }
+    auto txn = WriteTxn::begin(*dbs_->env);
+    if (!txn) {
+        fail(txn.error());
+        return false;
+    }
+    txn_ = std::move(*txn);
+    return true;
+}
+
+void ApplyTxn::fail(Error error) {
+    txn_.reset();
+    error_ = std::move(error);
+}
+
+}  // namespace cabildo::storage

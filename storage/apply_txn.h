@@ -1,0 +1,105 @@
+// ApplyTxn: one write transaction that applies a batch of committed entries
+// to the key-value state machine.
+//
+// The kv changes, the session answers and the applied index of a batch
+// commit together or not at all, so a restart resumes exactly after the last
+// applied batch and never applies an entry twice. Not the place for command
+// semantics: node/ decides what an entry does; this only stores the effects.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "node/raft/result.h"
+#include "node/raft/types.h"
+#include "storage/records.h"
+
+namespace cabildo::storage {
+
+class Storage;
+class WriteTxn;
+struct Databases;
+
+// Obtained from Storage::begin_apply(). RAII: destroyed without commit(), it
+// aborts and nothing of the batch is stored. Only one (and no persist()) may
+// be in progress at a time: LMDB has one writer. It must not outlive its
+// Storage.
+//
+// MDB_MAP_FULL, from a write or from the commit, is handled inside: every
+// write is also kept in writes_, so the batch is aborted, the map doubled and
+// writes_ replayed into a new transaction. The replay is exact because the
+// writes (including session eviction) depend only on the stored state and
+// the writes themselves. If the map cannot grow or LMDB fails, the ApplyTxn
+// becomes failed: writes do nothing, reads return nullopt, put() returns
+// the error's status and commit() returns the error.
+class ApplyTxn {
+public:
+    using SessionRecord = storage::SessionRecord;
+
+    ApplyTxn(ApplyTxn&& other) noexcept;
+    ApplyTxn& operator=(ApplyTxn&&) = delete;
+    ~ApplyTxn();
+
+    // Reads see this batch's own writes.
+    std::optional<std::string> get(std::string_view key);
+    // bad_request for an empty key, too_large for a key over 511 bytes.
+    Status put(std::string_view key, std::string_view value);
+    // True if the key existed. A bad key size exists nowhere: false.
+    bool erase(std::string_view key);
+    std::optional<SessionRecord> session(std::uint64_t session_id);
+    // Records the session's answer; index is the log index of the command
+    // and orders eviction (the oldest index goes first past sessions_max).
+    void set_session(std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
+                     std::string_view reply);
+    // Precondition: index >= Storage::applied_index().
+    void set_applied(raft::LogIndex index);
+    // Synced commit. storage_full on a full disk or a map at map_bytes_max,
+    // io_error otherwise. Either way the ApplyTxn is finished afterwards.
+    Result<bool> commit();
+
+private:
+    friend class Storage;
+
+    struct Put {
+        std::string key;
+        std::string value;
+    };
+    struct Erase {
+        std::string key;
+    };
+    struct SetSession {
+        std::uint64_t session_id;
+        std::uint64_t seq;
+        raft::LogIndex index;
+        std::string reply;
+    };
+    struct SetApplied {
+        raft::LogIndex index;
+    };
+    using Write = std::variant<Put, Erase, SetSession, SetApplied>;
+
+    ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
+
+    bool record(Write write);
+    int run(const Write& write);
+    int replay();
+    bool restart_after_map_full();
+    void fail(Error error);
+
+    Storage* storage_;
+    Databases* dbs_;
+    std::unique_ptr<WriteTxn> txn_;  // Invariant: null once finished_ or error_.
+    std::vector<Write> writes_;      // every write of the batch, in order, for replay
+    std::optional<Error> error_;
+    std::optional<raft::LogIndex> applied_;
+    bool erase_existed_ = false;  // result of the last Erase run
+    int map_grows_ = 0;           // bounded by map_grows_per_txn_max
+    bool finished_ = false;
+};
+
+}  // namespace cabildo::storage

@@ -1,0 +1,112 @@
+// codec: see codec.h.
+#include "storage/codec.h"
+
+#include "node/raft/assert.h"
+
+namespace cabildo::storage::codec {
+
+void put_u64(char* out, std::uint64_t value) {
+    for (std::size_t i = 0; i < u64_bytes; ++i) {
+        out[i] = static_cast<char>((value >> (8 * (u64_bytes - 1 - i))) & 0xff);
+    }
+}
+
+std::uint64_t get_u64(const char* in) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < u64_bytes; ++i) {
+        value = (value << 8) | static_cast<unsigned char>(in[i]);
+    }
+    return value;
+}
+
+void append_u64(std::string& out, std::uint64_t value) {
+    char bytes[u64_bytes];
+    put_u64(bytes, value);
+    out.append(bytes, u64_bytes);
+}
+
+U64Key u64_key(std::uint64_t value) {
+    U64Key key;
+    put_u64(key.data(), value);
+    return key;
+}
+
+std::uint64_t decode_u64(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() == u64_bytes, "stored u64 has the wrong size");
+    return get_u64(bytes.data());
+}
+
+std::string encode_entry(const raft::Entry& entry) {
+    std::string out;
+    out.reserve(entry_header_bytes + entry.data.size());
+    append_u64(out, entry.term);
+    out.push_back(static_cast<char>(entry.type));
+    out += entry.data;
+    return out;
+}
+
+raft::Entry decode_entry(raft::LogIndex index, std::string_view bytes) {
+    raft::Entry entry;
+    entry.term = decode_entry_term(bytes);
+    entry.index = index;
+    auto type = static_cast<std::uint8_t>(bytes[u64_bytes]);
+    CABILDO_ASSERT(type <= static_cast<std::uint8_t>(raft::EntryType::noop),
+                   "stored entry has an unknown type");
+    entry.type = static_cast<raft::EntryType>(type);
+    entry.data.assign(bytes.substr(entry_header_bytes));
+    return entry;
+}
+
+raft::Term decode_entry_term(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() >= entry_header_bytes, "stored entry is truncated");
+    return get_u64(bytes.data());
+}
+
+std::string encode_hard_state(const raft::HardState& hard_state) {
+    std::string out;
+    append_u64(out, hard_state.term);
+    append_u64(out, hard_state.voted_for);
+    append_u64(out, hard_state.commit_index);
+    return out;
+}
+
+raft::HardState decode_hard_state(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() == 3 * u64_bytes, "stored hard state has the wrong size");
+    raft::HardState hard_state;
+    hard_state.term = get_u64(bytes.data());
+    hard_state.voted_for = get_u64(bytes.data() + u64_bytes);
+    hard_state.commit_index = get_u64(bytes.data() + 2 * u64_bytes);
+    return hard_state;
+}
+
+std::string encode_session(std::uint64_t seq, raft::LogIndex index, std::string_view reply) {
+    std::string out;
+    out.reserve(2 * u64_bytes + reply.size());
+    append_u64(out, seq);
+    append_u64(out, index);
+    out += reply;
+    return out;
+}
+
+SessionRecord decode_session(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() >= 2 * u64_bytes, "stored session is truncated");
+    SessionRecord record;
+    record.seq = get_u64(bytes.data());
+    record.index = get_u64(bytes.data() + u64_bytes);
+    record.reply.assign(bytes.substr(2 * u64_bytes));
+    return record;
+}
+
+AgeKey age_key(raft::LogIndex index, std::uint64_t session_id) {
+    AgeKey key;
+    put_u64(key.data(), index);
+    put_u64(key.data() + u64_bytes, session_id);
+    return key;
+}
+
+std::uint64_t age_key_session(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() == 2 * u64_bytes, "stored session age key has the wrong size");
+    return get_u64(bytes.data() + u64_bytes);
+}
+
+}  // namespace cabildo::storage::codec

@@ -1,0 +1,56 @@
+// codec: the fixed binary layouts storage/ writes into LMDB values and keys.
+//
+// All integers are unsigned 64-bit big-endian, so byte order (memcmp, LMDB's
+// default key order) equals numeric order. This is not the wire format:
+// storage/ does not use msgpack. The layouts are listed in storage.h. Decoders
+// assert on malformed bytes, because only storage/ writes these values: a
+// mismatch is corruption or a bug, not input to reject.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "node/raft/types.h"
+#include "storage/records.h"
+
+namespace cabildo::storage::codec {
+
+constexpr std::size_t u64_bytes = 8;
+constexpr std::size_t entry_header_bytes = u64_bytes + 1;  // term + type
+
+using U64Key = std::array<char, u64_bytes>;
+using AgeKey = std::array<char, 2 * u64_bytes>;
+
+void put_u64(char* out, std::uint64_t value);
+std::uint64_t get_u64(const char* in);
+void append_u64(std::string& out, std::uint64_t value);
+
+U64Key u64_key(std::uint64_t value);
+inline std::string_view view(const U64Key& key) {
+    return {key.data(), key.size()};
+}
+inline std::string_view view(const AgeKey& key) {
+    return {key.data(), key.size()};
+}
+std::uint64_t decode_u64(std::string_view bytes);
+
+// log value: [term][type u8][data]
+std::string encode_entry(const raft::Entry& entry);
+raft::Entry decode_entry(raft::LogIndex index, std::string_view bytes);
+raft::Term decode_entry_term(std::string_view bytes);
+
+// meta "hard_state": [term][voted_for][commit_index]
+std::string encode_hard_state(const raft::HardState& hard_state);
+raft::HardState decode_hard_state(std::string_view bytes);
+
+// sessions value: [seq][index][reply]
+std::string encode_session(std::uint64_t seq, raft::LogIndex index, std::string_view reply);
+SessionRecord decode_session(std::string_view bytes);
+
+// session_age key: [index][session id]
+AgeKey age_key(raft::LogIndex index, std::uint64_t session_id);
+std::uint64_t age_key_session(std::string_view bytes);
+
+}  // namespace cabildo::storage::codec

@@ -1,0 +1,53 @@
+// Databases: the LMDB environment of one node and its five named databases,
+// plus the write-transaction runner that survives MDB_MAP_FULL.
+//
+// Internal to storage/ (includes <lmdb.h> through env.h). Storage and
+// ApplyTxn share one instance; the layout is documented in storage.h.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "node/raft/result.h"
+#include "storage/env.h"
+#include "storage/kv_db.h"
+#include "storage/log_db.h"
+#include "storage/meta_db.h"
+#include "storage/session_db.h"
+
+namespace cabildo::storage {
+
+struct Databases {
+    static constexpr unsigned dbs_max = 5;  // log, meta, kv, sessions, session_age
+
+    // Opens the environment in dir and every database, once, in one write
+    // transaction: the handles are then valid for the life of the Env.
+    static Result<std::unique_ptr<Databases>> open(const std::string& dir,
+                                                   std::size_t map_bytes_initial,
+                                                   std::size_t map_bytes_max,
+                                                   std::size_t sessions_max);
+
+    // Runs body in one write transaction and commits it (fsync). If body or
+    // the commit hits MDB_MAP_FULL, the transaction is aborted, the map
+    // doubled and body run again from scratch, so body must depend only on
+    // its inputs. Bounded: the map reaches map_bytes_max after a few
+    // doublings, and then the result is storage_full.
+    Result<bool> write(std::string_view what, const std::function<int(MDB_txn*)>& body);
+
+    // Test hook (Storage::set_fail_next_commits): true if this commit must
+    // fail with io_error instead of writing; consumes one.
+    bool take_injected_failure();
+
+    std::unique_ptr<Env> env;
+    LogDb log;
+    MetaDb meta;
+    KvDb kv;
+    SessionDb sessions;
+    std::size_t sessions_max = 0;
+    int commits_to_fail = 0;
+};
+
+}  // namespace cabildo::storage

@@ -1,0 +1,106 @@
+// KvDb: see kv_db.h.
+#include "storage/kv_db.h"
+
+#include "node/raft/assert.h"
+#include "storage/codec.h"
+
+namespace cabildo::storage {
+
+namespace {
+
+// FNV-1a, 64-bit (offset basis and prime from the FNV specification).
+class Fnv1a64 {
+public:
+    void add(std::string_view bytes) {
+        for (char c : bytes) {
+            hash_ ^= static_cast<unsigned char>(c);
+            hash_ *= 1099511628211ull;
+        }
+    }
+    void add_u64(std::uint64_t value) {
+        codec::U64Key bytes = codec::u64_key(value);
+        add(codec::view(bytes));
+    }
+    std::uint64_t value() const { return hash_; }
+
+private:
+    std::uint64_t hash_ = 14695981039346656037ull;
+};
+
+}  // namespace
+
+int KvDb::open(MDB_txn* txn, std::size_t key_bytes_max) {
+    key_bytes_max_ = key_bytes_max;
+    return open_dbi(txn, "kv", &dbi_);
+}
+
+std::optional<std::string> KvDb::get(MDB_txn* txn, std::string_view key) const {
+    CABILDO_ASSERT(key_fits(key), "kv get with a bad key size");
+    MDB_val k = to_val(key);
+    MDB_val v{};
+    int rc = mdb_get(txn, dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return std::nullopt;
+    CABILDO_ASSERT(rc == 0, "mdb_get(kv) failed");
+    return std::string(to_view(v));
+}
+
+int KvDb::put(MDB_txn* txn, std::string_view key, std::string_view value) {
+    CABILDO_ASSERT(key_fits(key), "kv put with a bad key size");
+    MDB_val k = to_val(key);
+    MDB_val v = to_val(value);
+    return mdb_put(txn, dbi_, &k, &v, 0);
+}
+
+int KvDb::erase(MDB_txn* txn, std::string_view key, bool* existed) {
+    CABILDO_ASSERT(key_fits(key), "kv erase with a bad key size");
+    MDB_val k = to_val(key);
+    int rc = mdb_del(txn, dbi_, &k, nullptr);
+    *existed = rc == 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, RangeResult* out) const {
+    if (prefix.size() > key_bytes_max_)
+        return;  // no stored key can be that long
+    Cursor cursor(txn, dbi_);
+    MDB_val k = to_val(prefix);
+    MDB_val v{};
+    // MDB_SET_RANGE rejects an empty key: an empty prefix starts at the first key.
+    int rc = mdb_cursor_get(cursor.raw(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    while (rc == 0 && to_view(k).starts_with(prefix)) {
+        if (out->kvs.size() == limit) {
+            out->more = true;
+            return;
+        }
+        out->kvs.emplace_back(std::string(to_view(k)), std::string(to_view(v)));
+        rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT);
+    }
+    CABILDO_ASSERT(rc == 0 || rc == MDB_NOTFOUND, "kv range scan failed");
+}
+
+std::uint64_t KvDb::hash(MDB_txn* txn, std::uint64_t applied) const {
+    Fnv1a64 fnv;
+    fnv.add_u64(applied);
+    Cursor cursor(txn, dbi_);
+    MDB_val k{}, v{};
+    int rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        fnv.add_u64(k.mv_size);
+        fnv.add(to_view(k));
+        fnv.add_u64(v.mv_size);
+        fnv.add(to_view(v));
+        rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT);
+    }
+    CABILDO_ASSERT(rc == MDB_NOTFOUND, "kv hash scan failed");
+    return fnv.value();
+}
+
+std::size_t KvDb::count(MDB_txn* txn) const {
+    MDB_stat stat{};
+    int rc = mdb_stat(txn, dbi_, &stat);
+    CABILDO_ASSERT(rc == 0, "mdb_stat(kv) failed");
+    return stat.ms_entries;
+}
+
+}  // namespace cabildo::storage

@@ -1,0 +1,26 @@
+// MetaDb: the "meta" database: the Raft hard state and the applied index.
+//
+// Keys are ASCII names: "hard_state" -> [term][voted_for][commit_index],
+// "applied" -> [index], all u64 big-endian. A key never written reads as
+// zero (a fresh node). Writes return LMDB codes; reads assert.
+#pragma once
+
+#include "node/raft/types.h"
+#include "storage/env.h"
+
+namespace cabildo::storage {
+
+class MetaDb {
+public:
+    int open(MDB_txn* txn) { return open_dbi(txn, "meta", &dbi_); }
+
+    raft::HardState hard_state(MDB_txn* txn) const;
+    raft::LogIndex applied(MDB_txn* txn) const;
+    int set_hard_state(MDB_txn* txn, const raft::HardState& hard_state);
+    int set_applied(MDB_txn* txn, raft::LogIndex index);
+
+private:
+    MDB_dbi dbi_ = 0;
+};
+
+}  // namespace cabildo::storage

@@ -1,0 +1,148 @@
+// Storage: see storage.h.
+#include "storage/storage.h"
+
+#include <utility>
+
+#include "node/raft/assert.h"
+#include "storage/databases.h"
+
+namespace cabildo::storage {
+
+Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Options& options) {
+    if (options.map_bytes_initial == 0 || options.map_bytes_initial > options.map_bytes_max) {
+        return Error{Status::bad_request, "map_bytes_initial must be in [1, map_bytes_max]"};
+    }
+    if (options.sessions_max == 0)
+        return Error{Status::bad_request, "sessions_max must be > 0"};
+    auto dbs = Databases::open(path, options.map_bytes_initial, options.map_bytes_max,
+                               options.sessions_max);
+    if (!dbs)
+        return dbs.error();
+    return std::unique_ptr<Storage>(new Storage(std::move(*dbs)));
+}
+
+Storage::Storage(std::unique_ptr<Databases> dbs) : dbs_(std::move(dbs)) {
+    ReadTxn txn(*dbs_->env);
+    LogDb::Bounds bounds = dbs_->log.bounds(txn.raw());
+    first_index_ = bounds.first;
+    last_index_ = bounds.last;
+    last_term_ = bounds.last_term;
+    hard_state_ = dbs_->meta.hard_state(txn.raw());
+    applied_index_ = dbs_->meta.applied(txn.raw());
+}
+
+Storage::~Storage() = default;
+
+std::optional<raft::Term> Storage::term_at(raft::LogIndex index) const {
+    if (index == 0)
+        return 0;
+    if (index < first_index_ || index > last_index_)
+        return std::nullopt;
+    if (index == last_index_)
+        return last_term_;
+    ReadTxn txn(*dbs_->env);
+    std::optional<raft::Term> term = dbs_->log.term_at(txn.raw(), index);
+    CABILDO_ASSERT(term.has_value(), "an index within [first, last] is missing");
+    return term;
+}
+
+std::vector<raft::Entry> Storage::entries(raft::LogIndex lo, raft::LogIndex hi,
+                                          std::size_t bytes_max) const {
+    CABILDO_ASSERT(first_index_ <= lo, "entries() below first_index");
+    CABILDO_ASSERT(lo <= hi, "entries() with lo > hi");
+    CABILDO_ASSERT(hi <= last_index_ + 1, "entries() past last_index");
+    ReadTxn txn(*dbs_->env);
+    return dbs_->log.entries(txn.raw(), lo, hi, bytes_max);
+}
+
+Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
+                              const std::vector<raft::Entry>& entries) {
+    check_persist(hard_state, entries);
+    if (!hard_state && entries.empty())
+        return true;
+    Databases& d = *dbs_;
+    auto written = d.write("persist", [&](MDB_txn* txn) {
+        if (hard_state) {
+            int rc = d.meta.set_hard_state(txn, *hard_state);
+            if (rc != 0)
+                return rc;
+        }
+        if (entries.empty())
+            return 0;
+        return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
+    });
+    if (!written)
+        return written.error();
+    if (hard_state)
+        hard_state_ = *hard_state;
+    if (!entries.empty()) {
+        last_index_ = entries.back().index;
+        last_term_ = entries.back().term;
+    }
+    return true;
+}
+
+void Storage::check_persist(const std::optional<raft::HardState>& hard_state,
+                            const std::vector<raft::Entry>& entries) const {
+    if (hard_state) {
+        CABILDO_ASSERT(hard_state->term >= hard_state_.term, "hard state term going backwards");
+        CABILDO_ASSERT(hard_state->commit_index >= hard_state_.commit_index,
+                       "commit_index going backwards");
+    }
+    if (entries.empty())
+        return;
+    CABILDO_ASSERT(entries.front().index >= first_index_, "persist below first_index");
+    CABILDO_ASSERT(entries.front().index <= last_index_ + 1, "persist leaves a hole in the log");
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+        CABILDO_ASSERT(entries[i].index == entries[i - 1].index + 1,
+                       "persist with non-consecutive entries");
+    }
+}
+
+Result<ApplyTxn> Storage::begin_apply() {
+    auto txn = WriteTxn::begin(*dbs_->env);
+    if (!txn)
+        return txn.error();
+    return ApplyTxn(*this, *dbs_, std::move(*txn));
+}
+
+std::optional<std::string> Storage::get(std::string_view key) const {
+    if (!dbs_->kv.key_fits(key))
+        return std::nullopt;
+    ReadTxn txn(*dbs_->env);
+    return dbs_->kv.get(txn.raw(), key);
+}
+
+Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit) const {
+    ReadTxn txn(*dbs_->env);
+    RangeResult result;
+    result.applied_index = dbs_->meta.applied(txn.raw());
+    dbs_->kv.range(txn.raw(), prefix, limit, &result);
+    return result;
+}
+
+std::optional<SessionRecord> Storage::session(std::uint64_t session_id) const {
+    ReadTxn txn(*dbs_->env);
+    return dbs_->sessions.get(txn.raw(), session_id);
+}
+
+std::uint64_t Storage::state_hash() const {
+    ReadTxn txn(*dbs_->env);
+    return dbs_->kv.hash(txn.raw(), dbs_->meta.applied(txn.raw()));
+}
+
+std::size_t Storage::key_count() const {
+    ReadTxn txn(*dbs_->env);
+    return dbs_->kv.count(txn.raw());
+}
+
+std::size_t Storage::map_bytes() const {
+    return dbs_->env->map_bytes();
+}
+
+void Storage::set_fail_next_commits(int count) {
+    CABILDO_ASSERT(count >= 0, "negative commit failure count");
+    dbs_->commits_to_fail = count;
+}
+
+}  // namespace cabildo::storage

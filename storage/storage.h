@@ -1,0 +1,131 @@
+// Storage: a node's durable state in one LMDB environment: the Raft log and
+// hard state (read by the core through raft::LogReader, written by persist())
+// and the applied key-value state machine with its client sessions (written
+// through ApplyTxn).
+//
+// This is the public face of storage/, the only code that includes <lmdb.h>;
+// this header does not. It stores bytes: what a command means is node/'s job,
+// and it is not a snapshot or compaction mechanism (yet).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/raft/log_reader.h"
+#include "node/raft/result.h"
+#include "node/raft/types.h"
+#include "storage/apply_txn.h"
+#include "storage/records.h"
+
+namespace cabildo::storage {
+
+struct Databases;
+
+struct Options {
+    std::size_t map_bytes_initial = 64 << 20;  // grows by doubling on MDB_MAP_FULL
+    std::size_t map_bytes_max = 64ull << 30;
+    std::size_t sessions_max = 100000;  // oldest (by last-used index) evicted first
+};
+
+// On-disk layout. `path` is a directory holding LMDB's data.mdb and lock.mdb.
+// One environment, five named databases (DBIs), every integer an unsigned
+// 64-bit big-endian value ("u64"), so LMDB's memcmp key order is numeric order:
+//
+//   log          [index u64]               -> [term u64][type u8][data bytes]
+//                Contiguous indexes [first_index, last_index]; appended with
+//                MDB_APPEND. A conflicting suffix is deleted with a cursor and
+//                the new entries appended, in the same transaction.
+//   meta         "hard_state"              -> [term u64][voted_for u64][commit_index u64]
+//                "applied"                 -> [index u64]
+//                Missing keys read as zero (a fresh node).
+//   kv           [client key, 1..511 B]    -> [client value]
+//   sessions     [session id u64]          -> [seq u64][index u64][reply bytes]
+//   session_age  [index u64][session id u64] -> empty; one per session, for
+//                eviction in (index, id) order past Options::sessions_max.
+//
+// Transactions, each synced (fsync per commit; never MDB_NOSYNC):
+//   persist():          hard state + log suffix, together. Raft: BEFORE any
+//                       message that depends on them is sent.
+//   ApplyTxn::commit(): kv writes + sessions + "applied", together, so a
+//                       crash never applies an entry twice or loses one.
+// LMDB is copy-on-write with two meta pages: a crash leaves either the old or
+// the new transaction, with no recovery step. MDB_MAP_FULL (from a put or the
+// commit) aborts, doubles the map up to map_bytes_max and replays the
+// transaction; a full disk gives storage_full and changes nothing.
+//
+// Invariants: first_index() <= last_index() + 1; the cached first/last
+// index, last term, hard state and applied index equal what is stored;
+// entries at or below the stored commit_index are never removed or changed.
+// Not thread-safe: the node's loop thread owns it. The const reads each use
+// one read transaction (a consistent snapshot), reused via reset/renew.
+class Storage final : public raft::LogReader {
+public:
+    using SessionRecord = storage::SessionRecord;
+    using RangeResult = storage::RangeResult;
+    using ApplyTxn = storage::ApplyTxn;
+
+    // Creates the directory if missing. bad_request for inconsistent options.
+    static Result<std::unique_ptr<Storage>> open(const std::string& path, const Options& options);
+    ~Storage() override;
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+
+    // raft::LogReader. first_index, last_index and the last term are cached.
+    raft::LogIndex first_index() const override { return first_index_; }
+    raft::LogIndex last_index() const override { return last_index_; }
+    std::optional<raft::Term> term_at(raft::LogIndex index) const override;
+    std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
+                                     std::size_t bytes_max) const override;
+
+    raft::HardState hard_state() const { return hard_state_; }
+    raft::LogIndex applied_index() const { return applied_index_; }
+
+    // One synced write transaction: the hard state (if given) and entries,
+    // which replace any stored suffix from entries.front().index.
+    // Preconditions (asserted): entries are consecutive; first_index() <=
+    // entries.front().index <= last_index() + 1; the hard state's term and
+    // commit_index do not go backwards. On error nothing changed.
+    Result<bool> persist(const std::optional<raft::HardState>& hard_state,
+                         const std::vector<raft::Entry>& entries);
+
+    // Starts applying a batch; see ApplyTxn. Precondition: no other ApplyTxn
+    // is in progress.
+    Result<ApplyTxn> begin_apply();
+
+    // Reads, each from one consistent snapshot. An empty or oversize key is
+    // simply absent.
+    std::optional<std::string> get(std::string_view key) const;
+    RangeResult range(std::string_view prefix, std::size_t limit) const;
+    std::optional<SessionRecord> session(std::uint64_t session_id) const;
+    // FNV-1a 64 over the applied index and every key and value in key order
+    // (layout in kv_db.h): equal across nodes with equal state machines.
+    std::uint64_t state_hash() const;
+    std::size_t key_count() const;
+    // The current LMDB map size, for monitoring and tests.
+    std::size_t map_bytes() const;
+
+    // FOR TESTS ONLY (fault injection): the next `count` commits, of
+    // persist() or ApplyTxn::commit(), fail with io_error without writing.
+    void set_fail_next_commits(int count);
+
+private:
+    friend class storage::ApplyTxn;
+
+    explicit Storage(std::unique_ptr<Databases> dbs);
+    void check_persist(const std::optional<raft::HardState>& hard_state,
+                       const std::vector<raft::Entry>& entries) const;
+
+    std::unique_ptr<Databases> dbs_;
+    raft::LogIndex first_index_ = 1;
+    raft::LogIndex last_index_ = 0;
+    raft::Term last_term_ = 0;  // term of the entry at last_index_, 0 if none
+    raft::HardState hard_state_;
+    raft::LogIndex applied_index_ = 0;
+};
+
+}  // namespace cabildo::storage
