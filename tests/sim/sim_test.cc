@@ -34,17 +34,17 @@ TEST(Simulation, ThreeNodes) {
         run_range(std::strtoull(seed, nullptr, 10), 1, 3);
         return;
     }
-    run_range(1, env_or("CABILDO_SIM_SEEDS", 1500), 3);
+    run_range(1, env_or("CABILDO_SIM_SEEDS", 4000), 3);
 }
 
 TEST(Simulation, FiveNodes) {
     if (std::getenv("CABILDO_SEED") != nullptr) GTEST_SKIP() << "single seed run";
-    run_range(100001, env_or("CABILDO_SIM_SEEDS", 1500), 5);
+    run_range(100001, env_or("CABILDO_SIM_SEEDS", 4000), 5);
 }
 
 TEST(Simulation, SevenNodes) {
     if (std::getenv("CABILDO_SEED") != nullptr) GTEST_SKIP() << "single seed run";
-    run_range(200001, env_or("CABILDO_SIM_SEEDS", 1500) / 2, 7);
+    run_range(200001, env_or("CABILDO_SIM_SEEDS", 4000) / 2, 7);
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ struct Profile {
     std::uint64_t propose_per_mille = 0;    // per unit
     std::uint64_t read_per_mille = 0;       // per unit
     std::uint64_t transfer_per_mille = 0;   // per tick
+    // A targeted nemesis: a newly elected leader is cut off or crashed within
+    // a few ticks, before its no-op replicates. That churn is what Figure 8's
+    // histories are made of.
+    std::uint64_t new_leader_fault_per_mille = 0;
 };
 
 struct SimNode {
@@ -70,6 +74,8 @@ private:
     void client_ops(bool faults);
     void inject_faults();
     void partition();
+    void isolate(NodeId isolated);
+    void fault_new_leader();
     bool run_liveness();
     SimNode* leader();
     SimNode& random_node() { return nodes_[rng_.uniform(nodes_.size())]; }
@@ -89,6 +95,9 @@ private:
     SafetyChecker checker_;
     std::uint64_t now_ = 0;
     std::uint64_t heal_at_ = 0;
+    bool faults_on_ = false;
+    std::uint64_t leader_fault_at_ = 0;
+    NodeId leader_fault_target_ = raft::node_none;
     std::uint64_t next_command_ = 0;
     std::uint64_t next_read_ = 0;
     std::map<std::pair<NodeId, LogIndex>, PendingWrite> writes_;
@@ -123,6 +132,7 @@ void Simulation::choose_profile() {
     const std::uint64_t crashes[] = {0, 3, 10};
     const std::uint64_t partitions[] = {0, 5, 20};
     const std::uint64_t readies[] = {1000, 500, 150};
+    const std::uint64_t leader_faults[] = {0, 300, 700};
     const std::size_t batch[] = {1, 4, 64};
     const std::size_t inflight[] = {1, 2, 8};
     profile_.network.delay_max = 1 + rng_.uniform(3 * tick_units);
@@ -134,6 +144,7 @@ void Simulation::choose_profile() {
     profile_.propose_per_mille = 10 + rng_.uniform(50);
     profile_.read_per_mille = rng_.uniform(40);
     profile_.transfer_per_mille = rng_.uniform(2) * 5;
+    profile_.new_leader_fault_per_mille = leader_faults[rng_.uniform(3)];
     pre_vote_ = rng_.uniform(4) != 0;
     check_quorum_ = rng_.uniform(4) != 0;
     entries_per_append_max_ = batch[rng_.uniform(3)];
@@ -183,7 +194,11 @@ SimNode* Simulation::leader() {
 
 void Simulation::step_unit(bool faults) {
     ++now_;
-    if (faults) inject_faults();
+    faults_on_ = faults;
+    if (faults) {
+        inject_faults();
+        fault_new_leader();
+    }
     for (SimNode& n : nodes_) {
         if (!n.raft && now_ >= n.restart_at) {
             trace("restart node {}", n.id);
@@ -244,6 +259,10 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
         if (ready.soft_state->role == Role::leader) {
             ++report_.leaders;
             checker_.on_leader(node.id, node.hard_state.term, node.log, {});
+            if (faults_on_ && rng_.chance(profile_.new_leader_fault_per_mille, 1000)) {
+                leader_fault_at_ = now_ + rng_.uniform(3 * tick_units);
+                leader_fault_target_ = node.id;
+            }
         }
     }
     if (ready.hard_state) checker_.on_commit(node.id, node.hard_state.commit_index, node.log, {});
@@ -325,6 +344,29 @@ void Simulation::inject_faults() {
     if (!network_.partitioned() && rng_.chance(profile_.partition_per_mille, 1000)) partition();
 }
 
+void Simulation::fault_new_leader() {
+    if (leader_fault_target_ == raft::node_none || now_ < leader_fault_at_) return;
+    SimNode& target = nodes_[leader_fault_target_ - 1];
+    leader_fault_target_ = raft::node_none;
+    if (!target.raft) return;
+    if (rng_.chance(1, 2)) {
+        crash(target);
+        return;
+    }
+    trace("partition: isolate new leader {}", target.id);
+    ++report_.partitions;
+    isolate(target.id);
+    heal_at_ = std::max(heal_at_, now_ + tick_units * (5 + rng_.uniform(partition_ticks_max)));
+}
+
+void Simulation::isolate(NodeId isolated) {
+    for (const SimNode& n : nodes_) {
+        if (n.id == isolated) continue;
+        network_.cut(isolated, n.id);
+        network_.cut(n.id, isolated);
+    }
+}
+
 void Simulation::partition() {
     ++report_.partitions;
     heal_at_ = now_ + tick_units * (5 + rng_.uniform(partition_ticks_max));
@@ -333,11 +375,7 @@ void Simulation::partition() {
         SimNode* l = leader();
         const NodeId isolated = l != nullptr ? l->id : random_node().id;
         trace("partition: isolate node {}", isolated);
-        for (const SimNode& n : nodes_) {
-            if (n.id == isolated) continue;
-            network_.cut(isolated, n.id);
-            network_.cut(n.id, isolated);
-        }
+        isolate(isolated);
     } else if (kind == 1) {  // a random split: minority/majority or any other
         std::vector<bool> side(nodes_.size());
         for (std::size_t i = 0; i < side.size(); ++i) side[i] = rng_.chance(1, 2);
