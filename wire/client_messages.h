@@ -82,6 +82,7 @@ struct NodeStatus {
     std::uint64_t commit_index = 0;
     std::uint64_t applied_index = 0;
     std::uint64_t last_index = 0;
+    std::uint64_t state_hash = 0;  // FNV-1a over applied index and key-value data
     std::vector<MemberInfo> members;
 
     bool operator==(const NodeStatus&) const = default;

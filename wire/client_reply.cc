@@ -45,6 +45,7 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     writer.key("commit_index").pack_uint64(status.commit_index);
     writer.key("applied_index").pack_uint64(status.applied_index);
     writer.key("last_index").pack_uint64(status.last_index);
+    writer.key("state_hash").pack_uint64(status.state_hash);
     Packer& packer = writer.key("members");
     packer.pack_array(static_cast<std::uint32_t>(status.members.size()));
     for (const MemberInfo& member : status.members) {
@@ -106,6 +107,8 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.applied_index = reader.read_uint(value, name);
     } else if (name == "last_index") {
         status.last_index = reader.read_uint(value, name);
+    } else if (name == "state_hash") {
+        status.state_hash = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

@@ -20,6 +20,9 @@ enum class Status {
     too_large,     // a size limit was exceeded
     storage_full,  // the disk (not the map) is full: writes stop
     io_error,      // storage failed for another reason
+    no_leader,     // client side: no node knows a leader right now
+    unavailable,   // client side: no node answered in time, or the cluster refused for now
+    timeout,       // client side: the outcome of a write is unknown
 };
 
 const char* status_name(Status status);
@@ -71,6 +74,9 @@ inline const char* status_name(Status status) {
     case Status::too_large: return "too_large";
     case Status::storage_full: return "storage_full";
     case Status::io_error: return "io_error";
+    case Status::no_leader: return "no_leader";
+    case Status::unavailable: return "unavailable";
+    case Status::timeout: return "timeout";
     }
     return "unknown";
 }

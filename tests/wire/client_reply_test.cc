@@ -31,6 +31,7 @@ NodeStatus make_status() {
     status.commit_index = 40;
     status.applied_index = 39;
     status.last_index = 41;
+    status.state_hash = 0xfeedfacecafebeefull;
     status.members = {{1, "tcp://10.0.0.1:7001"}, {2, "tcp://10.0.0.2:7001"}};
     return status;
 }
