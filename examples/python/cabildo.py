@@ -1,0 +1,322 @@
+"""A small Cabildo client, written only from wire/PROTOCOL.md.
+
+It speaks the v1 client protocol over ZeroMQ REQ sockets with the "Lazy
+Pirate" pattern: every attempt uses a fresh REQ socket (linger 0), waits for
+the reply with a poll timeout, and on a timeout closes that socket and moves
+on to the next endpoint. It follows `leader` hints, backs off on `no_leader`
+and `unavailable`, and makes writes exactly-once with a session: a random
+64-bit session id and a `seq` that grows by one per write; a retried write
+reuses the same (session, seq).
+
+Dependencies: pyzmq and msgpack (Debian: python3-zmq, python3-msgpack).
+
+    from cabildo import Client
+    c = Client(["tcp://127.0.0.1:7101", "tcp://127.0.0.1:7111"])
+    rev = c.put(b"color", b"blue")
+    value, rev = c.get(b"color")
+
+Keys and values are bytes (sent as msgpack bin); str is accepted and encoded
+as UTF-8.
+"""
+
+import itertools
+import random
+import threading
+import time
+
+import msgpack
+import zmq
+
+__all__ = ["Client", "CabildoError"]
+
+# Error codes after which a retry cannot help (PROTOCOL.md section 5).
+_FATAL_CODES = ("bad_request", "too_large", "storage_full", "stale_session", "internal")
+# A reply can never be larger than this (PROTOCOL.md section 8); a little
+# headroom so the socket does not drop a legal reply.
+_REPLY_FRAME_MAX = (8 << 20) + (64 << 10)
+
+
+class CabildoError(Exception):
+    """An error reply from a node, or retries that ran out.
+
+    `code` is the protocol's error code (`bad_request`, `too_large`,
+    `no_leader`, `unavailable`, `timeout`, ...). `timeout` on a write means its
+    outcome is unknown: it may or may not have been applied.
+    """
+
+    def __init__(self, code, message=""):
+        super().__init__("%s: %s" % (code, message) if message else code)
+        self.code = code
+        self.message = message
+
+
+def _as_bytes(b, what):
+    if isinstance(b, bytes):
+        return b
+    if isinstance(b, (bytearray, memoryview)):
+        return bytes(b)
+    if isinstance(b, str):
+        return b.encode("utf-8")
+    raise TypeError("%s must be bytes or str, not %s" % (what, type(b).__name__))
+
+
+class Client:
+    """A client for a Cabildo cluster.
+
+    endpoints:       client endpoints ("tcp://host:port") of some or all nodes.
+    request_timeout: seconds to wait for one reply before giving up on that
+                     attempt (the socket is then closed and the next node tried).
+    total_timeout:   seconds one call may take, retries included.
+    backoff_initial, backoff_max: the retry backoff on no_leader/unavailable
+                     (doubling from the first to the second).
+    on_event:        optional callable taking a str, told about timeouts,
+                     redirects and retries (for demos and debugging).
+
+    A Client may be shared between threads (calls are serialised), but a
+    session keeps one write in flight, so use one Client per thread for
+    concurrent writes.
+    """
+
+    def __init__(self, endpoints, request_timeout=1.0, total_timeout=10.0,
+                 backoff_initial=0.05, backoff_max=1.0, on_event=None, context=None):
+        if isinstance(endpoints, str):
+            endpoints = [e for e in endpoints.split(",") if e]
+        self.endpoints = list(endpoints)
+        if not self.endpoints:
+            raise ValueError("at least one endpoint is needed")
+        self.request_timeout = float(request_timeout)
+        self.total_timeout = float(total_timeout)
+        self.backoff_initial = float(backoff_initial)
+        self.backoff_max = float(backoff_max)
+        self.on_event = on_event
+        self._own_context = context is None
+        self._ctx = context if context is not None else zmq.Context()
+        self._lock = threading.RLock()
+        self._idx = 0  # the endpoint to try when no leader is known
+        self._leader = None  # last leader hint seen
+        self._suspect = {}  # endpoint -> monotonic time of its last timeout
+        self._ids = itertools.count(1)
+        self.session = 0
+        while self.session == 0:
+            self.session = random.SystemRandom().getrandbits(64)
+        self.seq = 0
+        self.last_endpoint = None  # the endpoint that answered the last call
+        self.last_attempts = 0  # attempts the last call took
+
+    # ------------------------------------------------------------------ API
+
+    def get(self, key, serializable=False):
+        """Returns (value or None, revision)."""
+        req = {"op": "get", "key": _as_bytes(key, "key")}
+        if serializable:
+            req["consistency"] = "serializable"
+        rep = self._call(req, write=False, any_node=serializable)
+        return rep.get("value"), rep.get("revision")
+
+    def put(self, key, value):
+        """Returns the revision the write committed at."""
+        rep = self._write({"op": "put", "key": _as_bytes(key, "key"),
+                           "value": _as_bytes(value, "value")})
+        return rep.get("revision")
+
+    def delete(self, key):
+        """Returns (deleted, revision); deleted is False when the key was absent."""
+        rep = self._write({"op": "delete", "key": _as_bytes(key, "key")})
+        return bool(rep.get("succeeded")), rep.get("revision")
+
+    def cas(self, key, expected, value):
+        """Sets key to value if it holds `expected` now (None: if it is absent).
+
+        Returns (succeeded, revision)."""
+        req = {"op": "cas", "key": _as_bytes(key, "key"),
+               "expected": None if expected is None else _as_bytes(expected, "expected"),
+               "value": _as_bytes(value, "value")}
+        rep = self._write(req)
+        return bool(rep.get("succeeded")), rep.get("revision")
+
+    def range(self, prefix=b"", limit=1000, serializable=False):
+        """Returns (list of (key, value), more, revision), in key order."""
+        req = {"op": "range", "prefix": _as_bytes(prefix, "prefix"), "limit": int(limit)}
+        if serializable:
+            req["consistency"] = "serializable"
+        rep = self._call(req, write=False, any_node=serializable)
+        kvs = [(kv["key"], kv["value"]) for kv in rep.get("kvs") or []]
+        return kvs, bool(rep.get("more")), rep.get("revision")
+
+    def status(self, endpoint, timeout=None):
+        """Asks that one node for its status (one attempt, no redirect).
+
+        Returns the reply map as a dict; raises CabildoError("timeout") if the
+        node does not answer within `timeout` (default request_timeout)."""
+        timeout = self.request_timeout if timeout is None else float(timeout)
+        with self._lock:
+            rep = self._attempt(endpoint, {"op": "status", "id": next(self._ids)}, timeout)
+        if rep is None:
+            raise CabildoError("timeout", "no reply from %s" % endpoint)
+        if not rep.get("ok"):
+            raise CabildoError(rep.get("error", "internal"), rep.get("message", ""))
+        return rep
+
+    def request(self, req, endpoint=None, timeout=None):
+        """Sends one raw request map to one node and returns the raw reply
+        map (or None on timeout). No retries, no session handling."""
+        timeout = self.request_timeout if timeout is None else float(timeout)
+        with self._lock:
+            return self._attempt(endpoint or self.endpoints[self._idx], req, timeout)
+
+    def close(self):
+        if self._own_context:
+            self._ctx.term()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------- internals
+
+    def _event(self, text):
+        if self.on_event is not None:
+            self.on_event(text)
+
+    def _write(self, req):
+        with self._lock:
+            self.seq += 1
+            req["session"] = self.session
+            req["seq"] = self.seq
+            return self._call(req, write=True, any_node=False)
+
+    def _is_suspect(self, endpoint, now):
+        t = self._suspect.get(endpoint)
+        return t is not None and now - t < max(2 * self.request_timeout, 0.2)
+
+    def _next_endpoint(self, after):
+        """The endpoint to try after `after`, preferring ones that did not
+        time out lately."""
+        n = len(self.endpoints)
+        start = self.endpoints.index(after) + 1 if after in self.endpoints else self._idx
+        now = time.monotonic()
+        order = [self.endpoints[(start + i) % n] for i in range(n)]
+        for ep in order:
+            if not self._is_suspect(ep, now):
+                self._idx = self.endpoints.index(ep)
+                return ep
+        self._idx = start % n
+        return order[0]
+
+    def _first_target(self, any_node):
+        now = time.monotonic()
+        if not any_node and self._leader and not self._is_suspect(self._leader, now):
+            return self._leader
+        ep = self.endpoints[self._idx]
+        if self._is_suspect(ep, now):
+            ep = self._next_endpoint(ep)
+        return ep
+
+    def _attempt(self, endpoint, req, timeout):
+        """One Lazy Pirate attempt: returns the decoded reply or None on timeout."""
+        sock = self._ctx.socket(zmq.REQ)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, _REPLY_FRAME_MAX)
+            sock.connect(endpoint)
+            sock.send(msgpack.packb(req, use_bin_type=True))
+            if sock.poll(int(max(timeout, 0.001) * 1000), zmq.POLLIN) == 0:
+                return None
+            raw = sock.recv()
+        finally:
+            sock.close(linger=0)
+        try:
+            rep = msgpack.unpackb(raw, raw=False)
+        except Exception as e:  # noqa: BLE001 - any decode failure is the node's
+            raise CabildoError("internal", "undecodable reply from %s: %s" % (endpoint, e))
+        if not isinstance(rep, dict) or not isinstance(rep.get("ok"), bool):
+            raise CabildoError("internal", "malformed reply from %s: %r" % (endpoint, rep))
+        if "id" in req and rep.get("id") != req["id"]:
+            raise CabildoError("internal", "reply id %r from %s does not match request id %r"
+                               % (rep.get("id"), endpoint, req["id"]))
+        return rep
+
+    def _call(self, req, write, any_node):
+        with self._lock:
+            deadline = time.monotonic() + self.total_timeout
+            target = self._first_target(any_node)
+            backoff = self.backoff_initial
+            redirects = 0  # leader hints followed without a pause
+            unknown = False  # a write attempt whose outcome we do not know
+            last = None  # (code, message) of the last failure
+            attempts = 0
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                attempts += 1
+                req["id"] = next(self._ids)
+                rep = self._attempt(target, req, min(self.request_timeout, remaining))
+                if rep is None:
+                    now = time.monotonic()
+                    self._suspect[target] = now
+                    if self._leader == target:
+                        self._leader = None
+                    if write:
+                        unknown = True
+                    last = ("timeout", "no reply from %s" % target)
+                    nxt = self._next_endpoint(target)
+                    self._event("no reply from %s within %.2fs; trying %s"
+                                % (target, self.request_timeout, nxt))
+                    target = nxt
+                    continue
+                self._suspect.pop(target, None)
+                hint = rep.get("leader")
+                if isinstance(hint, str) and hint:
+                    self._leader = hint
+                if rep["ok"]:
+                    self.last_endpoint = target
+                    self.last_attempts = attempts
+                    return rep
+                code = rep.get("error")
+                msg = rep.get("message", "")
+                if not isinstance(code, str):
+                    raise CabildoError("internal", "error reply without a code: %r" % (rep,))
+                if code not in ("no_leader", "unavailable", "timeout"):
+                    # bad_request, too_large, storage_full, stale_session,
+                    # internal and unknown codes (treated like internal).
+                    raise CabildoError(code, msg)
+                if code == "timeout" and write:
+                    unknown = True
+                last = (code, msg)
+                now = time.monotonic()
+                usable_hint = (isinstance(hint, str) and hint and hint != target
+                               and not self._is_suspect(hint, now))
+                if code == "unavailable" and usable_hint and redirects < 3:
+                    # Not the leader, but it knows who is: go there at once.
+                    redirects += 1
+                    self._event("%s: unavailable (%s); redirected to leader %s"
+                                % (target, msg, hint))
+                    target = hint
+                    continue
+                # Back off, then go to the leader if we know a live one,
+                # otherwise to another node.
+                if code == "timeout":
+                    nxt = target
+                elif usable_hint:
+                    nxt = hint
+                else:
+                    nxt = self._next_endpoint(target)
+                pause = min(backoff, max(0.0, deadline - time.monotonic()))
+                self._event("%s: %s (%s); retrying at %s in %.0f ms"
+                            % (target, code, msg, nxt, pause * 1000))
+                time.sleep(pause)
+                backoff = min(backoff * 2, self.backoff_max)
+                redirects = 0
+                target = nxt
+            self.last_attempts = attempts
+            if write and unknown:
+                raise CabildoError("timeout", "gave up after %.1fs and %d attempts; the write "
+                                   "may or may not have been applied (last: %s)"
+                                   % (self.total_timeout, attempts, last[1] if last else "-"))
+            if last is None:
+                raise CabildoError("timeout", "no attempt fitted in %.1fs" % self.total_timeout)
+            raise CabildoError(last[0], "gave up after %.1fs and %d attempts: %s"
+                               % (self.total_timeout, attempts, last[1]))

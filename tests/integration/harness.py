@@ -1,0 +1,404 @@
+"""Integration-test harness: real cabildo-node processes on 127.0.0.1.
+
+    class MyTest(harness.ClusterTestCase):
+        def test_x(self):
+            c = self.start_cluster(3)          # Cluster, started, leader elected
+            cl = c.client()                    # examples/python/cabildo.py Client
+            cl.put(b"k", b"v")
+
+The node binary is $CABILDO_BIN_DIR/node/cabildo-node (CABILDO_BIN_DIR
+defaults to <repo>/build). Every node gets a temp data dir and a log file
+(its stderr) under one temp dir, which is removed at the end unless the test
+failed; on failure the node logs are printed. Every process is killed in
+tearDown, even when the test failed.
+"""
+
+import ctypes
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("CABILDO_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
+BIN_DIR = os.environ.get("CABILDO_BIN_DIR") or os.path.join(SOURCE_DIR, "build")
+NODE_BIN = os.path.join(BIN_DIR, "node", "cabildo-node")
+EXAMPLES_DIR = os.path.join(SOURCE_DIR, "examples", "python")
+PYTHON = "/usr/bin/python3"
+
+sys.path.insert(0, EXAMPLES_DIR)
+import cabildo  # noqa: E402  (examples/python/cabildo.py)
+
+CabildoError = cabildo.CabildoError
+
+PORTS_PER_NODE = 4  # peer, client, pub, pull
+PORT_SPACING = 10
+
+try:
+    _libc = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded before any fork
+except OSError:
+    _libc = None
+
+
+def _die_with_parent():
+    """preexec_fn: the node gets SIGKILL if the test process dies (e.g. a
+    CTest timeout), so no node outlives its test. PR_SET_PDEATHSIG = 1.
+    The signal follows the *thread* that forked: start nodes from the main
+    thread only."""
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+def _port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def pick_base_port(n):
+    """A random base in 20000-60000 such that base + 10*i + 0..3 are free for
+    every node i < n."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - PORT_SPACING * (n + 1), PORT_SPACING)
+        if all(_port_free(base + PORT_SPACING * i + k)
+               for i in range(n) for k in range(PORTS_PER_NODE)):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+def free_port():
+    """A port nothing listens on (for a 'dead' endpoint)."""
+    for _ in range(200):
+        p = random.randrange(20000, 60000)
+        if _port_free(p):
+            return p
+    raise RuntimeError("no free port found")
+
+
+def wait_for(cond, timeout, what, interval=0.02):
+    """Polls cond() until it returns something truthy (returned) or the
+    deadline passes (AssertionError naming `what`, the last value or the last
+    exception). Exceptions from cond count as 'not yet'."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001
+            last = e
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout, what, last))
+        time.sleep(interval)
+
+
+class Node:
+    def __init__(self, cluster, node_id, port):
+        self.cluster = cluster
+        self.id = node_id
+        self.port = port
+        self.data_dir = os.path.join(cluster.dir, "node%d" % node_id)
+        self.log_path = os.path.join(cluster.dir, "node%d.log" % node_id)
+        self.proc = None
+        self.starts = 0
+        os.makedirs(self.data_dir, exist_ok=True)
+
+    @property
+    def peer_endpoint(self):
+        return "tcp://127.0.0.1:%d" % self.port
+
+    @property
+    def client_endpoint(self):
+        return "tcp://127.0.0.1:%d" % (self.port + 1)
+
+    @property
+    def pub_endpoint(self):
+        return "tcp://127.0.0.1:%d" % (self.port + 2)
+
+    @property
+    def pull_endpoint(self):
+        return "tcp://127.0.0.1:%d" % (self.port + 3)
+
+    def args(self):
+        a = [NODE_BIN, "--id", str(self.id), "--data-dir", self.data_dir]
+        for n in self.cluster.nodes:
+            a += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
+        a += list(self.cluster.extra_args)
+        return a
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self):
+        assert not self.alive(), "node %d already running" % self.id
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.args()))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, preexec_fn=_die_with_parent)
+
+    def _signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        self._signal(signal.SIGCONT)  # a paused node cannot shut down
+        self._signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self._note("did not exit within %.0fs of SIGTERM; killed" % timeout)
+            return None
+
+    def kill(self):
+        """kill -9 (a crash); waits until the process is gone."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def pause(self):
+        self._signal(signal.SIGSTOP)
+
+    def resume(self):
+        self._signal(signal.SIGCONT)
+
+    def restart(self):
+        if self.alive():
+            self.stop()
+        self.start()
+
+    def _note(self, text):
+        with open(self.log_path, "ab") as log:
+            log.write(("=== harness: %s\n" % text).encode())
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class Cluster:
+    """n nodes on 127.0.0.1 with ports from a random free base."""
+
+    def __init__(self, n=3, extra_args=("--log-level", "info")):
+        if not os.path.exists(NODE_BIN):
+            raise unittest.SkipTest("node binary %s not built" % NODE_BIN)
+        self.dir = tempfile.mkdtemp(prefix="cabildo-it-")
+        self.extra_args = list(extra_args)
+        base = pick_base_port(n)
+        self.nodes = [Node(self, i + 1, base + PORT_SPACING * i) for i in range(n)]
+        self._probe = cabildo.Client([self.nodes[0].client_endpoint])
+        self._clients = []
+
+    # -- processes
+
+    def node(self, node_id):
+        return self.nodes[node_id - 1]
+
+    def start(self, node_id=None):
+        for n in self.nodes if node_id is None else [self.node(node_id)]:
+            n.start()
+
+    def stop(self, node_id):
+        return self.node(node_id).stop()
+
+    def kill(self, node_id):
+        self.node(node_id).kill()
+
+    def pause(self, node_id):
+        self.node(node_id).pause()
+
+    def resume(self, node_id):
+        self.node(node_id).resume()
+
+    def restart(self, node_id):
+        self.node(node_id).restart()
+
+    def kill_all(self):
+        for n in self.nodes:
+            try:
+                n.resume()
+                n.kill()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def dead_nodes(self):
+        """Nodes that were started and have exited without being asked to."""
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is not None]
+
+    # -- endpoints and clients
+
+    def endpoints(self, first=None):
+        """Client endpoints, rotated to start at node `first` (an id)."""
+        eps = [n.client_endpoint for n in self.nodes]
+        if first is not None:
+            k = first - 1
+            eps = eps[k:] + eps[:k]
+        return eps
+
+    def client(self, first=None, **kw):
+        """A cabildo.Client over every node (starting at node `first`)."""
+        kw.setdefault("request_timeout", 1.0)
+        kw.setdefault("total_timeout", 10.0)
+        c = cabildo.Client(self.endpoints(first), **kw)
+        self._clients.append(c)
+        return c
+
+    def node_client(self, node_id, **kw):
+        """A Client that knows only one node (for serializable reads there)."""
+        kw.setdefault("request_timeout", 1.0)
+        kw.setdefault("total_timeout", 10.0)
+        c = cabildo.Client([self.node(node_id).client_endpoint], **kw)
+        self._clients.append(c)
+        return c
+
+    def status(self, node_id, timeout=0.5):
+        return self._probe.status(self.node(node_id).client_endpoint, timeout=timeout)
+
+    def statuses(self, timeout=0.5, only_alive=True):
+        """{node_id: status dict or None when it does not answer}."""
+        out = {}
+        for n in self.nodes:
+            if only_alive and not n.alive():
+                continue
+            try:
+                out[n.id] = self._probe.status(n.client_endpoint, timeout=timeout)
+            except CabildoError:
+                out[n.id] = None
+        return out
+
+    def leader(self, timeout=0.5):
+        """The id of the node that says it is the leader (highest term wins),
+        or None."""
+        best = None
+        for nid, st in self.statuses(timeout).items():
+            if st and st.get("role") == "leader":
+                if best is None or st.get("term", 0) > best[1]:
+                    best = (nid, st.get("term", 0))
+        return best[0] if best else None
+
+    def wait_for_leader(self, timeout=10.0, exclude=()):
+        return wait_for(lambda: (lambda l: l if l and l not in exclude else None)(self.leader()),
+                        timeout, "a leader (excluding %s)" % (list(exclude),))
+
+    def followers(self):
+        lead = self.leader()
+        return [n.id for n in self.nodes if n.alive() and n.id != lead]
+
+    def converged(self, node_ids=None):
+        """True when every given (default: every running) node answers status
+        with the same applied_index and state_hash, and applied == commit."""
+        ids = node_ids or [n.id for n in self.nodes if n.alive()]
+        sts = self.statuses()
+        seen = set()
+        for i in ids:
+            st = sts.get(i)
+            if not st:
+                return False
+            seen.add((st.get("applied_index"), st.get("state_hash")))
+        return len(seen) == 1
+
+    def wait_converged(self, timeout=20.0, node_ids=None):
+        try:
+            wait_for(lambda: self.converged(node_ids), timeout,
+                     "all nodes to report the same applied_index and state_hash")
+        except AssertionError as e:
+            raise AssertionError("%s; statuses: %s" % (e, self.describe())) from None
+
+    def describe(self):
+        parts = []
+        for nid, st in sorted(self.statuses().items()):
+            if not st:
+                parts.append("%d: no answer" % nid)
+            else:
+                parts.append("%d: %s term=%s leader=%s commit=%s applied=%s last=%s hash=%s" % (
+                    nid, st.get("role"), st.get("term"), st.get("leader_id"),
+                    st.get("commit_index"), st.get("applied_index"), st.get("last_index"),
+                    st.get("state_hash")))
+        return "; ".join(parts)
+
+    def read_all(self, node_id, prefix, limit=10000):
+        """{key: value} under prefix, read serializably from that node only."""
+        c = self.node_client(node_id, total_timeout=5.0)
+        kvs, more, _rev = c.range(prefix, limit=limit, serializable=True)
+        if more:
+            raise AssertionError("range %r on node %d has more than %d keys" % (prefix, node_id, limit))
+        return dict(kvs)
+
+    # -- teardown
+
+    def close(self, keep_dir=False):
+        self.kill_all()
+        for c in self._clients + [self._probe]:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._clients = []
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dump_logs(self, stream=sys.stderr, tail_bytes=200000):
+        for n in self.nodes:
+            text = n.log()
+            if len(text) > tail_bytes:
+                text = "...(%d bytes cut)...\n" % (len(text) - tail_bytes) + text[-tail_bytes:]
+            stream.write("\n----- node %d log (%s) -----\n%s\n" % (n.id, n.log_path, text))
+        stream.write("----- data kept in %s -----\n" % self.dir)
+        stream.flush()
+
+
+class ClusterTestCase(unittest.TestCase):
+    """Starts no cluster by itself: call self.start_cluster(n). tearDown kills
+    every node; logs are printed and the temp dir kept when the test failed."""
+
+    def setUp(self):
+        self.cluster = None
+        self._cluster_closed = False
+
+    def start_cluster(self, n=3, **kw):
+        self.cluster = Cluster(n, **kw)
+        self.cluster.start()
+        self.cluster.wait_for_leader(timeout=10.0)
+        return self.cluster
+
+    def tearDown(self):
+        if self.cluster is not None:
+            self.cluster.kill_all()
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            failed = len(result.failures) + len(result.errors) > before
+            if self.cluster is not None:
+                if failed:
+                    self.cluster.dump_logs()
+                self.cluster.close(keep_dir=failed)
