@@ -1,0 +1,85 @@
+// cabildo-node: one member of a Cabildo cluster.
+//
+//   cabildo-node --id 1 --data-dir data/1 --member 1=127.0.0.1:7100
+//       --member 2=127.0.0.1:7110 --member 3=127.0.0.1:7120      (one line)
+//
+// Options may also come from a file (--config node.toml, TOML or INI, same
+// names). SIGINT/SIGTERM shut down cleanly.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "node/node.h"
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void on_signal(int) { stop_requested.store(true); }
+
+void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
+                 std::vector<std::string>& members) {
+    app.set_config("--config", "", "read options from a TOML/INI file");
+    app.add_option("--id", config.id, "this node's id (one of the members)")->required();
+    app.add_option("--data-dir", config.data_dir, "where this node keeps its LMDB files")
+        ->required();
+    app.add_option("--member", members,
+                   "a member as id=host:port (repeat for each, this node included); its ports "
+                   "are peer=port, client=port+1, pub=port+2, pull=port+3")
+        ->required();
+    app.add_option("--tick-ms", config.tick_ms, "length of one Raft tick")->capture_default_str();
+    app.add_option("--election-ticks", config.election_ticks,
+                   "election timeout: randomized in [N, 2N) ticks")
+        ->capture_default_str();
+    app.add_option("--heartbeat-ticks", config.heartbeat_ticks, "leader heartbeat interval")
+        ->capture_default_str();
+    app.add_option("--request-timeout-ms", config.request_timeout_ms,
+                   "answer timeout to a client request not done by then")
+        ->capture_default_str();
+    app.add_option("--map-mb", config.map_bytes_initial, "initial LMDB map size (grows)")
+        ->transform([](std::string s) { return std::to_string(std::stoull(s) << 20); });
+    app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
+        ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"cabildo-node: a member of a Cabildo cluster"};
+    cabildo::node::NodeConfig config;
+    std::vector<std::string> members;
+    add_options(app, config, members);
+    CLI11_PARSE(app, argc, argv);
+    for (const std::string& text : members) {
+        auto member = cabildo::node::parse_member(text);
+        if (!member) {
+            std::fprintf(stderr, "cabildo-node: %s\n", member.error().detail.c_str());
+            return 2;
+        }
+        config.members.push_back(*member);
+    }
+    if (auto valid = cabildo::node::validate(config); !valid) {
+        std::fprintf(stderr, "cabildo-node: %s\n", valid.error().detail.c_str());
+        return 2;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [node " + std::to_string(config.id) + "] %v");
+    cabildo::storage::Options options;
+    options.map_bytes_initial = config.map_bytes_initial;
+    auto storage = cabildo::storage::Storage::open(config.data_dir, options);
+    if (!storage) {
+        spdlog::critical("cannot open storage at {}: {}", config.data_dir,
+                         storage.error().detail);
+        return 1;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    try {
+        cabildo::node::Node node(config, std::move(*storage));
+        return node.run(stop_requested);
+    } catch (const zmq::error_t& e) {
+        spdlog::critical("cannot start: {}", e.what());  // e.g. an endpoint already in use
+        return 1;
+    }
+}

@@ -1,0 +1,239 @@
+// Node: construction, sockets and the event loop; see node.h.
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "node/frames.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+namespace {
+
+constexpr int client_hwm = 100000;
+constexpr std::size_t client_frames_max = 8;       // envelope frames + body
+constexpr std::size_t drain_per_turn_max = 4096;   // per socket, so no socket starves the rest
+constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTOP), catch up bounded
+
+raft::Config raft_config(const NodeConfig& config, raft::LogIndex applied) {
+    raft::Config c;
+    c.id = config.id;
+    c.members = config.member_ids();
+    c.election_timeout_ticks = config.election_ticks;
+    c.heartbeat_interval_ticks = config.heartbeat_ticks;
+    c.applied = applied;
+    return c;
+}
+
+std::uint64_t random_seed() {
+    std::random_device device;
+    return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+}  // namespace
+
+Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
+    : config_(config),
+      storage_(std::move(storage)),
+      state_machine_(*storage_),
+      rng_(random_seed()),
+      raft_(raft_config(config_, storage_->applied_index()), storage_->hard_state(), *storage_,
+            rng_),
+      context_(1),
+      peers_(context_, config_),
+      clients_(context_, zmq::socket_type::router),
+      pub_(context_, zmq::socket_type::pub),
+      pull_(context_, zmq::socket_type::pull) {
+    open_sockets();
+    const raft::HardState hs = storage_->hard_state();
+    spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
+                 config_.id, hs.term, hs.commit_index, storage_->applied_index(),
+                 storage_->last_index(), config_.self().client_endpoint());
+}
+
+void Node::open_sockets() {
+    const Member& self = config_.self();
+    clients_.set(zmq::sockopt::linger, 0);
+    clients_.set(zmq::sockopt::router_mandatory, 1);
+    clients_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
+    clients_.set(zmq::sockopt::sndhwm, client_hwm);
+    clients_.set(zmq::sockopt::rcvhwm, client_hwm);
+    clients_.bind(self.client_endpoint());
+    pub_.set(zmq::sockopt::linger, 0);
+    pub_.set(zmq::sockopt::sndhwm, client_hwm);
+    pub_.bind(self.pub_endpoint());
+    pull_.set(zmq::sockopt::linger, 0);
+    pull_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
+    pull_.set(zmq::sockopt::rcvhwm, client_hwm);
+    pull_.bind(self.pull_endpoint());
+    for (const Member& m : config_.members) {
+        if (m.id == config_.id) continue;
+        zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+        dealer.set(zmq::sockopt::linger, 0);
+        dealer.set(zmq::sockopt::immediate, 1);
+        dealer.set(zmq::sockopt::sndhwm, client_hwm);
+        dealer.set(zmq::sockopt::reconnect_ivl, 50);
+        dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+        dealer.connect(m.client_endpoint());
+        forward_dealers_.emplace(m.id, std::move(dealer));
+        zmq::socket_t push(context_, zmq::socket_type::push);
+        push.set(zmq::sockopt::linger, 0);
+        push.set(zmq::sockopt::immediate, 1);
+        push.set(zmq::sockopt::sndhwm, client_hwm);
+        push.connect(m.pull_endpoint());
+        forward_pushes_.emplace(m.id, std::move(push));
+    }
+}
+
+int Node::run(const std::atomic<bool>& stop) {
+    next_tick_ = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
+    next_status_ = Clock::now();
+    while (!stop.load()) {
+        try {
+            turn(stop);
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;  // a signal: the loop condition decides
+            spdlog::critical("node {}: ZeroMQ error: {}", config_.id, e.what());
+            return 1;
+        }
+    }
+    spdlog::info("node {}: shutting down (commit {}, applied {})", config_.id,
+                 raft_.status().commit_index, storage_->applied_index());
+    return 0;
+}
+
+void Node::turn(const std::atomic<bool>& stop) {
+    std::vector<zmq::pollitem_t> items = {
+        {peers_.router().handle(), 0, ZMQ_POLLIN, 0},
+        {clients_.handle(), 0, ZMQ_POLLIN, 0},
+        {pull_.handle(), 0, ZMQ_POLLIN, 0},
+    };
+    for (auto& [id, dealer] : forward_dealers_) items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+    const auto wait = std::max(Clock::duration::zero(), next_tick_ - Clock::now());
+    zmq::poll(items, std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    if (stop.load()) return;
+    if (stalled_) {
+        process_ready();  // retries the Ready storage could not complete
+    } else if (items[0].revents & ZMQ_POLLIN) {
+        drain_peers();
+    }
+    if (items[1].revents & ZMQ_POLLIN) drain_clients();
+    if (items[2].revents & ZMQ_POLLIN) drain_pull();
+    std::size_t i = 3;
+    for (auto& [id, dealer] : forward_dealers_) {
+        if (items[i++].revents & ZMQ_POLLIN) drain_forward_replies(dealer);
+    }
+    const Clock::time_point now = Clock::now();
+    run_ticks(now);
+    process_ready();
+    expire_requests(now);
+    publish_status(now);
+}
+
+void Node::drain_peers() {
+    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
+        bool drained = false;
+        std::optional<raft::Message> message = peers_.receive(drained);
+        if (drained) return;
+        if (message) raft_.step(*message);
+        // Step and persist in small groups: a long burst of appends is then
+        // one fsync, not one each, and the core never waits long for Ready.
+        if (n % 64 == 63) process_ready();
+        if (stalled_) return;
+    }
+}
+
+void Node::drain_clients() {
+    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
+        auto frames = recv_frames(clients_, client_frames_max);
+        if (!frames) return;
+        if (frames->truncated || frames->parts.size() < 2) {
+            ++bad_requests_;
+            spdlog::warn("client: dropped a message of {} frames", frames->parts.size());
+            continue;
+        }
+        Envelope envelope;
+        for (std::size_t i = 0; i + 1 < frames->parts.size(); ++i) {
+            envelope.push_back(to_string(frames->parts[i]));
+        }
+        handle_request(std::move(envelope), frames->parts.back());
+    }
+}
+
+void Node::drain_pull() {
+    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
+        auto frames = recv_frames(pull_, 1);
+        if (!frames) return;
+        if (frames->truncated) {
+            ++bad_requests_;
+            continue;
+        }
+        handle_push(frames->parts[0]);
+    }
+}
+
+void Node::drain_forward_replies(zmq::socket_t& dealer) {
+    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
+        auto frames = recv_frames(dealer, client_frames_max);
+        if (!frames) return;
+        // [marker, forward id, "", reply]
+        if (frames->parts.size() != 4 || frames->parts[1].size() != sizeof(std::uint64_t)) continue;
+        std::uint64_t forward_id = 0;
+        std::memcpy(&forward_id, frames->parts[1].data(), sizeof forward_id);
+        auto it = forwards_.find(forward_id);
+        if (it == forwards_.end()) continue;  // answered late, after we gave up
+        send_frames(clients_, it->second.envelope, to_string(frames->parts[3]));
+        forwards_.erase(it);
+    }
+}
+
+void Node::run_ticks(Clock::time_point now) {
+    if (stalled_) return;  // tick() may not run between take_ready() and advance()
+    const auto tick = std::chrono::milliseconds(config_.tick_ms);
+    int ticks = 0;
+    while (now >= next_tick_ && ticks < ticks_per_turn_max) {
+        raft_.tick();
+        next_tick_ += tick;
+        ++ticks;
+    }
+    if (now >= next_tick_) next_tick_ = now + tick;  // paused far too long: skip the rest
+}
+
+std::optional<std::string> Node::leader_endpoint() const {
+    const Member* leader = config_.member(raft_.status().leader);
+    if (leader == nullptr) return std::nullopt;
+    return leader->client_endpoint();
+}
+
+wire::NodeStatus Node::node_status(bool with_hash) const {
+    const raft::RaftStatus s = raft_.status();
+    wire::NodeStatus status;
+    status.node_id = config_.id;
+    status.role = raft::role_name(s.role);
+    status.term = s.term;
+    status.leader_id = s.leader;
+    status.commit_index = s.commit_index;
+    status.applied_index = storage_->applied_index();
+    status.last_index = s.last_index;
+    status.state_hash = with_hash ? storage_->state_hash() : 0;
+    for (const Member& m : config_.members) status.members.push_back({m.id, m.client_endpoint()});
+    return status;
+}
+
+// Heartbeats on the PUB socket: topic hb/<id>, then the status map, so a
+// broker or monitor learns who leads without asking.
+void Node::publish_status(Clock::time_point now) {
+    if (now < next_status_) return;
+    next_status_ = now + std::chrono::milliseconds(config_.status_interval_ms);
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = storage_->applied_index();
+    reply.leader = leader_endpoint();
+    reply.status = node_status(false);
+    const std::string topic = "hb/" + std::to_string(config_.id);
+    send_frames(pub_, {topic}, wire::encode_reply(reply));
+}
+
+}  // namespace cabildo::node

@@ -1,0 +1,124 @@
+// Node: the cabildo-node daemon, the single-threaded I/O shell around the
+// Raft core (ARCHITECTURE.md "A node").
+//
+// One thread and one zmq::poll loop own the core, the sockets and the LMDB
+// writes. Each turn: poll until the next tick; turn elapsed time into
+// tick()s; decode inbound frames through wire/ and step() the core; then,
+// while it has work, persist the Ready (synced), send its messages, apply
+// its committed entries and serve its reads, and advance().
+//
+// Any node serves any request: the leader proposes writes and confirms
+// linearizable reads with ReadIndex; a follower forwards both to the leader
+// over a DEALER and relays the answer; serializable reads and status are
+// answered locally. The shell holds no Raft logic: it never looks at terms
+// except to tell whether a proposal's entry is the one that got applied.
+//
+// If storage cannot make a Ready durable (full disk), the node stops taking
+// peer messages and writes, answers `storage_full`, and retries; it never
+// sends anything that depends on what it could not persist.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <zmq.hpp>
+
+#include "node/node_config.h"
+#include "node/peer_transport.h"
+#include "node/raft/raft.h"
+#include "node/state_machine.h"
+#include "storage/storage.h"
+#include "wire/client_messages.h"
+
+namespace cabildo::node {
+
+class Node {
+public:
+    Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage);
+
+    // Serves until stop is set (by a signal handler). Returns the exit status.
+    int run(const std::atomic<bool>& stop);
+
+private:
+    using Clock = std::chrono::steady_clock;
+    using Envelope = std::vector<std::string>;  // the frames before the request body
+
+    struct Pending {
+        Envelope envelope;
+        wire::ClientRequest request;
+        Clock::time_point deadline;
+        raft::Term term = 0;           // writes: the term of the proposed entry
+        raft::LogIndex read_index = 0;  // reads: serve once applied reaches it
+    };
+    struct Forwarded {
+        Envelope envelope;
+        std::string id;
+        Clock::time_point deadline;
+    };
+
+    // node.cc: sockets and the loop.
+    void open_sockets();
+    void turn(const std::atomic<bool>& stop);
+    void drain_peers();
+    void drain_clients();
+    void drain_pull();
+    void drain_forward_replies(zmq::socket_t& dealer);
+    void run_ticks(Clock::time_point now);
+    void publish_status(Clock::time_point now);
+    wire::NodeStatus node_status(bool with_hash) const;
+    std::optional<std::string> leader_endpoint() const;
+
+    // node_ready.cc: the Ready cycle.
+    void process_ready();
+    bool complete_ready(raft::Ready& ready, bool persisted);
+    void apply_entries(const std::vector<raft::Entry>& entries);
+    void answer_write(const Applied& applied);
+    void finish_reads(const raft::Ready& ready);
+    void serve_waiting_reads();
+
+    // node_requests.cc: client requests.
+    void handle_request(Envelope envelope, const zmq::message_t& body);
+    void handle_push(const zmq::message_t& body);
+    void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
+    void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
+    void serve_read(const Pending& pending);
+    bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
+    void reply(const Envelope& envelope, wire::ClientReply reply);
+    void reply_error(const Envelope& envelope, std::string_view code, std::string message,
+                     std::string id);
+    void refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
+                           const zmq::message_t& body);
+    void expire_requests(Clock::time_point now);
+
+    NodeConfig config_;
+    std::unique_ptr<storage::Storage> storage_;
+    KvStateMachine state_machine_;
+    raft::Rng rng_;
+    raft::Raft raft_;
+    zmq::context_t context_;
+    PeerTransport peers_;
+    zmq::socket_t clients_;
+    zmq::socket_t pub_;
+    zmq::socket_t pull_;
+    std::map<raft::NodeId, zmq::socket_t> forward_dealers_;  // to peers' client endpoints
+    std::map<raft::NodeId, zmq::socket_t> forward_pushes_;   // to peers' PULL endpoints
+
+    std::map<raft::LogIndex, Pending> writes_;            // proposed, by log index
+    std::map<std::uint64_t, Pending> reads_;              // ReadIndex asked, by context id
+    std::multimap<raft::LogIndex, Pending> reads_ready_;  // confirmed, wait for apply
+    std::map<std::uint64_t, Forwarded> forwards_;         // by forward id
+    std::uint64_t next_read_id_ = 1;
+    std::uint64_t next_forward_id_ = 1;
+
+    std::optional<raft::Ready> stalled_;  // a Ready storage could not complete yet
+    bool stalled_persisted_ = false;
+    Clock::time_point stalled_retry_at_;
+    Clock::time_point next_tick_;
+    Clock::time_point next_status_;
+    std::uint64_t bad_requests_ = 0;
+};
+
+}  // namespace cabildo::node

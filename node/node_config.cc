@@ -1,0 +1,79 @@
+// NodeConfig parsing helpers and validation; see node_config.h.
+#include "node/node_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace cabildo::node {
+
+const Member& NodeConfig::self() const {
+    const Member* m = member(id);
+    CABILDO_ASSERT(m != nullptr, "this node is not a member (validate() first)");
+    return *m;
+}
+
+const Member* NodeConfig::member(raft::NodeId member_id) const {
+    auto it = std::find_if(members.begin(), members.end(),
+                           [member_id](const Member& m) { return m.id == member_id; });
+    return it == members.end() ? nullptr : &*it;
+}
+
+std::vector<raft::NodeId> NodeConfig::member_ids() const {
+    std::vector<raft::NodeId> ids;
+    for (const Member& m : members) ids.push_back(m.id);
+    return ids;
+}
+
+static bool parse_number(std::string_view text, std::uint64_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+Result<Member> parse_member(const std::string& text) {
+    const auto eq = text.find('=');
+    const auto colon = text.rfind(':');
+    if (eq == std::string::npos || colon == std::string::npos || colon < eq) {
+        return Error{Status::bad_request, "member '" + text + "' is not id=host:port"};
+    }
+    std::uint64_t id = 0, port = 0;
+    if (!parse_number(std::string_view(text).substr(0, eq), id) || id == 0) {
+        return Error{Status::bad_request, "member '" + text + "': id must be a number >= 1"};
+    }
+    if (!parse_number(std::string_view(text).substr(colon + 1), port) || port == 0 ||
+        port > 65532) {
+        return Error{Status::bad_request, "member '" + text + "': port must be 1..65532"};
+    }
+    Member m;
+    m.id = id;
+    m.host = text.substr(eq + 1, colon - eq - 1);
+    m.port = static_cast<int>(port);
+    if (m.host.empty()) return Error{Status::bad_request, "member '" + text + "': empty host"};
+    return m;
+}
+
+Result<bool> validate(const NodeConfig& config) {
+    if (config.members.empty()) return Error{Status::bad_request, "no --member given"};
+    std::set<raft::NodeId> ids;
+    for (const Member& m : config.members) {
+        if (!ids.insert(m.id).second) {
+            return Error{Status::bad_request, "member id " + std::to_string(m.id) + " twice"};
+        }
+    }
+    if (config.member(config.id) == nullptr) {
+        return Error{Status::bad_request,
+                     "--id " + std::to_string(config.id) + " is not among the members"};
+    }
+    if (config.data_dir.empty()) return Error{Status::bad_request, "--data-dir is required"};
+    if (config.tick_ms < 1 || config.heartbeat_ticks < 1 ||
+        config.election_ticks <= config.heartbeat_ticks) {
+        return Error{Status::bad_request,
+                     "timing: need tick-ms >= 1 and election-ticks > heartbeat-ticks >= 1"};
+    }
+    if (config.request_timeout_ms < 10) {
+        return Error{Status::bad_request, "request-timeout-ms must be >= 10"};
+    }
+    return true;
+}
+
+}  // namespace cabildo::node

@@ -1,0 +1,56 @@
+// NodeConfig: what one cabildo-node needs to know, from flags and/or a file.
+//
+// A member is `id=host:port`; its four endpoints are consecutive ports:
+// peer ROUTER = port, client ROUTER = port+1, PUB = port+2, PULL = port+3.
+// Timing is in ticks of tick_ms. Parsing is CLI11's (node/main.cc); this
+// file only holds the result and validates it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "node/raft/result.h"
+#include "node/raft/types.h"
+
+namespace cabildo::node {
+
+struct Member {
+    raft::NodeId id = raft::node_none;
+    std::string host;
+    int port = 0;
+
+    std::string peer_endpoint() const { return endpoint(0); }
+    std::string client_endpoint() const { return endpoint(1); }
+    std::string pub_endpoint() const { return endpoint(2); }
+    std::string pull_endpoint() const { return endpoint(3); }
+
+private:
+    std::string endpoint(int offset) const {
+        return "tcp://" + host + ":" + std::to_string(port + offset);
+    }
+};
+
+struct NodeConfig {
+    raft::NodeId id = raft::node_none;
+    std::string data_dir;
+    std::vector<Member> members;
+
+    int tick_ms = 10;
+    int election_ticks = 30;   // election timeout drawn from [30, 60) ticks: 300-600 ms
+    int heartbeat_ticks = 5;
+    int request_timeout_ms = 5000;  // a client write or read not answered by then: timeout
+    int status_interval_ms = 100;   // hb/ status publication on the PUB socket
+    std::size_t map_bytes_initial = 64u << 20;
+    std::string log_level = "info";
+
+    const Member& self() const;
+    const Member* member(raft::NodeId id) const;
+    std::vector<raft::NodeId> member_ids() const;
+};
+
+// Parses "id=host:port".
+Result<Member> parse_member(const std::string& text);
+// Checks ids, ports and timing; the error says what is wrong.
+Result<bool> validate(const NodeConfig& config);
+
+}  // namespace cabildo::node

@@ -1,0 +1,108 @@
+// Node: the Ready cycle (persist, send, apply, serve reads, advance).
+#include <spdlog/spdlog.h>
+
+#include "node/node.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+namespace {
+constexpr auto stalled_retry_interval = std::chrono::milliseconds(500);
+}  // namespace
+
+void Node::process_ready() {
+    if (stalled_) {
+        if (Clock::now() < stalled_retry_at_) return;
+        raft::Ready ready = std::move(*stalled_);
+        stalled_.reset();
+        if (!complete_ready(ready, stalled_persisted_)) return;
+        spdlog::info("node {}: storage works again, resuming", config_.id);
+    }
+    while (raft_.has_ready()) {
+        raft::Ready ready = raft_.take_ready();
+        if (ready.soft_state) {
+            spdlog::info("node {}: {} in term {} (leader {})", config_.id,
+                         raft::role_name(ready.soft_state->role), raft_.status().term,
+                         ready.soft_state->leader);
+        }
+        if (!complete_ready(ready, false)) return;
+    }
+}
+
+// Does a Ready's work in Ready's order. False if storage failed: the Ready is
+// kept and retried later, and nothing that depends on it has been sent.
+bool Node::complete_ready(raft::Ready& ready, bool persisted) {
+    const auto stall = [&](const Error& error, bool was_persisted) {
+        if (!stalled_) {
+            spdlog::error("node {}: storage failed ({}): {}; writes stop until it recovers",
+                          config_.id, status_name(error.status), error.detail);
+        }
+        stalled_ = std::move(ready);
+        stalled_persisted_ = was_persisted;
+        stalled_retry_at_ = Clock::now() + stalled_retry_interval;
+        return false;
+    };
+    if (!persisted) {
+        // 1. Hard state and entries, in one synced transaction.
+        auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
+        if (!result) return stall(result.error(), false);
+        // 2. Only now may anything that depends on them leave.
+        for (const raft::Message& m : ready.messages) peers_.send(m);
+        ready.messages.clear();
+    }
+    // 3. Committed entries, with the applied index, in one transaction.
+    if (!ready.entries_to_apply.empty()) {
+        auto applied = state_machine_.apply(ready.entries_to_apply);
+        if (!applied) return stall(applied.error(), true);
+        for (const Applied& a : *applied) answer_write(a);
+    }
+    // 4. Reads, then 5. tell the core.
+    finish_reads(ready);
+    raft_.advance(ready);
+    return true;
+}
+
+void Node::answer_write(const Applied& applied) {
+    auto it = writes_.find(applied.index);
+    if (it == writes_.end()) return;
+    Pending pending = std::move(it->second);
+    writes_.erase(it);
+    if (applied.term != pending.term || !applied.is_command) {
+        // Another leader's entry won this index: ours was never applied.
+        reply_error(pending.envelope, wire::error_unavailable,
+                    "leadership changed before the write committed; it was not applied",
+                    pending.request.id);
+        return;
+    }
+    wire::ClientReply reply = applied.reply;
+    reply.id = pending.request.id;
+    this->reply(pending.envelope, std::move(reply));
+}
+
+void Node::finish_reads(const raft::Ready& ready) {
+    for (const raft::ReadState& r : ready.reads_ready) {
+        auto it = reads_.find(r.context.id);
+        if (it == reads_.end()) continue;
+        it->second.read_index = r.index;
+        reads_ready_.emplace(r.index, std::move(it->second));
+        reads_.erase(it);
+    }
+    for (const raft::ReadContext& c : ready.reads_failed) {
+        auto it = reads_.find(c.id);
+        if (it == reads_.end()) continue;
+        reply_error(it->second.envelope, wire::error_no_leader,
+                    "leadership was lost before the read was confirmed; retry",
+                    it->second.request.id);
+        reads_.erase(it);
+    }
+    serve_waiting_reads();
+}
+
+void Node::serve_waiting_reads() {
+    const raft::LogIndex applied = storage_->applied_index();
+    auto end = reads_ready_.upper_bound(applied);
+    for (auto it = reads_ready_.begin(); it != end; ++it) serve_read(it->second);
+    reads_ready_.erase(reads_ready_.begin(), end);
+}
+
+}  // namespace cabildo::node

@@ -1,0 +1,224 @@
+// Node: client requests from the ROUTER and the PULL socket.
+//
+// A follower forwards a write or linearizable read to the leader's client
+// endpoint as [forward_marker, forward-id, "", request] on a DEALER; the
+// leader answers it like any client, and the follower relays the answer. A
+// forwarded request is never forwarded again (no loops while leadership
+// moves): the node answers no_leader instead and the client retries.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "node/frames.h"
+#include "node/node.h"
+#include "wire/command.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+namespace {
+
+constexpr std::string_view forward_marker = "cabildo-fwd";
+
+bool is_write(wire::Op op) {
+    return op == wire::Op::put || op == wire::Op::del || op == wire::Op::cas;
+}
+
+// Logs the 1st, 2nd, 4th, 8th... occurrence: hostile input cannot flood the log.
+bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
+
+}  // namespace
+
+void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
+    const bool forwarded = envelope.size() >= 2 && envelope[1] == forward_marker;
+    auto request = wire::decode_request(body.data(), body.size());
+    if (!request) {
+        if (worth_logging(++bad_requests_)) {
+            spdlog::warn("client: bad request #{}: {}", bad_requests_, request.error().detail);
+        }
+        reply_error(envelope, wire::error_code(request.error().status), request.error().detail,
+                    wire::extract_id(body.data(), body.size()));
+        return;
+    }
+    Pending pending{std::move(envelope), std::move(*request),
+                    Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)};
+    switch (pending.request.op) {
+    case wire::Op::status: {
+        wire::ClientReply reply;
+        reply.ok = true;
+        reply.revision = storage_->applied_index();
+        reply.status = node_status(true);
+        reply.id = pending.request.id;
+        this->reply(pending.envelope, std::move(reply));
+        return;
+    }
+    case wire::Op::get:
+    case wire::Op::range:
+        if (pending.request.consistency == wire::Consistency::serializable) {
+            serve_read(pending);
+        } else {
+            start_read(std::move(pending), body, forwarded);
+        }
+        return;
+    default: start_write(std::move(pending), body, forwarded); return;
+    }
+}
+
+void Node::start_write(Pending pending, const zmq::message_t& body, bool forwarded) {
+    if (stalled_) {
+        reply_error(pending.envelope, wire::error_storage_full,
+                    "this node cannot write to its disk; writes are refused", pending.request.id);
+        return;
+    }
+    const wire::ClientRequest& r = pending.request;
+    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
+                          r.seq};
+    raft::ProposeResult proposed = raft_.propose(wire::encode_command(command));
+    if (proposed.status == Status::not_leader) {
+        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+        return;
+    }
+    if (proposed.status != Status::ok) {
+        reply_error(pending.envelope, wire::error_unavailable,
+                    "the leader is not taking writes right now (transfer or backlog); retry",
+                    pending.request.id);
+        return;
+    }
+    auto old = writes_.find(proposed.index);
+    if (old != writes_.end()) {
+        // Our earlier proposal at this index was truncated away.
+        reply_error(old->second.envelope, wire::error_unavailable,
+                    "leadership changed before the write committed; it was not applied",
+                    old->second.request.id);
+        writes_.erase(old);
+    }
+    pending.term = proposed.term;
+    writes_.emplace(proposed.index, std::move(pending));
+}
+
+void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarded) {
+    const std::uint64_t id = next_read_id_++;
+    raft::ReadIndexResult result = raft_.read_index(raft::ReadContext{id});
+    if (result.status == Status::not_leader) {
+        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+    } else if (result.status != Status::ok) {
+        reply_error(pending.envelope, wire::error_unavailable, "too many reads pending; retry",
+                    pending.request.id);
+    } else {
+        reads_.emplace(id, std::move(pending));
+    }
+}
+
+void Node::refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
+                             const zmq::message_t& body) {
+    const raft::NodeId leader = raft_.status().leader;
+    if (!forwarded && leader != raft::node_none && leader != config_.id) {
+        if (forward(envelope, id, body)) return;
+        reply_error(envelope, wire::error_unavailable, "the leader cannot be reached; retry", id);
+        return;
+    }
+    reply_error(envelope, wire::error_no_leader, "no leader is known right now; retry", id);
+}
+
+bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
+    zmq::socket_t& dealer = forward_dealers_.at(raft_.status().leader);
+    const std::uint64_t forward_id = next_forward_id_++;
+    std::string id_frame(sizeof forward_id, '\0');
+    std::memcpy(id_frame.data(), &forward_id, sizeof forward_id);
+    const std::string_view request(static_cast<const char*>(body.data()), body.size());
+    if (!send_frames(dealer, {std::string(forward_marker), id_frame, std::string()}, request)) {
+        return false;
+    }
+    forwards_.emplace(forward_id,
+                      Forwarded{envelope, id,
+                                Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)});
+    return true;
+}
+
+void Node::serve_read(const Pending& pending) {
+    const wire::ClientRequest& r = pending.request;
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.id = r.id;
+    if (r.op == wire::Op::get) {
+        reply.revision = storage_->applied_index();
+        reply.value = storage_->get(r.key);
+    } else {
+        storage::RangeResult result = storage_->range(r.prefix, r.limit);
+        reply.revision = result.applied_index;
+        wire::RangePage page;
+        page.more = result.more;
+        std::size_t bytes = 0;
+        for (auto& [key, value] : result.kvs) {
+            // PROTOCOL.md: pairs stop once they pass range_reply_bytes_max.
+            if (!page.kvs.empty() && bytes + key.size() + value.size() > wire::range_reply_bytes_max) {
+                page.more = true;
+                break;
+            }
+            bytes += key.size() + value.size();
+            page.kvs.push_back({std::move(key), std::move(value)});
+        }
+        reply.range = std::move(page);
+    }
+    this->reply(pending.envelope, std::move(reply));
+}
+
+void Node::reply(const Envelope& envelope, wire::ClientReply reply) {
+    reply.leader = leader_endpoint();
+    send_frames(clients_, envelope, wire::encode_reply(reply));
+}
+
+void Node::reply_error(const Envelope& envelope, std::string_view code, std::string message,
+                       std::string id) {
+    reply(envelope, wire::make_error_reply(code, std::move(message), std::move(id)));
+}
+
+void Node::expire_requests(Clock::time_point now) {
+    const auto expire = [&](auto& pending_map, std::string_view message) {
+        for (auto it = pending_map.begin(); it != pending_map.end();) {
+            if (it->second.deadline > now) {
+                ++it;
+                continue;
+            }
+            reply_error(it->second.envelope, wire::error_timeout, std::string(message),
+                        it->second.request.id);
+            it = pending_map.erase(it);
+        }
+    };
+    expire(writes_, "the write did not commit in time; its outcome is unknown (retry with the "
+                    "same session and seq)");
+    expire(reads_, "the read could not be confirmed in time; retry");
+    expire(reads_ready_, "the read could not be served in time; retry");
+    for (auto it = forwards_.begin(); it != forwards_.end();) {
+        if (it->second.deadline > now) {
+            ++it;
+            continue;
+        }
+        reply_error(it->second.envelope, wire::error_timeout,
+                    "the leader did not answer in time; the outcome is unknown", it->second.id);
+        it = forwards_.erase(it);
+    }
+}
+
+void Node::handle_push(const zmq::message_t& body) {
+    auto request = wire::decode_request(body.data(), body.size());
+    if (!request || !is_write(request->op)) {
+        if (worth_logging(++bad_requests_)) {
+            spdlog::warn("pull: dropped request #{}: {}", bad_requests_,
+                         request ? "not a write" : request.error().detail);
+        }
+        return;
+    }
+    if (stalled_) return;
+    const wire::ClientRequest& r = *request;
+    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
+                          r.seq};
+    raft::ProposeResult proposed = raft_.propose(wire::encode_command(command));
+    if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
+    // Fire-and-forget all the way: a follower passes it to the leader's PULL.
+    const std::string_view bytes(static_cast<const char*>(body.data()), body.size());
+    (void)forward_pushes_.at(proposed.leader).send(zmq::buffer(bytes.data(), bytes.size()),
+                                                   zmq::send_flags::dontwait);
+}
+
+}  // namespace cabildo::node

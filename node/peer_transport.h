@@ -1,0 +1,42 @@
+// PeerTransport: the node's Raft traffic over ZeroMQ.
+//
+// A bound ROUTER receives [sender-id, message] from peers; one DEALER per
+// peer, whose routing id is this node's id, sends to them. Everything goes
+// through wire/ (decode never trusts), and a message whose claimed sender
+// does not match the connection's identity is dropped. Sends never block: a
+// backlogged peer loses the message and Raft retransmits.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include <zmq.hpp>
+
+#include "node/node_config.h"
+#include "node/raft/types.h"
+
+namespace cabildo::node {
+
+class PeerTransport {
+public:
+    PeerTransport(zmq::context_t& context, const NodeConfig& config);
+
+    zmq::socket_t& router() { return router_; }
+    void send(const raft::Message& message);
+    // Non-blocking; nullopt when nothing valid is waiting (invalid input is
+    // counted and dropped). Reads at most one message.
+    std::optional<raft::Message> receive(bool& drained);
+
+    std::uint64_t rejected() const { return rejected_; }
+    std::uint64_t dropped() const { return dropped_; }
+
+private:
+    const NodeConfig& config_;
+    zmq::socket_t router_;
+    std::map<raft::NodeId, zmq::socket_t> dealers_;
+    std::uint64_t rejected_ = 0;  // malformed or spoofed inbound messages
+    std::uint64_t dropped_ = 0;   // outbound messages to a backlogged peer
+};
+
+}  // namespace cabildo::node

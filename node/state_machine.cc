@@ -1,0 +1,89 @@
+// KvStateMachine; see state_machine.h.
+#include "node/state_machine.h"
+
+#include "wire/command.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries) {
+    auto txn = storage_.begin_apply();
+    if (!txn) return txn.error();
+    std::vector<Applied> applied;
+    applied.reserve(entries.size());
+    for (const raft::Entry& entry : entries) {
+        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}};
+        if (a.is_command) {
+            auto command = wire::decode_command(entry.data.data(), entry.data.size());
+            if (command) {
+                a.reply = execute(*command, entry.index, *txn);
+            } else {
+                // Every node decodes the same bytes the same way, so this is
+                // deterministic; it can only mean a bug in whoever proposed it.
+                a.reply = wire::make_error_reply(wire::error_internal,
+                                                 "undecodable command: " + command.error().detail,
+                                                 {});
+            }
+        }
+        applied.push_back(std::move(a));
+    }
+    if (!entries.empty()) txn->set_applied(entries.back().index);
+    auto committed = txn->commit();
+    if (!committed) return committed.error();
+    return applied;
+}
+
+wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::LogIndex index,
+                                          storage::ApplyTxn& txn) {
+    if (command.session != 0) {
+        if (auto record = txn.session(command.session)) {
+            if (command.seq == record->seq) {
+                auto first = wire::decode_reply(record->reply.data(), record->reply.size());
+                if (first) return *first;  // a retry: the first answer again
+            } else if (command.seq < record->seq) {
+                return wire::make_error_reply(
+                    wire::error_stale_session,
+                    "seq " + std::to_string(command.seq) + " is older than the session's last (" +
+                        std::to_string(record->seq) + ")",
+                    {});
+            }
+        }
+    }
+    wire::ClientReply reply = run(command, index, txn);
+    if (command.session != 0) {
+        txn.set_session(command.session, command.seq, index, wire::encode_reply(reply));
+    }
+    return reply;
+}
+
+wire::ClientReply KvStateMachine::run(const wire::Command& command, raft::LogIndex index,
+                                      storage::ApplyTxn& txn) {
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = index;
+    switch (command.op) {
+    case wire::Op::put: {
+        const Status status = txn.put(command.key, command.value);
+        if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
+        return reply;
+    }
+    case wire::Op::del: reply.succeeded = txn.erase(command.key); return reply;
+    case wire::Op::cas: {
+        const std::optional<std::string> current = txn.get(command.key);
+        const std::optional<std::string>& expected = *command.expected;
+        const bool match = expected ? current == expected : !current.has_value();
+        if (match) {
+            const Status status = txn.put(command.key, command.value);
+            if (status != Status::ok) {
+                return wire::make_error_reply(wire::error_code(status), "cas", {});
+            }
+        }
+        reply.succeeded = match;
+        return reply;
+    }
+    default:
+        return wire::make_error_reply(wire::error_internal, "not a write operation", {});
+    }
+}
+
+}  // namespace cabildo::node

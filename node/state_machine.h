@@ -1,0 +1,46 @@
+// KvStateMachine: applies committed log entries to the key-value state.
+//
+// Deterministic: every node applies the same entries to the same state and
+// gets the same results, so the replies it computes are the same on every
+// node. A batch of entries, the session answers and the applied index are
+// one storage transaction (a restart never applies an entry twice).
+//
+// Sessions make retries exactly-once: a command with (session, seq) that was
+// already applied is not executed again; its first reply is returned.
+#pragma once
+
+#include <vector>
+
+#include "node/raft/result.h"
+#include "node/raft/types.h"
+#include "storage/storage.h"
+#include "wire/client_messages.h"
+#include "wire/command.h"
+
+namespace cabildo::node {
+
+struct Applied {
+    raft::LogIndex index = 0;
+    raft::Term term = 0;
+    bool is_command = false;  // false for the no-op of a new term
+    wire::ClientReply reply;  // without id and leader: the caller fills them in
+};
+
+class KvStateMachine {
+public:
+    explicit KvStateMachine(storage::Storage& storage) : storage_(storage) {}
+
+    // Applies entries (consecutive, after the applied index) in one
+    // transaction. On a storage error nothing is applied.
+    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries);
+
+private:
+    wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
+                              storage::ApplyTxn& txn);
+    wire::ClientReply run(const wire::Command& command, raft::LogIndex index,
+                          storage::ApplyTxn& txn);
+
+    storage::Storage& storage_;
+};
+
+}  // namespace cabildo::node
