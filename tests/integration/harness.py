@@ -115,6 +115,7 @@ class Node:
         self.log_path = os.path.join(cluster.dir, "node%d.log" % node_id)
         self.proc = None
         self.starts = 0
+        self.expect_down = False  # set by stop/kill: an exit is not a crash
         os.makedirs(self.data_dir, exist_ok=True)
 
     @property
@@ -146,6 +147,7 @@ class Node:
     def start(self):
         assert not self.alive(), "node %d already running" % self.id
         self.starts += 1
+        self.expect_down = False
         with open(self.log_path, "ab") as log:
             log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.args()))).encode())
             log.flush()
@@ -160,6 +162,7 @@ class Node:
         """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
         if self.proc is None:
             return None
+        self.expect_down = True
         self._signal(signal.SIGCONT)  # a paused node cannot shut down
         self._signal(signal.SIGTERM)
         try:
@@ -174,6 +177,7 @@ class Node:
         """kill -9 (a crash); waits until the process is gone."""
         if self.proc is None:
             return
+        self.expect_down = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -206,7 +210,8 @@ class Cluster:
 
     def __init__(self, n=3, extra_args=("--log-level", "info")):
         if not os.path.exists(NODE_BIN):
-            raise unittest.SkipTest("node binary %s not built" % NODE_BIN)
+            # Fail, not skip: a green run without a node would hide a broken build.
+            raise RuntimeError("node binary %s not found (set CABILDO_BIN_DIR)" % NODE_BIN)
         self.dir = tempfile.mkdtemp(prefix="cabildo-it-")
         self.extra_args = list(extra_args)
         base = pick_base_port(n)
@@ -248,7 +253,8 @@ class Cluster:
 
     def dead_nodes(self):
         """Nodes that were started and have exited without being asked to."""
-        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is not None]
+        return [n for n in self.nodes
+                if n.proc is not None and not n.expect_down and n.proc.poll() is not None]
 
     # -- endpoints and clients
 
@@ -385,6 +391,11 @@ class ClusterTestCase(unittest.TestCase):
         self.cluster.start()
         self.cluster.wait_for_leader(timeout=10.0)
         return self.cluster
+
+    def assertAllAlive(self):
+        dead = self.cluster.dead_nodes()
+        self.assertFalse(dead, "node(s) exited unexpectedly: %s" % [
+            (n.id, n.proc.returncode) for n in dead])
 
     def tearDown(self):
         if self.cluster is not None:
