@@ -20,7 +20,7 @@ import harness
 from harness import CabildoError, wait_for
 
 MiB = 1 << 20
-REPLY_TIMEOUT_MS = 3000
+REPLY_TIMEOUT_MS = 1500
 
 
 def pk(obj):
