@@ -23,7 +23,9 @@ namespace cabildo::wire {
 
 // Wire names: "get", "put", "delete", "cas", "range", "status". The numbers
 // are the op codes of a replicated Command (command.h).
-enum class Op : std::uint8_t { get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5 };
+enum class Op : std::uint8_t {
+    get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6
+};
 std::string_view op_name(Op op);
 
 // Wire names: "linearizable" (the default), "serializable".
@@ -41,7 +43,8 @@ struct ClientRequest {
     std::optional<std::string> value;                     // put, cas: the new value
     std::optional<std::optional<std::string>> expected;   // cas: inner nullopt = must be absent
     std::string prefix;                                   // range; empty = every key
-    std::uint32_t limit = range_limit_default;            // range
+    std::uint32_t limit = range_limit_default;            // range, watch_from
+    std::uint64_t from = 0;                               // watch_from: first revision wanted
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
@@ -88,6 +91,24 @@ struct NodeStatus {
     bool operator==(const NodeStatus&) const = default;
 };
 
+// A change to the key-value state, at the log index (revision) that made it.
+// Published on each node's PUB socket under topic "kv/" + key, and returned
+// by watch_from. Failed cas, deleting an absent key and a retried command
+// make no event.
+struct Event {
+    std::uint64_t revision = 0;
+    bool deleted = false;              // wire: op "put" or "delete"
+    std::string key;
+    std::optional<std::string> value;  // nil for deletes
+
+    bool operator==(const Event&) const = default;
+};
+
+std::string encode_event(const Event& event);
+Result<Event> decode_event(const void* data, std::size_t size);
+// The PUB topic of an event: "kv/" + key.
+std::string event_topic(std::string_view key);
+
 // A reply. encode_reply() writes ok and leader (str or nil) always; id when
 // set; revision when ok (or non-zero); error and message when !ok (or
 // non-empty); and each optional part that is set.
@@ -101,6 +122,8 @@ struct ClientReply {
     std::optional<std::string> leader;  // the leader's client endpoint; nullopt = unknown
     std::optional<RangePage> range;     // range: sent as `kvs` and `more`
     std::optional<NodeStatus> status;   // status
+    std::optional<std::vector<Event>> events;  // watch_from: sent as `events` (and `more`)
+    std::optional<bool> more;                  // watch_from: stopped before the end
     std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;

@@ -5,6 +5,7 @@
 // RangePage as `kvs` (an array of {key, value} maps) and `more`.
 #include "wire/client_messages.h"
 #include "wire/decode_util.h"
+#include "wire/event.h"
 
 namespace cabildo::wire {
 
@@ -146,9 +147,12 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
             reply.range->kvs.push_back(read_key_value(reader, kv));
         }
     } else if (name == "more") {
-        if (!reply.range)
-            reply.range.emplace();
-        reply.range->more = reader.read_bool(value, name);
+        reply.more = reader.read_bool(value, name);  // range's or watch_from's: see below
+    } else if (name == "events") {
+        reply.events.emplace();
+        for (const msgpack::object& event : reader.read_array(value, name, 0)) {
+            reply.events->push_back(detail::read_event(reader, event));
+        }
     } else if (name == "id") {
         reply.id = detail::encode_object(value);
     }
@@ -178,6 +182,10 @@ Result<ClientReply> decode_reply_unguarded(const void* data, std::size_t size) {
         return Error{Status::bad_request, "ok: missing"};
     if (has_status)
         reply.status = std::move(status);
+    if (reply.range) {
+        reply.range->more = reply.more.value_or(false);
+        reply.more.reset();
+    }
     return reply;
 }
 
@@ -210,6 +218,13 @@ std::string encode_reply(const ClientReply& reply) {
         pack_range(writer, *reply.range);
     if (reply.status)
         pack_status(writer, *reply.status);
+    if (reply.events) {
+        Packer& packer = writer.key("events");
+        packer.pack_array(static_cast<std::uint32_t>(reply.events->size()));
+        for (const Event& event : *reply.events) detail::pack_event(packer, event);
+    }
+    if (reply.more && !reply.range)
+        detail::pack_bool(writer.key("more"), *reply.more);
     return writer.finish();
 }
 

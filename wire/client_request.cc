@@ -38,6 +38,7 @@ struct RequestFields {
     std::optional<std::string> expected;
     std::optional<std::string> prefix;
     std::optional<std::uint64_t> limit;
+    std::optional<std::uint64_t> from;
     std::optional<std::string> consistency;
     std::optional<std::uint64_t> session;
     std::optional<std::uint64_t> seq;
@@ -71,6 +72,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.prefix = reader.read_bytes(value, name, key_bytes_max);
     } else if (name == "limit") {
         fields.limit = reader.read_uint(value, name);
+    } else if (name == "from") {
+        fields.from = reader.read_uint(value, name);
     } else if (name == "consistency") {
         fields.consistency = reader.read_bytes(value, name, name_bytes_max);
     } else if (name == "session") {
@@ -83,7 +86,7 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
 }
 
 std::optional<Op> parse_op(std::string_view name) {
-    for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status}) {
+    for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from}) {
         if (op_name(op) == name)
             return op;
     }
@@ -105,6 +108,8 @@ std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
         return bad_request("value: missing");
     if (op == Op::cas && !fields.has_expected)
         return bad_request("expected: missing");
+    if (op == Op::watch_from && (!fields.from || *fields.from == 0))
+        return bad_request("from: missing (a revision >= 1)");
     return std::nullopt;
 }
 
@@ -155,6 +160,8 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         request.expected = std::move(fields.expected);
     if (fields.prefix)
         request.prefix = std::move(*fields.prefix);
+    if (*op == Op::watch_from)
+        request.from = *fields.from;
     request.id = std::move(fields.id);
     return request;
 }
@@ -205,6 +212,7 @@ std::string_view op_name(Op op) {
         case Op::cas: return "cas";
         case Op::range: return "range";
         case Op::status: return "status";
+        case Op::watch_from: return "watch_from";
     }
     return "unknown";
 }
@@ -232,10 +240,12 @@ std::string encode_request(const ClientRequest& request) {
         detail::pack_bin(writer.key("value"), *request.value);
     if (request.expected)
         detail::pack_optional_bin(writer.key("expected"), *request.expected);
-    if (op == Op::range) {
+    if (op == Op::range || op == Op::watch_from) {
         detail::pack_bin(writer.key("prefix"), request.prefix);
         writer.key("limit").pack_uint32(request.limit);
     }
+    if (op == Op::watch_from)
+        writer.key("from").pack_uint64(request.from);
     if (op == Op::get || op == Op::range) {
         detail::pack_str(writer.key("consistency"), consistency_name(request.consistency));
     }

@@ -58,5 +58,6 @@ inline constexpr std::string_view error_unavailable = "unavailable";
 inline constexpr std::string_view error_storage_full = "storage_full";
 inline constexpr std::string_view error_stale_session = "stale_session";
 inline constexpr std::string_view error_internal = "internal";
+inline constexpr std::string_view error_compacted = "compacted";
 
 }  // namespace cabildo::wire
