@@ -1,0 +1,147 @@
+// `cabildo`: the command-line client of a Cabildo cluster.
+//
+//   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N] <command>
+//
+// Commands: get, put, del, cas, range, status. This file only parses the
+// command line (CLI11) and dispatches to cli_commands.h, which prints and
+// picks the exit code. Endpoints come from --endpoints, else the environment
+// variable CABILDO_ENDPOINTS, else the default local cluster.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/cli_commands.h"
+#include "client/client.h"
+
+namespace {
+
+using cabildo::client::Client;
+using cabildo::client::ClientOptions;
+using cabildo::client::CliOutput;
+using cabildo::wire::Consistency;
+
+constexpr const char* exit_codes_footer =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  get: key not found; cas: not swapped (current value differs)\n"
+    "  2  usage error\n"
+    "  3  cluster unavailable, no leader, or timeout (a write's outcome is unknown)\n"
+    "  4  request rejected (bad_request, too_large, storage_full, other server error)\n"
+    "\n"
+    "Output: human mode prints values raw (binary-safe). With --json each command prints one\n"
+    "JSON object; a key or value that is not valid UTF-8 appears base64-encoded under the\n"
+    "field name plus \"_b64\" (e.g. \"value_b64\").\n";
+
+// Everything the command line can say, filled in by CLI11.
+struct Arguments {
+    std::vector<std::string> endpoints;
+    bool json = false;
+    std::int64_t timeout_ms = 10000;
+    std::string key;
+    std::string value;
+    std::string prefix;
+    std::optional<std::string> expected;
+    bool absent = false;
+    bool serializable = false;
+    std::uint32_t limit = cabildo::wire::range_limit_default;
+};
+
+void add_commands(CLI::App& app, Arguments& args) {
+    CLI::App* get = app.add_subcommand("get", "Print the value of KEY");
+    get->add_option("KEY", args.key, "The key")->required();
+    get->add_flag("--serializable", args.serializable,
+                  "Read from the node reached, possibly stale, without a leader round trip");
+
+    CLI::App* put = app.add_subcommand("put", "Set KEY to VALUE");
+    put->add_option("KEY", args.key, "The key")->required();
+    put->add_option("VALUE", args.value, "The new value")->required();
+
+    CLI::App* del = app.add_subcommand("del", "Delete KEY");
+    del->add_option("KEY", args.key, "The key")->required();
+
+    CLI::App* cas = app.add_subcommand(
+        "cas", "Set KEY to NEW_VALUE only if it holds OLD now (or is absent, with --absent)");
+    cas->add_option("KEY", args.key, "The key")->required();
+    cas->add_option("NEW_VALUE", args.value, "The new value")->required();
+    CLI::Option_group* expectation = cas->add_option_group("expectation");
+    expectation->add_option("--expected", args.expected, "The value KEY must hold now");
+    expectation->add_flag("--absent", args.absent, "KEY must not exist now");
+    expectation->require_option(1);
+
+    CLI::App* range = app.add_subcommand("range", "Print KEY<TAB>VALUE for keys under PREFIX");
+    range->add_option("PREFIX", args.prefix, "Key prefix; empty = every key")->required();
+    range->add_option("--limit", args.limit, "At most this many pairs")
+        ->check(CLI::Range(std::uint32_t{1}, cabildo::wire::range_limit_max));
+    range->add_flag("--serializable", args.serializable,
+                    "Read from the node reached, possibly stale, without a leader round trip");
+
+    app.add_subcommand("status", "Show every node's role, term, indexes, lag and state hash");
+    app.require_subcommand(1);
+}
+
+void add_global_options(CLI::App& app, Arguments& args) {
+    app.add_option("--endpoints", args.endpoints,
+                   "Client endpoints, comma-separated (default: $CABILDO_ENDPOINTS, else "
+                   "tcp://127.0.0.1:7101,tcp://127.0.0.1:7111,tcp://127.0.0.1:7121)")
+        ->delimiter(',')
+        ->envname("CABILDO_ENDPOINTS");
+    app.add_flag("--json", args.json, "Print one JSON object per command");
+    app.add_option("--timeout-ms", args.timeout_ms, "Give up after this many milliseconds")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{24 * 3600 * 1000}));
+}
+
+// One attempt gets at most the default request_timeout, and a short total
+// still leaves time to try every endpoint once.
+ClientOptions client_options(const Arguments& args) {
+    ClientOptions options;
+    options.endpoints = args.endpoints;
+    options.total_timeout = std::chrono::milliseconds(args.timeout_ms);
+    const std::size_t endpoint_count = options.endpoints.empty()
+                                           ? cabildo::client::default_endpoints().size()
+                                           : options.endpoints.size();
+    const auto share = options.total_timeout / static_cast<std::int64_t>(endpoint_count);
+    options.request_timeout =
+        std::clamp(share, std::chrono::milliseconds{1}, options.request_timeout);
+    return options;
+}
+
+int dispatch(const CLI::App& app, const Arguments& args) {
+    Client client(client_options(args));
+    const CliOutput output{stdout, stderr, args.json};
+    const Consistency consistency =
+        args.serializable ? Consistency::serializable : Consistency::linearizable;
+    const std::string command = app.get_subcommands().front()->get_name();
+    if (command == "get")
+        return run_get(client, output, args.key, consistency);
+    if (command == "put")
+        return run_put(client, output, args.key, args.value);
+    if (command == "del")
+        return run_del(client, output, args.key);
+    if (command == "cas")
+        return run_cas(client, output, args.key, args.absent ? std::nullopt : args.expected,
+                       args.value);
+    if (command == "range")
+        return run_range(client, output, args.prefix, args.limit, consistency);
+    return run_status(client, output);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"cabildo: command-line client of a Cabildo key-value cluster"};
+    app.footer(exit_codes_footer);
+    Arguments args;
+    add_global_options(app, args);
+    add_commands(app, args);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = app.exit(error);  // prints help or the error
+        return code == 0 ? cabildo::client::exit_ok : cabildo::client::exit_usage;
+    }
+    return dispatch(app, args);
+}

@@ -1,0 +1,30 @@
+// request_once: one request/reply exchange with one node over a fresh REQ
+// socket. The building block of LeaderRpc's Lazy Pirate loop and of
+// Client::status(), which asks one node and never fails over.
+//
+// Each call opens a REQ socket (linger 0, so closing it never blocks the
+// context), connects, sends one frame, polls up to the timeout for one reply
+// frame and closes the socket again, whatever happened. A REQ socket that
+// timed out cannot send again (zguide ch.4, libzmq#3495), so it is never kept.
+// No exception escapes: cppzmq errors become values.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <zmq.hpp>
+
+#include "node/raft/result.h"
+#include "wire/client_messages.h"
+
+namespace cabildo::client {
+
+// The outcome of one exchange, for the caller's retry decision:
+//   ok                -> the decoded reply (which may itself carry ok = false);
+//   Status::timeout   -> no reply in time: the request MAY have been delivered;
+//   Status::unavailable -> connect or send failed: the request was NOT sent;
+//   Status::io_error  -> a reply arrived but is not a valid v1 reply map.
+// Error::detail always names the endpoint.
+Result<wire::ClientReply> request_once(zmq::context_t& context, const std::string& endpoint,
+                                       const std::string& frame, std::chrono::milliseconds timeout);
+
+}  // namespace cabildo::client
