@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "node/raft/assert.h"
+#include "storage/codec.h"
 #include "storage/databases.h"
 #include "storage/storage.h"
 
@@ -60,6 +61,14 @@ std::optional<SessionRecord> ApplyTxn::session(std::uint64_t session_id) {
 void ApplyTxn::set_session(std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
                            std::string_view reply) {
     record(SetSession{session_id, seq, index, std::string(reply)});
+}
+
+void ApplyTxn::add_event(raft::LogIndex index, std::string_view key, std::string_view event) {
+    // Storage::events() relies on this: a scan that reached the end has seen
+    // every event up to the applied index.
+    CABILDO_ASSERT(index > storage_->applied_index(), "event for an entry already applied");
+    CABILDO_ASSERT(key.size() <= codec::event_key_bytes_max, "event key too long");
+    record(AddEvent{index, std::string(key), std::string(event)});
 }
 
 void ApplyTxn::set_applied(raft::LogIndex index) {
@@ -123,9 +132,21 @@ int ApplyTxn::run(const Write& write) {
                               return d.sessions.set(txn, w.session_id, w.seq, w.index, w.reply,
                                                     d.sessions_max);
                           },
+                          [&](const AddEvent& w) { return run_add_event(w); },
                           [&](const SetApplied& w) { return d.meta.set_applied(txn, w.index); },
                       },
                       write);
+}
+
+// The event and, if it evicted older ones, the new "events_compacted".
+int ApplyTxn::run_add_event(const AddEvent& write) {
+    MDB_txn* txn = txn_->raw();
+    raft::LogIndex evicted_through = 0;
+    int rc = dbs_->events.add(txn, write.index, write.key, write.event, dbs_->events_max,
+                              &evicted_through);
+    if (rc != 0 || evicted_through == 0)
+        return rc;
+    return dbs_->meta.set_events_compacted(txn, evicted_through);
 }
 
 int ApplyTxn::replay() {

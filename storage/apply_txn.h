@@ -1,10 +1,11 @@
 // ApplyTxn: one write transaction that applies a batch of committed entries
 // to the key-value state machine.
 //
-// The kv changes, the session answers and the applied index of a batch
-// commit together or not at all, so a restart resumes exactly after the last
-// applied batch and never applies an entry twice. Not the place for command
-// semantics: node/ decides what an entry does; this only stores the effects.
+// The kv changes, the session answers, the events (with their eviction) and
+// the applied index of a batch commit together or not at all, so a restart
+// resumes exactly after the last applied batch and never applies an entry
+// twice. Not the place for command semantics: node/ decides what an entry
+// does; this only stores the effects.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +34,8 @@ struct Databases;
 // MDB_MAP_FULL, from a write or from the commit, is handled inside: every
 // write is also kept in writes_, so the batch is aborted, the map doubled and
 // writes_ replayed into a new transaction. The replay is exact because the
-// writes (including session eviction) depend only on the stored state and
-// the writes themselves. If the map cannot grow or LMDB fails, the ApplyTxn
+// writes (including session and event eviction) depend only on the stored
+// state and the writes themselves. If the map cannot grow or LMDB fails, the ApplyTxn
 // becomes failed: writes do nothing, reads return nullopt, put() returns
 // the error's status and commit() returns the error.
 class ApplyTxn {
@@ -56,6 +57,12 @@ public:
     // and orders eviction (the oldest index goes first past sessions_max).
     void set_session(std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
                      std::string_view reply);
+    // Records the event (opaque bytes from node/) of the entry at index that
+    // changed the state; key is the client key, kept for prefix filtering.
+    // Past Options::events_max events the oldest are evicted in this same
+    // transaction. Preconditions (asserted): index > every earlier event's
+    // index and > Storage::applied_index(); key.size() <= 65535.
+    void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
     // Precondition: index >= Storage::applied_index().
     void set_applied(raft::LogIndex index);
     // Synced commit. storage_full on a full disk or a map at map_bytes_max,
@@ -78,15 +85,21 @@ private:
         raft::LogIndex index;
         std::string reply;
     };
+    struct AddEvent {
+        raft::LogIndex index;
+        std::string key;
+        std::string event;
+    };
     struct SetApplied {
         raft::LogIndex index;
     };
-    using Write = std::variant<Put, Erase, SetSession, SetApplied>;
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
     bool record(Write write);
     int run(const Write& write);
+    int run_add_event(const AddEvent& write);
     int replay();
     bool restart_after_map_full();
     void fail(Error error);

@@ -109,4 +109,24 @@ std::uint64_t age_key_session(std::string_view bytes) {
     return get_u64(bytes.data() + u64_bytes);
 }
 
+std::string encode_event(std::string_view key, std::string_view event) {
+    CABILDO_ASSERT(key.size() <= event_key_bytes_max, "event key too long for its u16 length");
+    std::string out;
+    out.reserve(event_key_len_bytes + key.size() + event.size());
+    out.push_back(static_cast<char>((key.size() >> 8) & 0xff));
+    out.push_back(static_cast<char>(key.size() & 0xff));
+    out += key;
+    out += event;
+    return out;
+}
+
+EventView decode_event(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() >= event_key_len_bytes, "stored event is truncated");
+    std::size_t key_len = (std::size_t{static_cast<unsigned char>(bytes[0])} << 8) |
+                          static_cast<unsigned char>(bytes[1]);
+    CABILDO_ASSERT(bytes.size() - event_key_len_bytes >= key_len, "stored event key is truncated");
+    return EventView{bytes.substr(event_key_len_bytes, key_len),
+                     bytes.substr(event_key_len_bytes + key_len)};
+}
+
 }  // namespace cabildo::storage::codec

@@ -1,10 +1,11 @@
 // codec: the fixed binary layouts storage/ writes into LMDB values and keys.
 //
-// All integers are unsigned 64-bit big-endian, so byte order (memcmp, LMDB's
-// default key order) equals numeric order. This is not the wire format:
-// storage/ does not use msgpack. The layouts are listed in storage.h. Decoders
-// assert on malformed bytes, because only storage/ writes these values: a
-// mismatch is corruption or a bug, not input to reject.
+// All integers are big-endian, unsigned 64-bit but for the u16 key length in
+// an event, so byte order (memcmp, LMDB's default key order) equals numeric
+// order. This is not the wire format: storage/ does not use msgpack. The
+// layouts are listed in storage.h. Decoders assert on malformed bytes, because
+// only storage/ writes these values: a mismatch is corruption or a bug, not
+// input to reject.
 #pragma once
 
 #include <array>
@@ -52,5 +53,16 @@ SessionRecord decode_session(std::string_view bytes);
 // session_age key: [index][session id]
 AgeKey age_key(raft::LogIndex index, std::uint64_t session_id);
 std::uint64_t age_key_session(std::string_view bytes);
+
+// events value: [key_len u16][client key][event bytes]. The decoded views
+// point into `bytes`.
+constexpr std::size_t event_key_len_bytes = 2;
+constexpr std::size_t event_key_bytes_max = 0xffff;
+struct EventView {
+    std::string_view key;
+    std::string_view event;
+};
+std::string encode_event(std::string_view key, std::string_view event);
+EventView decode_event(std::string_view bytes);
 
 }  // namespace cabildo::storage::codec

@@ -4,19 +4,18 @@
 #include <utility>
 
 #include "node/raft/assert.h"
+#include "storage/storage.h"
 
 namespace cabildo::storage {
 
-Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir,
-                                                   std::size_t map_bytes_initial,
-                                                   std::size_t map_bytes_max,
-                                                   std::size_t sessions_max) {
-    auto env = Env::open(dir, map_bytes_initial, map_bytes_max, dbs_max);
+Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const Options& options) {
+    auto env = Env::open(dir, options.map_bytes_initial, options.map_bytes_max, dbs_max);
     if (!env)
         return env.error();
     auto dbs = std::make_unique<Databases>();
     dbs->env = std::move(*env);
-    dbs->sessions_max = sessions_max;
+    dbs->sessions_max = options.sessions_max;
+    dbs->events_max = options.events_max;
     Databases& d = *dbs;
     auto opened = d.write("open databases", [&d](MDB_txn* txn) {
         int rc = d.log.open(txn);
@@ -26,6 +25,8 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir,
             rc = d.kv.open(txn, d.env->key_bytes_max());
         if (rc == 0)
             rc = d.sessions.open(txn);
+        if (rc == 0)
+            rc = d.events.open(txn);
         return rc;
     });
     if (!opened)

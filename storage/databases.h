@@ -1,4 +1,4 @@
-// Databases: the LMDB environment of one node and its five named databases,
+// Databases: the LMDB environment of one node and its six named databases,
 // plus the write-transaction runner that survives MDB_MAP_FULL.
 //
 // Internal to storage/ (includes <lmdb.h> through env.h). Storage and
@@ -13,6 +13,7 @@
 
 #include "node/raft/result.h"
 #include "storage/env.h"
+#include "storage/event_db.h"
 #include "storage/kv_db.h"
 #include "storage/log_db.h"
 #include "storage/meta_db.h"
@@ -20,15 +21,14 @@
 
 namespace cabildo::storage {
 
+struct Options;
+
 struct Databases {
-    static constexpr unsigned dbs_max = 5;  // log, meta, kv, sessions, session_age
+    static constexpr unsigned dbs_max = 6;  // log, meta, kv, sessions, session_age, events
 
     // Opens the environment in dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env.
-    static Result<std::unique_ptr<Databases>> open(const std::string& dir,
-                                                   std::size_t map_bytes_initial,
-                                                   std::size_t map_bytes_max,
-                                                   std::size_t sessions_max);
+    static Result<std::unique_ptr<Databases>> open(const std::string& dir, const Options& options);
 
     // Runs body in one write transaction and commits it (fsync). If body or
     // the commit hits MDB_MAP_FULL, the transaction is aborted, the map
@@ -46,7 +46,9 @@ struct Databases {
     MetaDb meta;
     KvDb kv;
     SessionDb sessions;
+    EventDb events;
     std::size_t sessions_max = 0;
+    std::size_t events_max = 0;
     int commits_to_fail = 0;
 };
 

@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view hard_state_key = "hard_state";
 constexpr std::string_view applied_key = "applied";
+constexpr std::string_view events_compacted_key = "events_compacted";
 
 std::optional<std::string_view> read(MDB_txn* txn, MDB_dbi dbi, std::string_view name) {
     MDB_val key = to_val(name);
@@ -49,6 +50,16 @@ int MetaDb::set_hard_state(MDB_txn* txn, const raft::HardState& hard_state) {
 int MetaDb::set_applied(MDB_txn* txn, raft::LogIndex index) {
     codec::U64Key bytes = codec::u64_key(index);
     return write(txn, dbi_, applied_key, codec::view(bytes));
+}
+
+raft::LogIndex MetaDb::events_compacted(MDB_txn* txn) const {
+    auto bytes = read(txn, dbi_, events_compacted_key);
+    return bytes ? codec::decode_u64(*bytes) : 0;
+}
+
+int MetaDb::set_events_compacted(MDB_txn* txn, raft::LogIndex index) {
+    codec::U64Key bytes = codec::u64_key(index);
+    return write(txn, dbi_, events_compacted_key, codec::view(bytes));
 }
 
 }  // namespace cabildo::storage

@@ -1,8 +1,10 @@
-// MetaDb: the "meta" database: the Raft hard state and the applied index.
+// MetaDb: the "meta" database: the Raft hard state, the applied index and
+// how far the event history has been evicted.
 //
 // Keys are ASCII names: "hard_state" -> [term][voted_for][commit_index],
-// "applied" -> [index], all u64 big-endian. A key never written reads as
-// zero (a fresh node). Writes return LMDB codes; reads assert.
+// "applied" -> [index], "events_compacted" -> [index], all u64 big-endian.
+// A key never written reads as zero (a fresh node). Writes return LMDB
+// codes; reads assert.
 #pragma once
 
 #include "node/raft/types.h"
@@ -18,6 +20,9 @@ public:
     raft::LogIndex applied(MDB_txn* txn) const;
     int set_hard_state(MDB_txn* txn, const raft::HardState& hard_state);
     int set_applied(MDB_txn* txn, raft::LogIndex index);
+    // The highest evicted event index (see EventDb); 0 if none was evicted.
+    raft::LogIndex events_compacted(MDB_txn* txn) const;
+    int set_events_compacted(MDB_txn* txn, raft::LogIndex index);
 
 private:
     MDB_dbi dbi_ = 0;

@@ -1,5 +1,5 @@
 // Plain records returned by Storage and ApplyTxn: a client session's last
-// answer and the result of a prefix range read.
+// answer, the result of a prefix range read and a page of the event history.
 //
 // Public: included by node/ through storage.h. No LMDB types appear here.
 #pragma once
@@ -28,6 +28,20 @@ struct RangeResult {
     std::vector<std::pair<std::string, std::string>> kvs;
     bool more = false;                 // another matching key exists past the limit
     raft::LogIndex applied_index = 0;  // the snapshot's applied index (a revision)
+};
+
+// A page of the event history (Storage::events), from one consistent
+// snapshot. To continue, ask again from scanned_through + 1.
+struct EventsResult {
+    std::vector<std::pair<raft::LogIndex, std::string>> events;  // (index, event bytes), ascending
+    // Last index examined (continue from scanned_through + 1); from - 1 (0
+    // for from 0) if none was. When !more the scan reached the end of the
+    // history and this is at least applied_index: no event up to it was missed.
+    raft::LogIndex scanned_through = 0;
+    bool more = false;                     // stopped at limit/bytes_max/scan_max before the end
+    raft::LogIndex compacted_through = 0;  // every event with index <= this was evicted
+    // Applied index in the same read txn (events cover up to it).
+    raft::LogIndex applied_index = 0;
 };
 
 }  // namespace cabildo::storage

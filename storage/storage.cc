@@ -1,6 +1,7 @@
 // Storage: see storage.h.
 #include "storage/storage.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "node/raft/assert.h"
@@ -14,8 +15,9 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     }
     if (options.sessions_max == 0)
         return Error{Status::bad_request, "sessions_max must be > 0"};
-    auto dbs = Databases::open(path, options.map_bytes_initial, options.map_bytes_max,
-                               options.sessions_max);
+    if (options.events_max == 0)
+        return Error{Status::bad_request, "events_max must be > 0"};
+    auto dbs = Databases::open(path, options);
     if (!dbs)
         return dbs.error();
     return std::unique_ptr<Storage>(new Storage(std::move(*dbs)));
@@ -124,6 +126,28 @@ Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit) 
 std::optional<SessionRecord> Storage::session(std::uint64_t session_id) const {
     ReadTxn txn(*dbs_->env);
     return dbs_->sessions.get(txn.raw(), session_id);
+}
+
+Storage::EventsResult Storage::events(raft::LogIndex from, std::string_view prefix,
+                                      std::size_t limit, std::size_t bytes_max,
+                                      std::size_t scan_max) const {
+    ReadTxn txn(*dbs_->env);
+    EventsResult result;
+    result.applied_index = dbs_->meta.applied(txn.raw());
+    result.compacted_through = dbs_->meta.events_compacted(txn.raw());
+    result.scanned_through = from == 0 ? 0 : from - 1;
+    dbs_->events.scan(txn.raw(), from, prefix, EventDb::Limits{limit, bytes_max, scan_max},
+                      &result);
+    // At the end of the history every index up to applied_index is covered:
+    // a later event must have a higher index (ApplyTxn::add_event asserts).
+    if (!result.more)
+        result.scanned_through = std::max(result.scanned_through, result.applied_index);
+    return result;
+}
+
+raft::LogIndex Storage::events_compacted_through() const {
+    ReadTxn txn(*dbs_->env);
+    return dbs_->meta.events_compacted(txn.raw());
 }
 
 std::uint64_t Storage::state_hash() const {

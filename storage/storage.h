@@ -1,7 +1,7 @@
 // Storage: a node's durable state in one LMDB environment: the Raft log and
 // hard state (read by the core through raft::LogReader, written by persist())
-// and the applied key-value state machine with its client sessions (written
-// through ApplyTxn).
+// and the applied key-value state machine with its client sessions and its
+// event history for watches (written through ApplyTxn).
 //
 // This is the public face of storage/, the only code that includes <lmdb.h>;
 // this header does not. It stores bytes: what a command means is node/'s job,
@@ -30,11 +30,13 @@ struct Options {
     std::size_t map_bytes_initial = 64 << 20;  // grows by doubling on MDB_MAP_FULL
     std::size_t map_bytes_max = 64ull << 30;
     std::size_t sessions_max = 100000;  // oldest (by last-used index) evicted first
+    std::size_t events_max = 100000;    // oldest (lowest index) evicted first
 };
 
 // On-disk layout. `path` is a directory holding LMDB's data.mdb and lock.mdb.
-// One environment, five named databases (DBIs), every integer an unsigned
-// 64-bit big-endian value ("u64"), so LMDB's memcmp key order is numeric order:
+// One environment, six named databases (DBIs), every integer big-endian and
+// unsigned, 64-bit ("u64") but for the events' u16 key length, so LMDB's
+// memcmp key order is numeric order:
 //
 //   log          [index u64]               -> [term u64][type u8][data bytes]
 //                Contiguous indexes [first_index, last_index]; appended with
@@ -42,17 +44,24 @@ struct Options {
 //                the new entries appended, in the same transaction.
 //   meta         "hard_state"              -> [term u64][voted_for u64][commit_index u64]
 //                "applied"                 -> [index u64]
+//                "events_compacted"        -> [index u64], the highest evicted event
 //                Missing keys read as zero (a fresh node).
 //   kv           [client key, 1..511 B]    -> [client value]
 //   sessions     [session id u64]          -> [seq u64][index u64][reply bytes]
 //   session_age  [index u64][session id u64] -> empty; one per session, for
 //                eviction in (index, id) order past Options::sessions_max.
+//   events       [index u64]               -> [key_len u16][client key][event bytes]
+//                One opaque event (node/'s bytes) per applied index that
+//                changed the state, appended with MDB_APPEND; the lowest
+//                indexes are evicted past Options::events_max.
 //
 // Transactions, each synced (fsync per commit; never MDB_NOSYNC):
 //   persist():          hard state + log suffix, together. Raft: BEFORE any
 //                       message that depends on them is sent.
-//   ApplyTxn::commit(): kv writes + sessions + "applied", together, so a
-//                       crash never applies an entry twice or loses one.
+//   ApplyTxn::commit(): kv writes + sessions + events (and their eviction,
+//                       "events_compacted") + "applied", together, so a
+//                       crash never applies an entry twice or loses one, and
+//                       the history never disagrees with the kv state.
 // LMDB is copy-on-write with two meta pages: a crash leaves either the old or
 // the new transaction, with no recovery step. MDB_MAP_FULL (from a put or the
 // commit) aborts, doubles the map up to map_bytes_max and replays the
@@ -60,13 +69,15 @@ struct Options {
 //
 // Invariants: first_index() <= last_index() + 1; the cached first/last
 // index, last term, hard state and applied index equal what is stored;
-// entries at or below the stored commit_index are never removed or changed.
+// entries at or below the stored commit_index are never removed or changed;
+// at most events_max events are stored, every one above events_compacted.
 // Not thread-safe: the node's loop thread owns it. The const reads each use
 // one read transaction (a consistent snapshot), reused via reset/renew.
 class Storage final : public raft::LogReader {
 public:
     using SessionRecord = storage::SessionRecord;
     using RangeResult = storage::RangeResult;
+    using EventsResult = storage::EventsResult;
     using ApplyTxn = storage::ApplyTxn;
 
     // Creates the directory if missing. bad_request for inconsistent options.
@@ -102,6 +113,17 @@ public:
     std::optional<std::string> get(std::string_view key) const;
     RangeResult range(std::string_view prefix, std::size_t limit) const;
     std::optional<SessionRecord> session(std::uint64_t session_id) const;
+    // The events with index >= from whose key starts with prefix, in index
+    // order, from one read transaction. Stops after `limit` matches, or
+    // before a match that would take the matching event bytes past bytes_max
+    // (but never before the first match), or after examining scan_max events;
+    // scanned_through and more say where (see EventsResult). If from <=
+    // compacted_through some events are gone: the caller compares and
+    // reports that itself; this still returns what is there.
+    EventsResult events(raft::LogIndex from, std::string_view prefix, std::size_t limit,
+                        std::size_t bytes_max, std::size_t scan_max) const;
+    // Every event with index <= this was evicted (0: none).
+    raft::LogIndex events_compacted_through() const;
     // FNV-1a 64 over the applied index and every key and value in key order
     // (layout in kv_db.h): equal across nodes with equal state machines.
     std::uint64_t state_hash() const;

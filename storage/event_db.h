@@ -1,0 +1,59 @@
+// EventDb: the "events" database: the history of applied changes, one opaque
+// event per log index that changed the state, so a client can watch from a
+// past revision.
+//
+// events: key [index u64 BE] -> [key_len u16 BE][client key][event bytes]
+//
+// The event bytes are node/'s encoding (through wire/); storage/ never looks
+// inside them, and keeps the client key beside them only to filter by
+// prefix. Not a log: indexes have gaps (entries that changed nothing).
+// Invariant: at most events_max events, the newest. Eviction removes the
+// smallest index first, inside the apply transaction, from replicated data
+// only, so every node keeps the same events; the caller records the highest
+// evicted index (meta "events_compacted"). Writes return LMDB codes; reads
+// assert.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "node/raft/types.h"
+#include "storage/env.h"
+#include "storage/records.h"
+
+namespace cabildo::storage {
+
+class EventDb {
+public:
+    // Where scan() stops: after `limit` matches, before a match that would
+    // take the matching event bytes past bytes_max (but never before the
+    // first match), or after examining scan_max events.
+    struct Limits {
+        std::size_t limit = 0;
+        std::size_t bytes_max = 0;
+        std::size_t scan_max = 0;
+    };
+
+    int open(MDB_txn* txn) { return open_dbi(txn, "events", &dbi_); }
+
+    // Stores the event under index and, if that makes more than events_max
+    // events, evicts the oldest; *evicted_through is then the highest evicted
+    // index, else 0. Preconditions (asserted): index is above every stored
+    // event's; key fits its u16 length.
+    int add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::string_view event,
+            std::size_t events_max, raft::LogIndex* evicted_through);
+
+    // Appends to out->events the events with index >= from whose key starts
+    // with prefix, in index order, within limits. Sets out->more if it
+    // stopped before the last stored event, and raises out->scanned_through
+    // to the last index it examined.
+    void scan(MDB_txn* txn, raft::LogIndex from, std::string_view prefix, const Limits& limits,
+              EventsResult* out) const;
+
+private:
+    int evict_oldest(MDB_txn* txn, std::size_t events_max, raft::LogIndex* evicted_through);
+
+    MDB_dbi dbi_ = 0;
+};
+
+}  // namespace cabildo::storage
