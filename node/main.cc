@@ -39,6 +39,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
         ->capture_default_str();
     app.add_option("--map-mb", config.map_bytes_initial, "initial LMDB map size (grows)")
         ->transform([](std::string s) { return std::to_string(std::stoull(s) << 20); });
+    app.add_option("--events-max", config.events_max,
+                   "changes kept for watch_from; older ones answer `compacted`")
+        ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
 }
@@ -67,6 +70,7 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [node " + std::to_string(config.id) + "] %v");
     cabildo::storage::Options options;
     options.map_bytes_initial = config.map_bytes_initial;
+    options.events_max = config.events_max;
     auto storage = cabildo::storage::Storage::open(config.data_dir, options);
     if (!storage) {
         spdlog::critical("cannot open storage at {}: {}", config.data_dir,

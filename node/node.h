@@ -85,6 +85,7 @@ private:
     void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
     void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
     void serve_read(const Pending& pending);
+    void serve_watch(const Pending& pending);
     bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
     void reply(const Envelope& envelope, wire::ClientReply reply);
     void reply_error(const Envelope& envelope, std::string_view code, std::string message,

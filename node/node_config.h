@@ -41,6 +41,7 @@ struct NodeConfig {
     int request_timeout_ms = 5000;  // a client write or read not answered by then: timeout
     int status_interval_ms = 100;   // hb/ status publication on the PUB socket
     std::size_t map_bytes_initial = 64u << 20;
+    std::size_t events_max = 100000;  // change history kept for watch_from
     std::string log_level = "info";
 
     const Member& self() const;

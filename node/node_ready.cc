@@ -1,6 +1,7 @@
 // Node: the Ready cycle (persist, send, apply, serve reads, advance).
 #include <spdlog/spdlog.h>
 
+#include "node/frames.h"
 #include "node/node.h"
 #include "wire/protocol.h"
 
@@ -54,7 +55,11 @@ bool Node::complete_ready(raft::Ready& ready, bool persisted) {
     if (!ready.entries_to_apply.empty()) {
         auto applied = state_machine_.apply(ready.entries_to_apply);
         if (!applied) return stall(applied.error(), true);
-        for (const Applied& a : *applied) answer_write(a);
+        for (const Applied& a : *applied) {
+            answer_write(a);
+            // Committed and applied: now watchers may hear of it (kv/<key>).
+            if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        }
     }
     // 4. Reads, then 5. tell the core.
     finish_reads(ready);

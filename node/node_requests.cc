@@ -19,6 +19,7 @@ namespace cabildo::node {
 namespace {
 
 constexpr std::string_view forward_marker = "cabildo-fwd";
+constexpr std::size_t watch_scan_max = 100000;  // history entries examined per watch_from
 
 bool is_write(wire::Op op) {
     return op == wire::Op::put || op == wire::Op::del || op == wire::Op::cas;
@@ -52,6 +53,7 @@ void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
         this->reply(pending.envelope, std::move(reply));
         return;
     }
+    case wire::Op::watch_from: serve_watch(pending); return;
     case wire::Op::get:
     case wire::Op::range:
         if (pending.request.consistency == wire::Consistency::serializable) {
@@ -159,6 +161,38 @@ void Node::serve_read(const Pending& pending) {
             page.kvs.push_back({std::move(key), std::move(value)});
         }
         reply.range = std::move(page);
+    }
+    this->reply(pending.envelope, std::move(reply));
+}
+
+// Served from this node's event history: a consistent prefix of the one
+// history every node applies. The reply covers every matching event up to
+// `revision`; the watcher continues from revision + 1.
+void Node::serve_watch(const Pending& pending) {
+    const wire::ClientRequest& r = pending.request;
+    const raft::LogIndex compacted = storage_->events_compacted_through();
+    if (r.from <= compacted) {
+        wire::ClientReply refused = wire::make_error_reply(
+            wire::error_compacted,
+            "events up to revision " + std::to_string(compacted) +
+                " are no longer kept; read the prefix with range and watch from its revision + 1",
+            r.id);
+        refused.revision = storage_->applied_index();
+        reply(pending.envelope, std::move(refused));
+        return;
+    }
+    storage::EventsResult found =
+        storage_->events(r.from, r.prefix, r.limit, wire::range_reply_bytes_max, watch_scan_max);
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.id = r.id;
+    reply.more = found.more;
+    reply.revision = found.more ? found.scanned_through : found.applied_index;
+    reply.events.emplace();
+    for (const auto& [index, bytes] : found.events) {
+        auto event = wire::decode_event(bytes.data(), bytes.size());
+        CABILDO_ASSERT(event.ok(), "a stored event does not decode");
+        reply.events->push_back(std::move(*event));
     }
     this->reply(pending.envelope, std::move(reply));
 }

@@ -12,11 +12,17 @@ Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry
     std::vector<Applied> applied;
     applied.reserve(entries.size());
     for (const raft::Entry& entry : entries) {
-        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}};
+        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}, {}, {}};
         if (a.is_command) {
             auto command = wire::decode_command(entry.data.data(), entry.data.size());
             if (command) {
-                a.reply = execute(*command, entry.index, *txn);
+                std::optional<wire::Event> event;
+                a.reply = execute(*command, entry.index, *txn, event);
+                if (event) {
+                    a.event = wire::encode_event(*event);
+                    a.key = event->key;
+                    txn->add_event(entry.index, a.key, a.event);
+                }
             } else {
                 // Every node decodes the same bytes the same way, so this is
                 // deterministic; it can only mean a bug in whoever proposed it.
@@ -34,7 +40,8 @@ Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry
 }
 
 wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::LogIndex index,
-                                          storage::ApplyTxn& txn) {
+                                          storage::ApplyTxn& txn,
+                                          std::optional<wire::Event>& event) {
     if (command.session != 0) {
         if (auto record = txn.session(command.session)) {
             if (command.seq == record->seq) {
@@ -49,7 +56,7 @@ wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::Lo
             }
         }
     }
-    wire::ClientReply reply = run(command, index, txn);
+    wire::ClientReply reply = run(command, index, txn, event);
     if (command.session != 0) {
         txn.set_session(command.session, command.seq, index, wire::encode_reply(reply));
     }
@@ -57,7 +64,7 @@ wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::Lo
 }
 
 wire::ClientReply KvStateMachine::run(const wire::Command& command, raft::LogIndex index,
-                                      storage::ApplyTxn& txn) {
+                                      storage::ApplyTxn& txn, std::optional<wire::Event>& event) {
     wire::ClientReply reply;
     reply.ok = true;
     reply.revision = index;
@@ -65,9 +72,13 @@ wire::ClientReply KvStateMachine::run(const wire::Command& command, raft::LogInd
     case wire::Op::put: {
         const Status status = txn.put(command.key, command.value);
         if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
+        event = wire::Event{index, false, command.key, command.value};
         return reply;
     }
-    case wire::Op::del: reply.succeeded = txn.erase(command.key); return reply;
+    case wire::Op::del:
+        reply.succeeded = txn.erase(command.key);
+        if (*reply.succeeded) event = wire::Event{index, true, command.key, std::nullopt};
+        return reply;
     case wire::Op::cas: {
         const std::optional<std::string> current = txn.get(command.key);
         const std::optional<std::string>& expected = *command.expected;
@@ -77,6 +88,7 @@ wire::ClientReply KvStateMachine::run(const wire::Command& command, raft::LogInd
             if (status != Status::ok) {
                 return wire::make_error_reply(wire::error_code(status), "cas", {});
             }
+            event = wire::Event{index, false, command.key, command.value};
         }
         reply.succeeded = match;
         return reply;

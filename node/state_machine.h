@@ -7,6 +7,10 @@
 //
 // Sessions make retries exactly-once: a command with (session, seq) that was
 // already applied is not executed again; its first reply is returned.
+//
+// Each command that changed the state (a put, a delete of a present key, a
+// cas that swapped) yields an event, stored with its revision in the same
+// transaction, for watch_from; the node publishes it once committed.
 #pragma once
 
 #include <vector>
@@ -24,6 +28,8 @@ struct Applied {
     raft::Term term = 0;
     bool is_command = false;  // false for the no-op of a new term
     wire::ClientReply reply;  // without id and leader: the caller fills them in
+    std::string event;        // encoded wire::Event if the state changed, else empty
+    std::string key;          // the key the event is about
 };
 
 class KvStateMachine {
@@ -36,9 +42,9 @@ public:
 
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
-                              storage::ApplyTxn& txn);
+                              storage::ApplyTxn& txn, std::optional<wire::Event>& event);
     wire::ClientReply run(const wire::Command& command, raft::LogIndex index,
-                          storage::ApplyTxn& txn);
+                          storage::ApplyTxn& txn, std::optional<wire::Event>& event);
 
     storage::Storage& storage_;
 };
