@@ -164,12 +164,16 @@ Result<RangeResult> Client::range(std::string_view prefix, std::uint32_t limit,
     return RangeResult{std::move(reply->range->kvs), reply->range->more, reply->revision};
 }
 
-Result<wire::NodeStatus> Client::status(const std::string& endpoint) {
+namespace {
+
+std::string status_request_frame() {
     wire::ClientRequest request;
     request.op = wire::Op::status;
-    const std::string frame = wire::encode_request(request);
-    Result<wire::ClientReply> reply =
-        request_once(context_, endpoint, frame, options_.request_timeout);
+    return wire::encode_request(request);
+}
+
+Result<wire::NodeStatus> node_status_from(const std::string& endpoint,
+                                          Result<wire::ClientReply> reply) {
     if (!reply) {
         const Error& error = reply.error();
         // No reply from one node is "unavailable", whatever the retry loop
@@ -187,10 +191,21 @@ Result<wire::NodeStatus> Client::status(const std::string& endpoint) {
     return std::move(*reply->status);
 }
 
+}  // namespace
+
+Result<wire::NodeStatus> Client::status(const std::string& endpoint) {
+    return node_status_from(endpoint, request_once(context_, endpoint, status_request_frame(),
+                                                   options_.request_timeout));
+}
+
 std::vector<std::pair<std::string, Result<wire::NodeStatus>>> Client::cluster_status() {
+    // In parallel: an unreachable node costs one request_timeout in all.
+    std::vector<Result<wire::ClientReply>> replies = request_each(
+        context_, options_.endpoints, status_request_frame(), options_.request_timeout);
     std::vector<std::pair<std::string, Result<wire::NodeStatus>>> statuses;
-    for (const std::string& endpoint : options_.endpoints) {
-        statuses.emplace_back(endpoint, status(endpoint));
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        const std::string& endpoint = options_.endpoints[i];
+        statuses.emplace_back(endpoint, node_status_from(endpoint, std::move(replies[i])));
     }
     return statuses;
 }

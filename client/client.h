@@ -87,7 +87,7 @@ public:
                               wire::Consistency consistency = wire::Consistency::linearizable);
     // Asks exactly that node, once, within request_timeout: no failover.
     Result<wire::NodeStatus> status(const std::string& endpoint);
-    // status() of every configured endpoint, in order.
+    // status() of every configured endpoint, asked in parallel; in endpoint order.
     std::vector<std::pair<std::string, Result<wire::NodeStatus>>> cluster_status();
 
     const ClientOptions& options() const { return options_; }

@@ -1,4 +1,6 @@
-// request_once: one Lazy Pirate attempt over a fresh REQ socket (request_once.h).
+// request_once and request_each: Lazy Pirate attempts over fresh REQ sockets
+// (request_once.h). request_once() is request_each() with one endpoint, so
+// there is one code path for both.
 #include "client/request_once.h"
 
 #include <fmt/format.h>
@@ -12,6 +14,8 @@ namespace cabildo::client {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // Replies above this are cut off by ZeroMQ (maxmsgsize) and never delivered,
 // which then looks like a timeout; decode_reply() enforces the same cap.
 constexpr std::int64_t reply_bytes_max = static_cast<std::int64_t>(wire::reply_frame_bytes_max);
@@ -20,60 +24,52 @@ Error exchange_error(Status status, const std::string& endpoint, std::string_vie
     return Error{status, fmt::format("{}: {}", endpoint, what)};
 }
 
-// Waits for the reply frame. nullopt = nothing arrived before the timeout.
-std::optional<zmq::message_t> receive_reply(zmq::socket_t& socket,
-                                            std::chrono::milliseconds timeout) {
-    std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, timeout);
-    if ((items[0].revents & ZMQ_POLLIN) == 0)
-        return std::nullopt;
-    zmq::message_t reply;
-    if (!socket.recv(reply, zmq::recv_flags::dontwait))
-        return std::nullopt;
-    return reply;
+// One endpoint's attempt. Invariant: once result is set, socket is unused.
+struct Attempt {
+    const std::string* endpoint = nullptr;
+    std::optional<zmq::socket_t> socket;
+    bool sent = false;  // the frame was queued: the node may act on it
+    std::optional<Result<wire::ClientReply>> result;
+};
+
+void open_and_send(zmq::context_t& context, const std::string& frame, Attempt& attempt) {
+    attempt.socket.emplace(context, zmq::socket_type::req);
+    zmq::socket_t& socket = *attempt.socket;
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::maxmsgsize, reply_bytes_max);
+    try {
+        socket.connect(*attempt.endpoint);
+    } catch (const zmq::error_t& error) {
+        attempt.result = exchange_error(Status::unavailable, *attempt.endpoint,
+                                        fmt::format("cannot connect: {}", error.what()));
+        return;
+    }
+    // Without `immediate` a REQ queues the frame for the pending connection,
+    // so this does not fail for a node that is down: the poll times out.
+    if (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait)) {
+        attempt.result =
+            exchange_error(Status::unavailable, *attempt.endpoint, "cannot send (queue full)");
+        return;
+    }
+    attempt.sent = true;
 }
 
-// Drains extra frames so the socket is left in a sane state; true if there
-// were any (a v1 reply is exactly one frame).
-bool drain_extra_frames(zmq::socket_t& socket, const zmq::message_t& first) {
-    bool more = first.more();
-    const bool had_more = more;
+// Reads the reply the poll announced. A v1 reply is exactly one frame.
+Result<wire::ClientReply> read_reply(zmq::socket_t& socket, const std::string& endpoint) {
+    zmq::message_t reply;
+    if (!socket.recv(reply, zmq::recv_flags::dontwait))
+        return exchange_error(Status::timeout, endpoint, "reply vanished");
+    bool more = reply.more();
+    const bool extra_frames = more;
     while (more) {
         zmq::message_t part;
         if (!socket.recv(part, zmq::recv_flags::dontwait))
             break;
         more = part.more();
     }
-    return had_more;
-}
-
-// Sets `sent` once the frame is queued, so a later zmq error can be reported
-// as "outcome unknown".
-Result<wire::ClientReply> exchange(zmq::context_t& context, const std::string& endpoint,
-                                   const std::string& frame, std::chrono::milliseconds timeout,
-                                   bool& sent) {
-    zmq::socket_t socket(context, zmq::socket_type::req);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::maxmsgsize, reply_bytes_max);
-    try {
-        socket.connect(endpoint);
-    } catch (const zmq::error_t& error) {
-        return exchange_error(Status::unavailable, endpoint,
-                              fmt::format("cannot connect: {}", error.what()));
-    }
-    // Without `immediate` a REQ queues the frame for the pending connection,
-    // so this does not fail for a node that is down: the poll times out.
-    if (!socket.send(zmq::buffer(frame), zmq::send_flags::dontwait))
-        return exchange_error(Status::unavailable, endpoint, "cannot send (queue full)");
-    sent = true;
-    std::optional<zmq::message_t> reply = receive_reply(socket, timeout);
-    if (!reply) {
-        return exchange_error(Status::timeout, endpoint,
-                              fmt::format("no reply within {} ms", timeout.count()));
-    }
-    if (drain_extra_frames(socket, *reply))
+    if (extra_frames)
         return exchange_error(Status::io_error, endpoint, "malformed reply: more than one frame");
-    Result<wire::ClientReply> decoded = wire::decode_reply(reply->data(), reply->size());
+    Result<wire::ClientReply> decoded = wire::decode_reply(reply.data(), reply.size());
     if (!decoded) {
         return exchange_error(Status::io_error, endpoint,
                               fmt::format("malformed reply: {}", decoded.error().detail));
@@ -81,19 +77,71 @@ Result<wire::ClientReply> exchange(zmq::context_t& context, const std::string& e
     return decoded;
 }
 
+// Polls every attempt still waiting until each has a reply or the deadline.
+void await_replies(std::vector<Attempt>& attempts, Clock::time_point deadline) {
+    while (true) {
+        std::vector<zmq::pollitem_t> items;
+        std::vector<Attempt*> waiting;
+        for (Attempt& attempt : attempts) {
+            if (attempt.result)
+                continue;
+            items.push_back({attempt.socket->handle(), 0, ZMQ_POLLIN, 0});
+            waiting.push_back(&attempt);
+        }
+        const auto remaining =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (items.empty() || remaining.count() <= 0)
+            return;
+        zmq::poll(items, remaining);
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (items[i].revents & ZMQ_POLLIN)
+                waiting[i]->result = read_reply(*waiting[i]->socket, *waiting[i]->endpoint);
+        }
+    }
+}
+
+void exchange_all(zmq::context_t& context, const std::string& frame,
+                  std::chrono::milliseconds timeout, std::vector<Attempt>& attempts) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    for (Attempt& attempt : attempts) {
+        open_and_send(context, frame, attempt);
+    }
+    await_replies(attempts, deadline);
+}
+
 }  // namespace
+
+std::vector<Result<wire::ClientReply>> request_each(zmq::context_t& context,
+                                                    const std::vector<std::string>& endpoints,
+                                                    const std::string& frame,
+                                                    std::chrono::milliseconds timeout) {
+    std::vector<Attempt> attempts(endpoints.size());
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+        attempts[i].endpoint = &endpoints[i];
+    }
+    std::string failure = fmt::format("no reply within {} ms", timeout.count());
+    try {
+        exchange_all(context, frame, timeout, attempts);
+    } catch (const zmq::error_t& error) {
+        failure = fmt::format("zmq error: {}", error.what());
+    }
+    std::vector<Result<wire::ClientReply>> results;
+    for (Attempt& attempt : attempts) {
+        if (attempt.result) {
+            results.push_back(std::move(*attempt.result));
+        } else {
+            const Status status = attempt.sent ? Status::timeout : Status::unavailable;
+            results.push_back(exchange_error(status, *attempt.endpoint, failure));
+        }
+    }
+    // The sockets close here (linger 0) on every path, as Lazy Pirate requires.
+    return results;
+}
 
 Result<wire::ClientReply> request_once(zmq::context_t& context, const std::string& endpoint,
                                        const std::string& frame,
                                        std::chrono::milliseconds timeout) {
-    // The socket is closed (linger 0) when exchange() returns, on every path.
-    bool sent = false;
-    try {
-        return exchange(context, endpoint, frame, timeout, sent);
-    } catch (const zmq::error_t& error) {
-        return exchange_error(sent ? Status::timeout : Status::unavailable, endpoint,
-                              fmt::format("zmq error: {}", error.what()));
-    }
+    return std::move(request_each(context, {endpoint}, frame, timeout).front());
 }
 
 }  // namespace cabildo::client

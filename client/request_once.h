@@ -1,6 +1,7 @@
 // request_once: one request/reply exchange with one node over a fresh REQ
 // socket. The building block of LeaderRpc's Lazy Pirate loop and of
-// Client::status(), which asks one node and never fails over.
+// Client::status(), which asks one node and never fails over. request_each
+// does the same with several nodes at once (Client::cluster_status()).
 //
 // Each call opens a REQ socket (linger 0, so closing it never blocks the
 // context), connects, sends one frame, polls up to the timeout for one reply
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "node/raft/result.h"
@@ -26,5 +28,12 @@ namespace cabildo::client {
 // Error::detail always names the endpoint.
 Result<wire::ClientReply> request_once(zmq::context_t& context, const std::string& endpoint,
                                        const std::string& frame, std::chrono::milliseconds timeout);
+
+// request_once() to every endpoint in parallel, all within one timeout: the
+// results are in endpoint order.
+std::vector<Result<wire::ClientReply>> request_each(zmq::context_t& context,
+                                                    const std::vector<std::string>& endpoints,
+                                                    const std::string& frame,
+                                                    std::chrono::milliseconds timeout);
 
 }  // namespace cabildo::client

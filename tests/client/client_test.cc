@@ -14,6 +14,7 @@ namespace cabildo::client {
 namespace {
 
 using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
 using testing::dead_endpoint;
 using testing::error_reply;
 using testing::FakeAction;
@@ -175,12 +176,38 @@ TEST(ClientTest, StatusAsksExactlyThatNodeWithoutFailover) {
     EXPECT_NE(unreachable.error().detail.find(dead), std::string::npos);
     EXPECT_EQ(live.request_count(), 1u);  // the dead node's request went nowhere else
 
+    const Clock::time_point start = Clock::now();
     const auto statuses = client.cluster_status();
+    // In parallel: the dead node costs one request_timeout, not one each.
+    EXPECT_LT(Clock::now() - start, milliseconds{200 + 150});
     ASSERT_EQ(statuses.size(), 2u);
     EXPECT_EQ(statuses[0].first, dead);
     EXPECT_FALSE(statuses[0].second.ok());
     EXPECT_EQ(statuses[1].first, live.endpoint());
     EXPECT_TRUE(statuses[1].second.ok());
+}
+
+TEST(ClientTest, ClusterStatusAsksEveryNodeAtOnce) {
+    FakeServer first(kv_node);
+    FakeServer second(kv_node);
+    const std::string dead = dead_endpoint();
+    Client client(ClientOptions{
+        {dead, first.endpoint(), "not an endpoint", dead_endpoint(), second.endpoint()},
+        milliseconds{300},
+        milliseconds{3000}});
+    const Clock::time_point start = Clock::now();
+    const auto statuses = client.cluster_status();
+    EXPECT_LT(Clock::now() - start, milliseconds{300 + 250});
+    ASSERT_EQ(statuses.size(), 5u);
+    EXPECT_TRUE(statuses[1].second.ok());
+    EXPECT_TRUE(statuses[4].second.ok());
+    for (const std::size_t i : {0, 2, 3}) {
+        ASSERT_FALSE(statuses[i].second.ok());
+        EXPECT_EQ(statuses[i].second.error().status, Status::unavailable);
+    }
+    EXPECT_NE(statuses[2].second.error().detail.find("cannot connect"), std::string::npos);
+    EXPECT_EQ(first.request_count(), 1u);
+    EXPECT_EQ(second.request_count(), 1u);
 }
 
 TEST(ClientTest, StatusErrorReplyIsMapped) {

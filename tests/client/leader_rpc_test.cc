@@ -43,7 +43,8 @@ TEST(LeaderRpcTest, DeadEndpointTimesOutAndFailsOverToTheNext) {
     const Clock::time_point start = Clock::now();
     Result<WriteResult> result = client.put("k", "v");
     ASSERT_TRUE(result.ok()) << result.error().detail;
-    EXPECT_GE(Clock::now() - start, milliseconds{200});  // waited out the dead one
+    // Waited out the dead one (zmq_poll may wake a fraction of a millisecond early).
+    EXPECT_GE(Clock::now() - start, milliseconds{190});
     EXPECT_EQ(live.request_count(), 1u);
     EXPECT_EQ(client.next_endpoint(), live.endpoint());  // stays on the live node
     ASSERT_TRUE(client.put("k", "w").ok());
