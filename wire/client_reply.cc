@@ -58,6 +58,24 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     }
 }
 
+// error and message are STR, so they must be valid UTF-8; they may quote
+// untrusted bytes (an unknown op), so anything but printable ASCII is
+// escaped as \xNN. Bug found by the hostile-input test: a Python client
+// could not decode a reply quoting op "\xff\xfe\xfd".
+std::string printable(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
+        }
+    }
+    return out;
+}
+
 std::string_view key_name(const msgpack::object& key) {
     if (key.type != msgpack::type::STR)
         return {};
@@ -201,9 +219,9 @@ std::string encode_reply(const ClientReply& reply) {
     if (reply.ok || reply.revision != 0)
         writer.key("revision").pack_uint64(reply.revision);
     if (!reply.ok || !reply.error.empty())
-        detail::pack_str(writer.key("error"), reply.error);
+        detail::pack_str(writer.key("error"), printable(reply.error));
     if (!reply.ok || !reply.message.empty()) {
-        detail::pack_str(writer.key("message"), reply.message);
+        detail::pack_str(writer.key("message"), printable(reply.message));
     }
     if (reply.leader) {
         detail::pack_str(writer.key("leader"), *reply.leader);

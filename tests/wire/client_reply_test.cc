@@ -161,3 +161,21 @@ TEST(ClientReply, RejectsInvalid) {
 
 }  // namespace
 }  // namespace cabildo::wire
+
+namespace cabildo::wire {
+namespace {
+
+// Regression: an error message quoting untrusted bytes (op "\xff\xfe\xfd")
+// was sent as invalid UTF-8 and Python clients could not decode the reply.
+TEST(ClientReplyText, ErrorTextIsAlwaysPrintableAscii) {
+    ClientReply reply =
+        make_error_reply(error_bad_request, std::string("op: unknown '\xff\xfe\x01\\'"), {});
+    const std::string bytes = encode_reply(reply);
+    auto decoded = decode_reply(bytes.data(), bytes.size());
+    ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+    EXPECT_EQ(decoded->message, "op: unknown '\\xff\\xfe\\x01\\x5c'");
+    for (char c : decoded->message) EXPECT_TRUE(c >= 0x20 && c < 0x7f);
+}
+
+}  // namespace
+}  // namespace cabildo::wire
