@@ -32,9 +32,10 @@ constexpr const char* exit_codes_footer =
     "  3  cluster unavailable, no leader, or timeout (a write's outcome is unknown)\n"
     "  4  request rejected (bad_request, too_large, storage_full, other server error)\n"
     "\n"
-    "Output: human mode prints values raw (binary-safe). With --json each command prints one\n"
-    "JSON object; a key or value that is not valid UTF-8 appears base64-encoded under the\n"
-    "field name plus \"_b64\" (e.g. \"value_b64\").\n";
+    "Output: human mode prints a value raw (binary-safe) and then a newline; range prints\n"
+    "KEY<TAB>VALUE lines. A value that starts with '-' goes after \"--\" (put k -- -5).\n"
+    "With --json each command prints one JSON object; a key or value that is not valid UTF-8\n"
+    "appears base64-encoded under the field name plus \"_b64\" (e.g. \"value_b64\").\n";
 
 // Everything the command line can say, filled in by CLI11.
 struct Arguments {

@@ -21,6 +21,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// An attempt shorter than this cannot expect a reply (a TCP connect alone
+// takes longer on a busy host), so the deadline is treated as passed.
+constexpr milliseconds attempt_timeout_min{10};
+
 milliseconds remaining_until(Clock::time_point deadline) {
     return std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
 }
@@ -84,7 +88,7 @@ Result<wire::ClientReply> LeaderRpc::call(const wire::ClientRequest& request, Re
     backoff_.reset();
     while (state.attempts < options_.attempts_max) {
         const milliseconds remaining = remaining_until(state.deadline);
-        if (remaining.count() <= 0)
+        if (remaining < std::clamp(options_.request_timeout, milliseconds{1}, attempt_timeout_min))
             break;
         // A copy: the attempt may change the hint the reference points into.
         const std::string endpoint = next_endpoint();
