@@ -1,0 +1,136 @@
+// Broker: cabildo-broker, the optional stateless front door of a cluster.
+//
+// It binds like a node (broker_config.h), so clients use it unchanged:
+//
+// - Requests (ROUTER): each request frame is forwarded untouched to the
+//   leader's client endpoint over one DEALER per node, as
+//   [forward-id, "", request]; the node echoes the envelope, so the reply is
+//   matched by forward-id and relayed to the client with the client's exact
+//   envelope. The `leader` hint of a relayed reply is rewritten to this
+//   broker's own endpoint, or clients that follow hints (all of ours) would
+//   leave the broker after their first reply. No answer within
+//   request_timeout_ms: `timeout`; nothing could be sent: `unavailable`.
+// - PULL: each frame goes to the leader's PULL (PUSH per node), dontwait;
+//   dropped and counted when no node takes it.
+// - Streams (XPUB): `hb/` from every node; `kv/` events from ONE source node
+//   at a time (every node publishes every event), switched when the source
+//   goes silent (LeaderTracker).
+//
+// The leader is learned from heartbeats only (LeaderTracker). When none is
+// known the broker sends to any live node, which forwards to its leader. It
+// keeps no state that matters: several brokers may run side by side, and a
+// restarted one is useful after one heartbeat. One thread, one zmq::poll
+// loop; every send is dontwait, so a slow peer never blocks the loop.
+//
+// It is not a client: it never retries a request (the client does, with its
+// session), never decodes requests beyond finding their `id`, and is not on
+// any path between nodes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "broker/broker_config.h"
+#include "broker/leader_tracker.h"
+#include "node/frames.h"
+#include "wire/client_messages.h"
+
+namespace cabildo::broker {
+
+// Named limits (STYLE "put a limit on everything").
+inline constexpr std::size_t pending_requests_max = 100000;
+inline constexpr std::size_t client_frames_max = 8;      // envelope frames + body
+inline constexpr std::size_t drain_per_turn_max = 4096;  // per socket and turn
+inline constexpr int client_hwm = 100000;
+inline constexpr int stream_hwm = 500000;  // XPUB sndhwm and SUB rcvhwm
+// After a source switch, events at or below the old source's last one are
+// duplicates; the floor is dropped after this long all the same, in case
+// the cluster itself started over (revisions from 1 again).
+inline constexpr std::chrono::milliseconds switch_floor_window{5000};
+inline constexpr std::chrono::milliseconds poll_timeout_max{100};
+
+class Broker {
+public:
+    explicit Broker(BrokerConfig config);
+
+    // Serves until stop is set (by a signal handler). Returns the exit status.
+    int run(const std::atomic<bool>& stop);
+
+private:
+    using Envelope = std::vector<std::string>;  // the frames before the request body
+
+    struct Pending {
+        Envelope envelope;
+        std::string id;  // the request's `id` (msgpack bytes), for our own replies
+        Clock::time_point deadline;
+        NodeId node = 0;
+    };
+    // One node's sockets. All connect; the node binds.
+    struct NodeLink {
+        NodeId id = 0;
+        zmq::socket_t dealer;  // to its client ROUTER
+        zmq::socket_t push;    // to its PULL
+        zmq::socket_t sub;     // from its PUB, subscribed to everything
+    };
+
+    // broker.cc: sockets and the loop.
+    void open_sockets();
+    NodeLink open_link(const node::Member& member);
+    NodeLink& link(NodeId id);
+    void turn();
+    std::chrono::milliseconds poll_timeout(Clock::time_point now) const;
+    void watch_cluster(Clock::time_point now);
+
+    // broker_requests.cc: the ROUTER front, the DEALERs and the PULL.
+    void drain_front();
+    void handle_request(node::Frames& frames);
+    void forward(Envelope envelope, const zmq::message_t& body);
+    void drain_replies(NodeLink& link);
+    void relay(const Pending& pending, const zmq::message_t& reply);
+    void reply_error(const Envelope& envelope, std::string_view code, std::string message,
+                     std::string id);
+    void expire_requests(Clock::time_point now);
+    void drain_pull();
+
+    // broker_streams.cc: the SUBs and the XPUB.
+    void drain_sub(NodeLink& link);
+    void on_heartbeat(NodeId from, const node::Frames& frames);
+    void on_event(NodeId from, const node::Frames& frames);
+    void drain_xpub();
+    std::optional<std::string> leader_hint() const;
+
+    BrokerConfig config_;
+    std::string advertised_;  // config_.advertised_client_endpoint()
+    LeaderTracker tracker_;
+    zmq::context_t context_;
+    zmq::socket_t front_;  // ROUTER, clients' requests
+    zmq::socket_t xpub_;   // the fanned-out streams
+    zmq::socket_t pull_;   // clients' fire-and-forget writes
+    std::vector<NodeLink> links_;
+
+    // Invariant: keys grow with time and the timeout is fixed, so deadlines
+    // grow with the key: expiry looks only at the front of the map.
+    std::map<std::uint64_t, Pending> pending_;
+    std::uint64_t next_forward_id_ = 1;
+
+    Clock::time_point now_;                      // the time of this turn
+    std::optional<NodeId> last_leader_;          // for logging changes
+    std::uint64_t last_event_revision_ = 0;      // of the last kv/ event passed on
+    std::optional<std::uint64_t> switch_floor_;  // see switch_floor_window
+    Clock::time_point switch_floor_until_;
+
+    // Counters, logged at shutdown.
+    std::uint64_t bad_requests_ = 0;
+    std::uint64_t timeouts_ = 0;
+    std::uint64_t unavailable_ = 0;
+    std::uint64_t lost_replies_ = 0;  // the client was gone or backlogged
+    std::uint64_t dropped_pushes_ = 0;
+    std::uint64_t bad_stream_messages_ = 0;
+};
+
+}  // namespace cabildo::broker
