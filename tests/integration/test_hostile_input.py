@@ -159,11 +159,13 @@ class HostileInputTest(harness.ClusterTestCase):
         s.setsockopt(zmq.SNDTIMEO, 2000)
         if identity is not None:
             s.setsockopt(zmq.ROUTING_ID, identity)
-        s.connect(endpoint)
-        for frames in messages:
-            s.send_multipart(frames)
-        time.sleep(0.2)
-        s.close(linger=2000)
+        try:
+            s.connect(endpoint)
+            for frames in messages:
+                s.send_multipart(frames)
+            time.sleep(0.2)
+        finally:
+            s.close(linger=2000)
 
     def check_reply(self, how, name, frames, allowed, want_id):
         """frames: the reply frames (REQ: [reply]; DEALER: ["", reply]) or None."""
@@ -292,11 +294,11 @@ class HostileInputTest(harness.ClusterTestCase):
             for typ in (0, 2, 4, 6, 8):  # vote, pre-vote, append, heartbeat, timeout_now
                 msg = [1, typ, 99, n.id, bogus_term, 10 ** 6, bogus_term, True, False, 0, 0, [],
                        0, False, 0, 0, 0, 0, 0]
-                self.fire(zmq.DEALER, n.peer_endpoint, [pk(msg)], identity=b"99")
+                self.fire(zmq.DEALER, n.peer_endpoint, [[pk(msg)]], identity=b"99")
             # And one addressed to a node that is not the receiver.
             msg = [1, 6, 2 if n.id != 2 else 1, 77, bogus_term, 0, 0, False, False, 0, 0, [], 0,
                    False, 0, 0, 0, 0, 0]
-            self.fire(zmq.DEALER, n.peer_endpoint, [pk(msg)], identity=b"evil")
+            self.fire(zmq.DEALER, n.peer_endpoint, [[pk(msg)]], identity=b"evil")
         time.sleep(0.5)
         after = {nid: st["term"] if st else None for nid, st in c.statuses().items()}
         print("\nterms before %s, after bogus peer messages %s" % (before, after))
