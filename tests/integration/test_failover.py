@@ -123,6 +123,42 @@ class FailoverTest(harness.ClusterTestCase):
                 self.assertEqual(nc.get(key, serializable=True)[0], want[key])
         self.assertAllAlive()
 
+    def test_paused_leader(self):
+        """SIGSTOP the leader (it looks partitioned), write through the others,
+        SIGCONT it: it must not answer a linearizable read with its stale
+        state, it steps down, and it catches up."""
+        c = self.start_cluster(3)
+        old = c.wait_for_leader()
+        cl = c.client(first=1 + old % 3, request_timeout=0.3, backoff_max=0.2)
+        cl.put(b"pz/x", b"old")
+        c.wait_converged()
+        c.pause(old)
+        t0 = time.monotonic()
+        rev = cl.put(b"pz/x", b"new")
+        t_write = time.monotonic() - t0
+        new = c.wait_for_leader(exclude=(old,))
+        acked = {}
+        for i in range(50):
+            cl.put(b"pz/%02d" % i, b"v%d" % i)
+            acked[b"pz/%02d" % i] = b"v%d" % i
+        print("\npaused leader %d: new leader %d; first write after the pause took %.0f ms "
+              "(revision %d)" % (old, new, t_write * 1000, rev))
+        c.resume(old)
+        # At once: the old leader has not heard of the new term yet.
+        stale = c.node_client(old, request_timeout=1.0, total_timeout=5.0)
+        value, rrev = stale.get(b"pz/x")
+        self.assertEqual(value, b"new", "linearizable read through the resumed old leader %d "
+                         "returned a stale value (revision %d, write was at %d)"
+                         % (old, rrev, rev))
+        self.assertGreaterEqual(rrev, rev)
+        wait_for(lambda: c.status(old)["role"] == "follower" or c.leader() != old, 5.0,
+                 "the old leader to step down")
+        c.wait_converged(timeout=20.0)
+        self.assertEqual(c.read_all(old, b"pz/"), {**acked, b"pz/x": b"new"})
+        leaders = [i for i, st in c.statuses().items() if st and st["role"] == "leader"]
+        self.assertEqual(len(leaders), 1, c.describe())
+        self.assertAllAlive()
+
 
 if __name__ == "__main__":
     unittest.main()
