@@ -159,6 +159,32 @@ class FailoverTest(harness.ClusterTestCase):
         self.assertEqual(len(leaders), 1, c.describe())
         self.assertAllAlive()
 
+    def test_session_dedup_survives_leader_crash(self):
+        """A (session, seq) answered by the old leader and retried at the new
+        one gets the first reply again and does not run twice."""
+        c = self.start_cluster(3)
+        old = c.wait_for_leader()
+        cl = c.client()
+        put = {"op": "put", "key": b"dd/k", "value": b"first", "session": 9001, "seq": 1, "id": 1}
+        r1 = cl.request(put, c.node(old).client_endpoint, timeout=5.0)
+        self.assertTrue(r1 and r1["ok"], r1)
+        c.wait_converged()
+        c.kill(old)
+        new = c.wait_for_leader(exclude=(old,))
+        ep = c.node(new).client_endpoint
+        r2 = wait_for(lambda: (lambda r: r if r and (r["ok"] or r["error"] not in
+                                                     ("no_leader", "unavailable")) else None)(
+            cl.request(dict(put, value=b"second", id=2), ep, timeout=2.0)),
+            10.0, "the retried put to be answered by the new leader %d" % new)
+        self.assertTrue(r2["ok"], r2)
+        self.assertEqual(r2["revision"], r1["revision"],
+                         "the retry ran again at the new leader: %r vs %r" % (r2, r1))
+        self.assertEqual(r2["id"], 2)
+        self.assertEqual(cl.get(b"dd/k")[0], b"first")
+        c.start(old)
+        c.wait_converged(timeout=20.0)
+        self.assertEqual(c.read_all(old, b"dd/"), {b"dd/k": b"first"})
+
 
 if __name__ == "__main__":
     unittest.main()

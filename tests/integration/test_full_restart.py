@@ -44,6 +44,11 @@ class FullRestartTest(harness.ClusterTestCase):
     def test_sigterm_all_then_restart(self):
         c = self.start_cluster(3)
         want = self.write_keys(c, b"full/", KEYS)
+        raw = c.client()
+        put = {"op": "put", "key": b"full/session", "value": b"once", "session": 555, "seq": 1}
+        r1 = raw.request(put, c.node(c.wait_for_leader()).client_endpoint, timeout=5.0)
+        self.assertTrue(r1 and r1["ok"], r1)
+        want[b"full/session"] = b"once"
         c.wait_converged()
         for n in c.nodes:
             t0 = time.monotonic()
@@ -53,6 +58,11 @@ class FullRestartTest(harness.ClusterTestCase):
         c.start()
         c.wait_for_leader(timeout=10.0)
         self.check_present(c, b"full/", want)
+        # Session replies are durable too: the retry gets the first reply.
+        lead = c.wait_for_leader()
+        r2 = raw.request(dict(put, value=b"twice"), c.node(lead).client_endpoint, timeout=5.0)
+        self.assertTrue(r2 and r2["ok"], r2)
+        self.assertEqual(r2["revision"], r1["revision"], "session lost in the restart")
         c.wait_converged(timeout=20.0)
         for n in c.nodes:
             self.assertEqual(c.read_all(n.id, b"full/"), want, "node %d" % n.id)
