@@ -44,6 +44,9 @@ bool Node::complete_ready(raft::Ready& ready, bool persisted) {
         return false;
     };
     if (!persisted) {
+        // 0. A leader's appends go out while it writes its own log (§10.2.1).
+        for (const raft::Message& m : ready.messages_early) peers_.send(m);
+        ready.messages_early.clear();
         // 1. Hard state and entries, in one synced transaction.
         auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
         if (!result) return stall(result.error(), false);

@@ -60,14 +60,15 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
 
 // error and message are STR, so they must be valid UTF-8; they may quote
 // untrusted bytes (an unknown op), so anything but printable ASCII is
-// escaped as \xNN. Bug found by the hostile-input test: a Python client
+// escaped as \xNN (idempotent: decode applies it too, so a decoded reply
+// re-encodes to itself). Bug found by the hostile-input test: a Python client
 // could not decode a reply quoting op "\xff\xfe\xfd".
 std::string printable(std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
     out.reserve(text.size());
     for (unsigned char c : text) {
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        if (c >= 0x20 && c < 0x7f) {
             out.push_back(static_cast<char>(c));
         } else {
             out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
@@ -147,9 +148,9 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
     if (name == "ok") {
         reply.ok = reader.read_bool(value, name);
     } else if (name == "error") {
-        reply.error = reader.read_bytes(value, name, text_bytes_max);
+        reply.error = printable(reader.read_bytes(value, name, text_bytes_max));
     } else if (name == "message") {
-        reply.message = reader.read_bytes(value, name, text_bytes_max);
+        reply.message = printable(reader.read_bytes(value, name, text_bytes_max));
     } else if (name == "value") {
         reply.value = reader.read_optional_bytes(value, name, value_bytes_max);
     } else if (name == "succeeded") {

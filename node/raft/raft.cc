@@ -110,7 +110,10 @@ void Raft::dispatch(const Message& m) {
 void Raft::send(Message m) {
     m.from = config_.id;
     if (m.term == 0) m.term = term_;
-    messages_.push_back(std::move(m));
+    const bool early = role_ == Role::leader && (m.type == MessageType::append_entries ||
+                                                 m.type == MessageType::heartbeat ||
+                                                 m.type == MessageType::timeout_now);
+    (early ? messages_early_ : messages_).push_back(std::move(m));
 }
 
 ProposeResult Raft::propose(std::string command) {
@@ -159,6 +162,7 @@ void Raft::flush() {
 
 bool Raft::has_ready() const {
     return broadcast_wanted_ || read_round_wanted_ || !messages_.empty() ||
+           !messages_early_.empty() ||
            !log_.unstable().empty() || log_.has_entries_to_apply() || !reads_ready_.empty() ||
            !reads_failed_.empty() || SoftState{role_, leader_} != reported_soft_ ||
            HardState{term_, voted_for_, log_.commit_index()} != reported_hard_;
@@ -173,6 +177,8 @@ Ready Raft::take_ready() {
     const HardState hard{term_, voted_for_, log_.commit_index()};
     if (hard != reported_hard_) ready.hard_state = hard;
     ready.entries_to_persist = log_.unstable();
+    ready.messages_early = std::move(messages_early_);
+    messages_early_.clear();
     ready.messages = std::move(messages_);
     messages_.clear();
     ready.entries_to_apply = log_.entries_to_apply(config_.apply_bytes_max);

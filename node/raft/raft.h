@@ -169,6 +169,7 @@ private:
     std::vector<ReadContext> reads_failed_;
 
     bool broadcast_wanted_ = false;  // leader: new entries to send at the next Ready
+    std::vector<Message> messages_early_;  // see Ready::messages_early
     std::vector<Message> messages_;
     SoftState reported_soft_;
     HardState reported_hard_;

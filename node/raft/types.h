@@ -122,6 +122,7 @@ struct SoftState {
 };
 
 // The work the core asks the shell to do, in this order:
+//   0. messages_early may be sent at once, BEFORE step 1;
 //   1. persist hard_state and entries_to_persist (entries replace any stored
 //      suffix starting at entries_to_persist.front().index), synced;
 //   2. send messages: only AFTER step 1 is durable (Raft's durability rule);
@@ -132,6 +133,11 @@ struct Ready {
     std::optional<SoftState> soft_state;
     std::optional<HardState> hard_state;
     std::vector<Entry> entries_to_persist;
+    // A leader's appends, heartbeats and TimeoutNow depend on nothing it has
+    // not made durable: thesis §10.2.1 lets the leader write its log in
+    // parallel with replicating it, because it counts its own entries toward
+    // a majority only once they are durable.
+    std::vector<Message> messages_early;
     std::vector<Message> messages;
     std::vector<Entry> entries_to_apply;
     std::vector<ReadState> reads_ready;

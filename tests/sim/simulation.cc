@@ -247,6 +247,17 @@ void Simulation::tick_nodes(bool faults) {
 
 void Simulation::process_ready(SimNode& node, bool crash_midway) {
     Ready ready = node.raft->take_ready();
+    // 0. A leader's appends may leave before its own log write (§10.2.1);
+    // a crash right after them loses the unpersisted entries on this node.
+    for (Message& m : ready.messages_early) {
+        trace("send {} {}->{} term {} (early)", raft::message_type_name(m.type), m.from, m.to,
+              m.term);
+        network_.send(now_, std::move(m));
+    }
+    if (crash_midway && rng_.chance(1, 2)) {
+        crash(node);
+        return;
+    }
     // 1. Persist: hard state and entries, atomically.
     if (ready.hard_state) node.hard_state = *ready.hard_state;
     if (!ready.entries_to_persist.empty()) {

@@ -54,6 +54,10 @@ public:
                 raft::Ready ready = n.raft->take_ready();
                 if (ready.hard_state) n.hard_state = *ready.hard_state;
                 n.log.persist(ready.entries_to_persist);
+                for (raft::Message& m : ready.messages_early) {
+                    ++sent_[m.type];
+                    queue_.push_back(std::move(m));
+                }
                 for (raft::Message& m : ready.messages) {
                     ++sent_[m.type];
                     queue_.push_back(std::move(m));
