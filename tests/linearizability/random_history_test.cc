@@ -1,0 +1,110 @@
+// random_history_test: the checker against a simulated linearizable store.
+// Every generated history must be linearizable; after one read is corrupted
+// (a provably stale or never-written value) it must not be, and the
+// violation must name the corrupted key. Seeds are fixed so a failure
+// reproduces; the trace names the profile and seed.
+#include "tests/linearizability/random_history.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tests/linearizability/checker.h"
+
+namespace cabildo::lincheck {
+namespace {
+
+using test::Corruption;
+using test::RandomHistoryOptions;
+
+// Generous: a correct search takes milliseconds; this only stops a runaway.
+constexpr std::chrono::milliseconds budget{10'000};
+// A failing seed prints its history, unless it is longer than this.
+constexpr std::size_t printed_history_bytes_max = 20'000;
+
+struct Profile {
+    std::string name;
+    RandomHistoryOptions options;
+    std::uint64_t seeds = 0;
+};
+
+std::string history_for_failure(const std::vector<Operation>& ops) {
+    const std::string text = format_history(ops);
+    return text.size() <= printed_history_bytes_max ? text : "(history too long to print)";
+}
+
+struct SeedTally {
+    std::size_t stale_reads = 0;
+    std::size_t unwritten_reads = 0;
+};
+
+void check_seed(const Profile& profile, std::uint64_t seed, SeedTally& tally) {
+    std::mt19937_64 rng(seed);
+    std::vector<Operation> ops = test::random_history(rng, profile.options);
+    const CheckResult clean = check_history(ops, budget);
+    ASSERT_TRUE(clean.linearizable) << clean.explanation << history_for_failure(ops);
+    ASSERT_FALSE(clean.timed_out);
+
+    const std::vector<Operation> before = ops;
+    const Corruption corruption = test::corrupt_one_read(rng, ops);
+    if (corruption == Corruption::none)
+        return;
+    ++(corruption == Corruption::stale_read ? tally.stale_reads : tally.unwritten_reads);
+    std::string corrupted_key;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        if (ops[i].value != before[i].value)
+            corrupted_key = ops[i].key;
+    }
+    const CheckResult broken = check_history(ops, budget);
+    ASSERT_FALSE(broken.timed_out) << broken.explanation;
+    ASSERT_FALSE(broken.linearizable) << history_for_failure(ops);
+    EXPECT_EQ(broken.key, corrupted_key) << broken.explanation;
+    EXPECT_NE(broken.explanation.find("key \"" + corrupted_key + "\""), std::string::npos)
+        << broken.explanation;
+}
+
+TEST(RandomHistory, LinearizableUntilOneReadIsCorrupted) {
+    const std::vector<Profile> profiles = {
+        {"one client", {1, 40, 2, 10, 5, 1'000, 300}, 100},
+        {"three clients, two keys", {3, 15, 2, 5, 5, 1'000, 300}, 200},
+        {"ten clients, one key", {10, 20, 1, 3, 3, 1'000, 300}, 40},
+        {"many unknown writes", {5, 16, 1, 25, 5, 1'000, 300}, 100},
+        {"long latencies, short pauses", {6, 20, 1, 5, 5, 5'000, 50}, 60},
+        {"no faults, long history", {4, 60, 1, 0, 0, 1'000, 300}, 30},
+    };
+    for (const Profile& profile : profiles) {
+        SeedTally tally;
+        for (std::uint64_t seed = 1; seed <= profile.seeds; ++seed) {
+            SCOPED_TRACE(profile.name + ", seed " + std::to_string(seed));
+            check_seed(profile, seed, tally);
+            if (testing::Test::HasFatalFailure())
+                return;
+        }
+        SCOPED_TRACE(profile.name);
+        // The stale reads are the interesting corruptions: most must be those.
+        EXPECT_GE(tally.stale_reads, 2 * tally.unwritten_reads)
+            << tally.stale_reads << " stale, " << tally.unwritten_reads << " unwritten";
+    }
+}
+
+// The stated bound: a few hundred operations on one key, ten clients. A
+// violation takes 0.1 to 1 s here (the search must exhaust every order up to
+// it); the limit is loose so that a loaded machine does not fail the test.
+TEST(RandomHistory, HandlesTheStatedBoundQuickly) {
+    const Profile profile{
+        "ten clients, 400 operations on one key", {10, 40, 1, 3, 3, 1'000, 300}, 3};
+    SeedTally tally;
+    for (std::uint64_t seed = 1; seed <= profile.seeds; ++seed) {
+        SCOPED_TRACE(profile.name + ", seed " + std::to_string(seed));
+        const auto began = std::chrono::steady_clock::now();
+        check_seed(profile, seed, tally);
+        if (testing::Test::HasFatalFailure())
+            return;
+        EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(4));
+    }
+}
+
+}  // namespace
+}  // namespace cabildo::lincheck
