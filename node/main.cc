@@ -6,6 +6,7 @@
 // Options may also come from a file (--config node.toml, TOML or INI, same
 // names). SIGINT/SIGTERM shut down cleanly.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -15,11 +16,20 @@
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::atomic<int> fail_storage{0};  // --test-fault-injection: SIGUSR1 sets, SIGUSR2 clears
 
 void on_signal(int) { stop_requested.store(true); }
+void on_fail_storage(int signal) { fail_storage.store(signal == SIGUSR1 ? 1 : 0); }
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
-                 std::vector<std::string>& members) {
+                 std::vector<std::string>& members, bool& fault_injection) {
+#ifdef CABILDO_FAULT_INJECTION
+    app.add_flag("--test-fault-injection", fault_injection,
+                 "FOR TESTS: SIGUSR1 makes every storage commit fail (a broken disk), SIGUSR2 "
+                 "heals it");
+#else
+    (void)fault_injection;
+#endif
     app.set_config("--config", "", "read options from a TOML/INI file");
     app.add_option("--id", config.id, "this node's id (one of the members)")->required();
     app.add_option("--data-dir", config.data_dir, "where this node keeps its LMDB files")
@@ -52,7 +62,8 @@ int main(int argc, char** argv) {
     CLI::App app{"cabildo-node: a member of a Cabildo cluster"};
     cabildo::node::NodeConfig config;
     std::vector<std::string> members;
-    add_options(app, config, members);
+    bool fault_injection = false;
+    add_options(app, config, members, fault_injection);
     CLI11_PARSE(app, argc, argv);
     for (const std::string& text : members) {
         auto member = cabildo::node::parse_member(text);
@@ -66,6 +77,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cabildo-node: %s\n", valid.error().detail.c_str());
         return 2;
     }
+    spdlog::set_default_logger(spdlog::stderr_color_mt("cabildo"));
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [node " + std::to_string(config.id) + "] %v");
     cabildo::storage::Options options;
@@ -79,9 +91,13 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    if (fault_injection) {
+        std::signal(SIGUSR1, on_fail_storage);
+        std::signal(SIGUSR2, on_fail_storage);
+    }
     try {
         cabildo::node::Node node(config, std::move(*storage));
-        return node.run(stop_requested);
+        return node.run(stop_requested, fault_injection ? &fail_storage : nullptr);
     } catch (const zmq::error_t& e) {
         spdlog::critical("cannot start: {}", e.what());  // e.g. an endpoint already in use
         return 1;

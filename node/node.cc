@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <climits>
 #include <random>
 
 #include "node/frames.h"
@@ -87,10 +88,16 @@ void Node::open_sockets() {
     }
 }
 
-int Node::run(const std::atomic<bool>& stop) {
+int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage) {
     next_tick_ = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
     next_status_ = Clock::now();
     while (!stop.load()) {
+        if (fail_storage != nullptr && fail_storage->load() != storage_failing_) {
+            storage_failing_ = fail_storage->load();
+            spdlog::warn("node {}: fault injection: storage commits {}", config_.id,
+                         storage_failing_ != 0 ? "now fail" : "work again");
+            storage_->set_fail_next_commits(storage_failing_ != 0 ? INT_MAX : 0);
+        }
         try {
             turn(stop);
         } catch (const zmq::error_t& e) {

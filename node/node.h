@@ -40,7 +40,9 @@ public:
     Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage);
 
     // Serves until stop is set (by a signal handler). Returns the exit status.
-    int run(const std::atomic<bool>& stop);
+    // Tests only: while *fail_storage is non-zero every storage commit fails
+    // (as with a full or broken disk); see --test-fault-injection.
+    int run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage = nullptr);
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -120,6 +122,7 @@ private:
     Clock::time_point next_tick_;
     Clock::time_point next_status_;
     std::uint64_t bad_requests_ = 0;
+    int storage_failing_ = 0;  // the fault-injection state last applied
 };
 
 }  // namespace cabildo::node
