@@ -1,0 +1,561 @@
+"""Fault scenarios: a cluster, recording clients, a fault schedule, checks.
+
+    result = run_scenario("kill_leader")            # quick (CI) variant
+    result = run_scenario("isolate_leader", randomized=True, rounds=3, rng=rng)   # soak
+
+Every scenario:
+  1. starts a cluster (3 nodes; 5 for majority_minority), on loopback or, when
+     it needs network faults, in private namespaces (netns.py);
+  2. runs concurrent recording clients (recorder.py) against all nodes;
+  3. injects its faults on a schedule, then heals;
+  4. checks
+     (d) liveness: a write succeeds within LIVENESS_BOUND_S of the last heal,
+     (b) durability: a final linearizable read of every key is appended to the
+         history, so every acknowledged write must be visible (or overwritten
+         by something the history allows),
+     (c) convergence: every node reports the same applied_index and state_hash,
+     (a) linearizability: cabildo-lincheck accepts the whole history.
+On failure the history, the checker output and the node logs are kept (the
+paths are printed).
+"""
+
+import atexit
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import harness  # noqa: E402  (read-only: paths, ports, prctl helper)
+import netns  # noqa: E402
+import recorder  # noqa: E402
+
+LINCHECK = os.environ.get("CABILDO_LINCHECK") or os.path.join(
+    harness.BIN_DIR, "tests", "linearizability", "cabildo-lincheck")
+
+TICK_MS = 10
+ELECTION_TICKS = 30
+HEARTBEAT_TICKS = 5
+ELECTION_TIMEOUT_MAX_S = 2 * ELECTION_TICKS * TICK_MS / 1000.0  # randomized in [N, 2N) ticks
+LIVENESS_BOUND_S = 5.0
+NODE_PORT = 7000  # in namespaces every node has its own IP, so one port fits all
+
+NET_KINDS = ("isolate_leader", "majority_minority", "one_way", "packet_loss")
+PROCESS_KINDS = ("kill_leader", "kill_follower", "kill_all", "pause_leader", "storage_failure")
+ALL_KINDS = PROCESS_KINDS + NET_KINDS
+
+_bin_copy = []
+
+
+def node_binary():
+    """A private copy of the node binary: others may relink build/ meanwhile."""
+    if not _bin_copy:
+        if not os.path.exists(harness.NODE_BIN):
+            raise RuntimeError("node binary %s not found (set CABILDO_BIN_DIR)" % harness.NODE_BIN)
+        d = tempfile.mkdtemp(prefix="cabildo-faults-bin-")
+        dst = os.path.join(d, "cabildo-node")
+        shutil.copy2(harness.NODE_BIN, dst)
+        _bin_copy.append(dst)
+        atexit.register(shutil.rmtree, d, True)
+    return _bin_copy[0]
+
+
+def lincheck_binary():
+    if not os.path.exists(LINCHECK):
+        raise RuntimeError("checker %s not found (build cabildo-lincheck or set CABILDO_LINCHECK)"
+                           % LINCHECK)
+    return LINCHECK
+
+
+# ---------------------------------------------------------------- cluster
+
+
+class Node:
+    def __init__(self, cluster, node_id, host, port, prefix):
+        self.cluster = cluster
+        self.id = node_id
+        self.host = host
+        self.port = port
+        self.prefix = prefix  # e.g. ["ip", "netns", "exec", ns]
+        self.data_dir = os.path.join(cluster.dir, "node%d" % node_id)
+        self.log_path = os.path.join(cluster.dir, "node%d.log" % node_id)
+        self.proc = None
+        self.expect_down = False
+        self.starts = 0
+        os.makedirs(self.data_dir, exist_ok=True)
+
+    @property
+    def client_endpoint(self):
+        return "tcp://%s:%d" % (self.host, self.port + 1)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self):
+        assert not self.alive()
+        self.starts += 1
+        self.expect_down = False
+        args = [node_binary(), "--id", str(self.id), "--data-dir", self.data_dir]
+        for n in self.cluster.nodes:
+            args += ["--member", "%d=%s:%d" % (n.id, n.host, n.port)]
+        args += ["--tick-ms", str(TICK_MS), "--election-ticks", str(ELECTION_TICKS),
+                 "--heartbeat-ticks", str(HEARTBEAT_TICKS), "--test-fault-injection",
+                 "--log-level", "info"]
+        with open(self.log_path, "ab") as log:
+            log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.prefix + args))).encode())
+            log.flush()
+            # `ip netns exec` execs the node: same PID, so signals reach it.
+            self.proc = subprocess.Popen(self.prefix + args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, preexec_fn=harness._die_with_parent)
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc is None:
+            return
+        self.expect_down = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+        self.proc.wait()
+
+    def note(self, text):
+        with open(self.log_path, "ab") as log:
+            log.write(("=== harness %.3f: %s\n" % (time.monotonic(), text)).encode())
+
+
+class FaultCluster:
+    def __init__(self, n, net=None):
+        self.net = net
+        self.dir = tempfile.mkdtemp(prefix="cabildo-faults-")
+        if net is not None:
+            self.nodes = [Node(self, i, net.node_ip(i), NODE_PORT, net.exec_prefix(i))
+                          for i in range(1, n + 1)]
+            self.ctx = net.client_context()
+            self._own_ctx = False
+        else:
+            base = harness.pick_base_port(n)
+            self.nodes = [Node(self, i, "127.0.0.1", base + harness.PORT_SPACING * (i - 1), [])
+                          for i in range(1, n + 1)]
+            self.ctx = zmq.Context()
+            self._own_ctx = True
+
+    def node(self, i):
+        return self.nodes[i - 1]
+
+    def endpoints(self):
+        return [n.client_endpoint for n in self.nodes]
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+
+    def status(self, i, timeout=0.5):
+        conn = recorder.Conn(self.ctx, self.node(i).client_endpoint)
+        try:
+            rep = conn.call({"op": "status"}, timeout)
+        finally:
+            conn.close()
+        return rep if rep and rep.get("ok") else None
+
+    def statuses(self, timeout=0.5):
+        return {n.id: self.status(n.id, timeout) for n in self.nodes if n.alive()}
+
+    def leader(self, exclude=()):
+        best = None
+        for i, st in self.statuses().items():
+            if st and st.get("role") == "leader" and i not in exclude:
+                if best is None or st.get("term", 0) > best[1]:
+                    best = (i, st.get("term", 0))
+        return best[0] if best else None
+
+    def wait_leader(self, timeout=10.0, exclude=()):
+        return harness.wait_for(lambda: self.leader(exclude), timeout,
+                                "a leader (excluding %s)" % (list(exclude),))
+
+    def followers(self, leader):
+        return [n.id for n in self.nodes if n.id != leader]
+
+    def convergence(self):
+        """(True, detail) when every node answers with the same applied_index
+        and state_hash."""
+        sts = {n.id: self.status(n.id) for n in self.nodes}
+        seen = {(st.get("applied_index"), st.get("state_hash")) if st else None
+                for st in sts.values()}
+        return (len(seen) == 1 and None not in seen), self.describe(sts)
+
+    def describe(self, sts=None):
+        sts = sts or {n.id: self.status(n.id) for n in self.nodes}
+        parts = []
+        for i, st in sorted(sts.items()):
+            if not st:
+                parts.append("%d: no answer" % i)
+            else:
+                parts.append("%d: %s term=%s leader=%s commit=%s applied=%s hash=%s" % (
+                    i, st.get("role"), st.get("term"), st.get("leader_id"),
+                    st.get("commit_index"), st.get("applied_index"), st.get("state_hash")))
+        return "; ".join(parts)
+
+    def dead_nodes(self):
+        return [(n.id, n.proc.returncode) for n in self.nodes
+                if n.proc is not None and not n.expect_down and n.proc.poll() is not None]
+
+    def close(self, keep_dir=False):
+        for n in self.nodes:
+            try:
+                n.kill()
+            except Exception:  # noqa: BLE001
+                pass
+        if self._own_ctx:
+            self.ctx.destroy(linger=0)
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_tails(self, tail_bytes=30000):
+        out = []
+        for n in self.nodes:
+            try:
+                with open(n.log_path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            if len(text) > tail_bytes:
+                text = "...(%d bytes cut)...\n%s" % (len(text) - tail_bytes, text[-tail_bytes:])
+            out.append("----- node %d log (%s) -----\n%s" % (n.id, n.log_path, text))
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+class Result:
+    def __init__(self, kind):
+        self.kind = kind
+        self.counts = {"ok": 0, "failed": 0, "unknown": 0}
+        self.ops = 0
+        self.faults = []
+        self.verdict = "not checked"
+        self.checker_output = ""
+        self.liveness_s = None
+        self.converged = None
+        self.problems = []
+        self.kept_dir = None
+        self.elapsed_s = 0.0
+
+    @property
+    def passed(self):
+        return not self.problems
+
+    def summary(self):
+        return ("scenario %s: %d ops (ok %d, failed %d, unknown %d); %d faults: %s; "
+                "liveness %s; converged %s; checker: %s; %.1fs%s" % (
+                    self.kind, self.ops, self.counts["ok"], self.counts["failed"],
+                    self.counts["unknown"], len(self.faults), ", ".join(self.faults) or "-",
+                    "%.2fs" % self.liveness_s if self.liveness_s is not None else "none",
+                    self.converged, self.verdict, self.elapsed_s,
+                    "" if self.passed else "; PROBLEMS: " + " | ".join(self.problems)))
+
+
+class Run:
+    """What a schedule sees: the cluster, the network, timing helpers."""
+
+    def __init__(self, cluster, net, rng, randomized, result, log):
+        self.cluster = cluster
+        self.net = net
+        self.rng = rng
+        self.randomized = randomized
+        self.result = result
+        self.log = log
+        self.last_heal = None
+
+    def dur(self, quick, lo, hi):
+        return self.rng.uniform(lo, hi) if self.randomized else quick
+
+    def fault(self, text):
+        self.result.faults.append(text)
+        for n in self.cluster.nodes:
+            if n.alive() or n.proc is not None:
+                n.note("FAULT " + text)
+        self.log("  fault: %s" % text)
+
+    def healed(self, text="heal"):
+        self.last_heal = time.monotonic()
+        for n in self.cluster.nodes:
+            n.note("HEAL " + text)
+
+    def leader(self):
+        return self.cluster.wait_leader(timeout=10.0)
+
+
+def sched_kill_leader(r):
+    lead = r.leader()
+    r.fault("kill -9 leader n%d" % lead)
+    r.cluster.node(lead).kill()
+    time.sleep(r.dur(1.5, 0.5, 3.0))
+    r.cluster.node(lead).start()
+    r.healed("restart n%d" % lead)
+
+
+def sched_kill_follower(r):
+    lead = r.leader()
+    f = r.rng.choice(r.cluster.followers(lead))
+    r.fault("kill -9 follower n%d" % f)
+    r.cluster.node(f).kill()
+    time.sleep(r.dur(1.5, 0.5, 3.0))
+    r.cluster.node(f).start()
+    r.healed("restart n%d" % f)
+
+
+def sched_kill_all(r):
+    r.fault("kill -9 all nodes")
+    for n in r.cluster.nodes:
+        n.kill()
+    time.sleep(r.dur(1.0, 0.2, 2.0))
+    for n in r.cluster.nodes:
+        n.start()
+    r.healed("restart all")
+
+
+def sched_pause_leader(r):
+    lead = r.leader()
+    pause = r.dur(2 * ELECTION_TIMEOUT_MAX_S + 0.3, 2 * ELECTION_TIMEOUT_MAX_S,
+                  3 * ELECTION_TIMEOUT_MAX_S + 1)
+    r.fault("SIGSTOP leader n%d for %.1fs" % (lead, pause))
+    r.cluster.node(lead).signal(signal.SIGSTOP)
+    time.sleep(pause)
+    others = r.cluster.leader(exclude=(lead,))
+    r.log("    leader while n%d was paused: %s" % (lead, others))
+    r.cluster.node(lead).signal(signal.SIGCONT)
+    r.healed("SIGCONT n%d" % lead)
+
+
+def sched_storage_failure(r):
+    lead = r.leader()
+    f = r.rng.choice(r.cluster.followers(lead))
+    for target, what in ((f, "follower"), (lead, "leader")):
+        r.fault("storage failure on %s n%d" % (what, target))
+        r.cluster.node(target).signal(signal.SIGUSR1)
+        time.sleep(r.dur(2.0, 0.5, 3.0))
+        r.cluster.node(target).signal(signal.SIGUSR2)
+        r.healed("storage healed on n%d" % target)
+        if what == "follower":
+            time.sleep(r.dur(1.5, 0.5, 2.0))
+            lead = r.leader()
+
+
+def sched_isolate_leader(r):
+    lead = r.leader()
+    r.fault("isolate leader n%d" % lead)
+    r.net.partition([[lead], r.cluster.followers(lead)])
+    time.sleep(r.dur(3.0, 1.0, 5.0))
+    r.net.heal()
+    r.healed()
+
+
+def sched_majority_minority(r):
+    lead = r.leader()
+    fs = r.cluster.followers(lead)
+    r.rng.shuffle(fs)
+    minority = sorted([lead] + fs[:len(r.cluster.nodes) // 2 - 1])
+    majority = sorted(fs[len(r.cluster.nodes) // 2 - 1:])
+    r.fault("partition %s (old leader side) | %s" % (minority, majority))
+    r.net.partition([minority, majority])
+    time.sleep(r.dur(3.0, 1.0, 5.0))
+    r.net.heal()
+    r.healed()
+
+
+def sched_one_way(r):
+    lead = r.leader()
+    r.fault("one-way: leader n%d can send but not receive" % lead)
+    for f in r.cluster.followers(lead):
+        r.net.cut(src=f, dst=lead)
+    time.sleep(r.dur(2.5, 1.0, 4.0))
+    r.net.heal()
+    r.healed()
+    time.sleep(r.dur(1.5, 0.5, 2.0))
+    lead = r.leader()
+    r.fault("one-way: leader n%d can receive but not send" % lead)
+    for f in r.cluster.followers(lead):
+        r.net.cut(src=lead, dst=f)
+    time.sleep(r.dur(2.5, 1.0, 4.0))
+    r.net.heal()
+    r.healed()
+
+
+def sched_packet_loss(r):
+    pct = int(r.dur(10, 5, 30))
+    r.fault("%d%% packet loss on every node" % pct)
+    r.net.loss(pct)
+    time.sleep(r.dur(5.0, 2.0, 8.0))
+    r.net.heal()
+    r.healed()
+
+
+SCHEDULES = {
+    "kill_leader": sched_kill_leader,
+    "kill_follower": sched_kill_follower,
+    "kill_all": sched_kill_all,
+    "pause_leader": sched_pause_leader,
+    "storage_failure": sched_storage_failure,
+    "isolate_leader": sched_isolate_leader,
+    "majority_minority": sched_majority_minority,
+    "one_way": sched_one_way,
+    "packet_loss": sched_packet_loss,
+}
+CLUSTER_SIZE = {"majority_minority": 5}
+
+
+def _liveness(cluster, history, since, bound):
+    """Puts one value, trying every node in turn, until a put succeeds.
+    Returns seconds from `since` to the ack, or None if not within bound."""
+    deadline = since + bound
+    eps = cluster.endpoints()
+    k = 0
+    n = 0
+    while time.monotonic() < deadline + 1.0:
+        n += 1
+        op = recorder.Op(900, "put", b"liveness", b"live.%d" % n)
+        conn = recorder.Conn(cluster.ctx, eps[k % len(eps)])
+        recorder.perform(conn, op, 0.5)
+        conn.close()
+        history.add(op)
+        if op.outcome == "ok":
+            return max(0.0, op.ret / 1e9 - since)
+        k += 1
+        time.sleep(0.05)
+    return None
+
+
+def _final_reads(cluster, history, timeout=15.0):
+    """A linearizable read of every key, appended to the history (client 901).
+    Returns the keys that could not be read."""
+    eps = cluster.endpoints()
+    missing = []
+    k = 0
+    for key in history.keys():
+        deadline = time.monotonic() + timeout
+        while True:
+            op = recorder.Op(901, "get", key)
+            conn = recorder.Conn(cluster.ctx, eps[k % len(eps)])
+            recorder.perform(conn, op, 1.0)
+            conn.close()
+            history.add(op)
+            if op.outcome == "ok":
+                break
+            k += 1
+            if time.monotonic() > deadline:
+                missing.append(key)
+                break
+            time.sleep(0.05)
+    return missing
+
+
+def run_lincheck(path, budget_ms=60000):
+    p = subprocess.run([lincheck_binary(), path, "--budget-ms", str(budget_ms)],
+                       capture_output=True, text=True, timeout=budget_ms / 1000 + 60)
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None,
+                 warmup_s=1.0, recover_s=1.0, check_budget_ms=60000):
+    """Runs one scenario and returns its Result. Raises netns.NetUnavailable
+    when a network scenario cannot build its namespaces."""
+    log = log or (lambda s: print(s, flush=True))
+    rng = rng or random.Random()
+    schedule = SCHEDULES[kind]
+    result = Result(kind)
+    began = time.monotonic()
+    net = None
+    cluster = None
+    keep = False
+    rec = None
+    try:
+        if kind in NET_KINDS:
+            net = netns.TestNet(CLUSTER_SIZE.get(kind, 3)).setup()
+        cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net)
+        cluster.start()
+        cluster.wait_leader(timeout=15.0)
+        history = recorder.History()
+        rec = recorder.Recorder(cluster.ctx, cluster.endpoints(), clients=clients,
+                                seed=rng.getrandbits(64), history=history).start()
+        time.sleep(warmup_s)
+        run = Run(cluster, net, rng, randomized, result, log)
+        for i in range(rounds):
+            schedule(run)
+            if i + 1 < rounds:
+                time.sleep(run.dur(1.0, 0.5, 2.5))
+        # (d) liveness after the last heal
+        result.liveness_s = _liveness(cluster, history, run.last_heal, LIVENESS_BOUND_S)
+        if result.liveness_s is None or result.liveness_s > LIVENESS_BOUND_S:
+            result.problems.append("liveness: no write succeeded within %.0fs of the last heal (%s)"
+                                   % (LIVENESS_BOUND_S, cluster.describe()))
+        time.sleep(recover_s)
+        rec.stop()
+        rec = None
+        # (b) durability: final linearizable reads join the history
+        missing = _final_reads(cluster, history)
+        if missing:
+            result.problems.append("final reads failed for %d keys: %s" % (len(missing), missing[:5]))
+        # (c) convergence
+        try:
+            harness.wait_for(lambda: cluster.convergence()[0], 20.0, "convergence")
+            result.converged = True
+        except AssertionError:
+            result.converged = False
+            result.problems.append("nodes did not converge: %s" % cluster.convergence()[1])
+        dead = cluster.dead_nodes()
+        if dead:
+            result.problems.append("node(s) exited unexpectedly (id, code): %s" % dead)
+        # (a) linearizability
+        result.counts = history.counts()
+        result.ops = sum(result.counts.values())
+        path = os.path.join(cluster.dir, "history.txt")
+        history.write(path)
+        code, out = run_lincheck(path, check_budget_ms)
+        result.checker_output = out
+        if code == 0:
+            result.verdict = "linearizable"
+        elif code == 1:
+            result.verdict = "VIOLATION"
+            result.problems.append("not linearizable:\n" + out[-20000:])
+        else:
+            result.verdict = "no verdict (exit %d)" % code
+            result.problems.append("checker gave no verdict (exit %d): %s" % (code, out[-4000:]))
+        if result.problems:
+            keep = True
+    except netns.NetUnavailable:
+        raise
+    except Exception as e:  # noqa: BLE001
+        keep = cluster is not None
+        result.problems.append("harness error: %s: %s" % (type(e).__name__, e))
+    finally:
+        if rec is not None:
+            rec.stop()
+        if cluster is not None:
+            if keep:
+                result.kept_dir = cluster.dir
+                log(cluster.log_tails())
+                if net is not None:
+                    try:
+                        for i, rs in net.rules().items():
+                            log("nft ruleset n%d at teardown:\n%s" % (i, rs))
+                    except Exception:  # noqa: BLE001
+                        pass
+                log("----- history, checker output and node logs kept in %s -----" % cluster.dir)
+            cluster.close(keep_dir=keep)
+        if net is not None:
+            net.teardown()
+        result.elapsed_s = time.monotonic() - began
+    return result
