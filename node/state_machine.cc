@@ -6,9 +6,12 @@
 
 namespace cabildo::node {
 
-Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries) {
+Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries,
+                                                   const std::optional<raft::HardState>& hard_state,
+                                                   const std::vector<raft::Entry>& to_persist) {
     auto txn = storage_.begin_apply();
     if (!txn) return txn.error();
+    txn->persist_log(hard_state, to_persist);
     std::vector<Applied> applied;
     applied.reserve(entries.size());
     for (const raft::Entry& entry : entries) {

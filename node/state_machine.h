@@ -37,8 +37,12 @@ public:
     explicit KvStateMachine(storage::Storage& storage) : storage_(storage) {}
 
     // Applies entries (consecutive, after the applied index) in one
-    // transaction. On a storage error nothing is applied.
-    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries);
+    // transaction; hard_state and to_persist (a Ready's log part) are written
+    // first in the same transaction, so a Ready costs one synced commit. On a
+    // storage error nothing is written.
+    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries,
+                                       const std::optional<raft::HardState>& hard_state = {},
+                                       const std::vector<raft::Entry>& to_persist = {});
 
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,

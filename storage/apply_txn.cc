@@ -78,6 +78,16 @@ void ApplyTxn::set_applied(raft::LogIndex index) {
     record(SetApplied{index});
 }
 
+void ApplyTxn::persist_log(const std::optional<raft::HardState>& hard_state,
+                           const std::vector<raft::Entry>& entries) {
+    CABILDO_ASSERT(writes_.empty(), "persist_log after other writes of the batch");
+    storage_->check_persist(hard_state, entries);
+    if (!hard_state && entries.empty())
+        return;
+    log_write_ = true;
+    record(PersistLog{hard_state, entries});
+}
+
 Result<bool> ApplyTxn::commit() {
     CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
     finished_ = true;
@@ -100,6 +110,9 @@ Result<bool> ApplyTxn::commit() {
         return lmdb_error(rc, "apply commit");
     if (applied_)
         storage_->applied_index_ = *applied_;
+    if (log_write_)
+        storage_->log_persisted(std::get<PersistLog>(writes_.front()).hard_state,
+                                std::get<PersistLog>(writes_.front()).entries);
     return true;
 }
 
@@ -134,8 +147,15 @@ int ApplyTxn::run(const Write& write) {
                           },
                           [&](const AddEvent& w) { return run_add_event(w); },
                           [&](const SetApplied& w) { return d.meta.set_applied(txn, w.index); },
+                          [&](const PersistLog& w) { return run_persist_log(w); },
                       },
                       write);
+}
+
+// Storage's cached log positions change only after the commit, so a replay
+// after MAP_FULL sees the same starting point.
+int ApplyTxn::run_persist_log(const PersistLog& write) {
+    return storage_->write_log(txn_->raw(), write.hard_state, write.entries);
 }
 
 // The event and, if it evicted older ones, the new "events_compacted".

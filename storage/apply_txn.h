@@ -65,6 +65,12 @@ public:
     void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
     // Precondition: index >= Storage::applied_index().
     void set_applied(raft::LogIndex index);
+    // Writes the hard state and log entries as Storage::persist() does, in
+    // THIS transaction: the node persists one Ready's log suffix and applies
+    // its committed entries with one synced commit instead of two. Call it
+    // before any other write of the batch.
+    void persist_log(const std::optional<raft::HardState>& hard_state,
+                     const std::vector<raft::Entry>& entries);
     // Synced commit. storage_full on a full disk or a map at map_bytes_max,
     // io_error otherwise. Either way the ApplyTxn is finished afterwards.
     Result<bool> commit();
@@ -93,18 +99,24 @@ private:
     struct SetApplied {
         raft::LogIndex index;
     };
-    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied>;
+    struct PersistLog {
+        std::optional<raft::HardState> hard_state;
+        std::vector<raft::Entry> entries;
+    };
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, PersistLog>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
     bool record(Write write);
     int run(const Write& write);
     int run_add_event(const AddEvent& write);
+    int run_persist_log(const PersistLog& write);
     int replay();
     bool restart_after_map_full();
     void fail(Error error);
 
     Storage* storage_;
+    bool log_write_ = false;  // writes_.front() is a PersistLog
     Databases* dbs_;
     std::unique_ptr<WriteTxn> txn_;  // Invariant: null once finished_ or error_.
     std::vector<Write> writes_;      // every write of the batch, in order, for replay

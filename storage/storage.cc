@@ -62,26 +62,35 @@ Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
     check_persist(hard_state, entries);
     if (!hard_state && entries.empty())
         return true;
-    Databases& d = *dbs_;
-    auto written = d.write("persist", [&](MDB_txn* txn) {
-        if (hard_state) {
-            int rc = d.meta.set_hard_state(txn, *hard_state);
-            if (rc != 0)
-                return rc;
-        }
-        if (entries.empty())
-            return 0;
-        return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
-    });
+    auto written = dbs_->write(
+        "persist", [&](MDB_txn* txn) { return write_log(txn, hard_state, entries); });
     if (!written)
         return written.error();
+    log_persisted(hard_state, entries);
+    return true;
+}
+
+int Storage::write_log(MDB_txn* txn, const std::optional<raft::HardState>& hard_state,
+                       const std::vector<raft::Entry>& entries) const {
+    Databases& d = *dbs_;
+    if (hard_state) {
+        int rc = d.meta.set_hard_state(txn, *hard_state);
+        if (rc != 0)
+            return rc;
+    }
+    if (entries.empty())
+        return 0;
+    return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
+}
+
+void Storage::log_persisted(const std::optional<raft::HardState>& hard_state,
+                            const std::vector<raft::Entry>& entries) {
     if (hard_state)
         hard_state_ = *hard_state;
     if (!entries.empty()) {
         last_index_ = entries.back().index;
         last_term_ = entries.back().term;
     }
-    return true;
 }
 
 void Storage::check_persist(const std::optional<raft::HardState>& hard_state,

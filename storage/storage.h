@@ -22,6 +22,8 @@
 #include "storage/apply_txn.h"
 #include "storage/records.h"
 
+struct MDB_txn;  // lmdb.h's, declared here so this header need not include it
+
 namespace cabildo::storage {
 
 struct Databases;
@@ -141,6 +143,11 @@ private:
     explicit Storage(std::unique_ptr<Databases> dbs);
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
+    // The writes of persist(), inside txn; and the cache update once committed.
+    int write_log(MDB_txn* txn, const std::optional<raft::HardState>& hard_state,
+                  const std::vector<raft::Entry>& entries) const;
+    void log_persisted(const std::optional<raft::HardState>& hard_state,
+                       const std::vector<raft::Entry>& entries);
 
     std::unique_ptr<Databases> dbs_;
     raft::LogIndex first_index_ = 1;
