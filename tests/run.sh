@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds, runs CTest in a normal
-# build, then again in an ASan+UBSan build (with fewer simulation seeds, which
-# are ~10x slower there).
+# Runs every test: installs what is missing, builds, then
+#   1. all of CTest in a normal build: unit, simulation (10,000 seeds),
+#      integration (real node processes), faults (kill/pause/partition/
+#      disk failure + linearizability checking);
+#   2. the unit and simulation tests again in an ASan+UBSan build (fewer
+#      seeds: ~10x slower there). The multi-process suites assert timing
+#      (failover within 1 s) and run in the normal build only;
+#   3. a short libFuzzer run of every wire decoder, if tests/fuzz exists.
 #
 #   tests/run.sh             # everything
-#   tests/run.sh --quick     # normal build only
-# CABILDO_SIM_SEEDS=N sets the seeds per simulation test (default 4000; the 7-node test runs half).
+#   tests/run.sh --quick     # step 1 only
+# CABILDO_SIM_SEEDS=N sets the seeds per simulation test (default 4000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -14,9 +19,14 @@ jobs=$(nproc)
 echo "== tests (RelWithDebInfo) =="
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-if [ "${1:-}" != "--quick" ]; then
-    ./setup.sh --sanitize
-    echo "== tests (ASan + UBSan) =="
-    CABILDO_SIM_SEEDS=${CABILDO_SIM_SEEDS_SANITIZE:-150} \
-        ctest --test-dir build-asan --output-on-failure -j "$jobs"
+[ "${1:-}" = "--quick" ] && exit 0
+
+./setup.sh --sanitize
+echo "== tests (ASan + UBSan) =="
+CABILDO_SIM_SEEDS=${CABILDO_SIM_SEEDS_SANITIZE:-150} \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "integration|faults"
+
+if [ -x tests/fuzz/run.sh ]; then
+    echo "== fuzzing (short) =="
+    tests/fuzz/run.sh "${CABILDO_FUZZ_SECONDS:-10}"
 fi
