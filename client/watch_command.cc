@@ -26,9 +26,9 @@ constexpr std::chrono::milliseconds request_timeout_max{1000};
 
 struct WatchArguments {
     std::string prefix;
-    std::uint64_t from = 0;       // 0 = from now
-    std::uint64_t count = 0;      // 0 = no limit
-    double timeout_s = 0;         // 0 = never
+    std::uint64_t from = 0;   // 0 = from now
+    std::uint64_t count = 0;  // 0 = no limit
+    double timeout_s = 0;     // 0 = never
 };
 
 using Clock = std::chrono::steady_clock;
@@ -83,10 +83,10 @@ int run_watch(const WatchArguments& args, const CliCommon& common) {
     const CliOutput output{stdout, stderr, common.json};
     Watcher watcher(watch_options(args, common));
     const std::optional<Clock::duration> idle_max =
-        args.timeout_s > 0 ? std::optional<Clock::duration>(
-                                 std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(args.timeout_s)))
-                           : std::nullopt;
+        args.timeout_s > 0
+            ? std::optional<Clock::duration>(std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(args.timeout_s)))
+            : std::nullopt;
     Clock::time_point last_event = Clock::now();
     std::uint64_t printed = 0;
     while (args.count == 0 || printed < args.count) {
@@ -95,8 +95,8 @@ int run_watch(const WatchArguments& args, const CliCommon& common) {
             const Clock::time_point idle_at = last_event + *idle_max;
             if (Clock::now() >= idle_at)
                 return exit_ok;
-            wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_at -
-                                                                               Clock::now()));
+            wait = std::min(wait,
+                            std::chrono::ceil<std::chrono::milliseconds>(idle_at - Clock::now()));
         }
         Result<std::vector<wire::Event>> batch = watcher.next(wait);
         if (!batch)
@@ -123,14 +123,16 @@ CliRunner add_watch_command(CLI::App& app) {
     CLI::App* watch = app.add_subcommand(
         "watch", "Print every change under PREFIX, once each, in revision order");
     watch->add_option("PREFIX", args->prefix, "Key prefix; empty = every key")->required();
-    watch->add_option("--from", args->from,
-                      "First revision to print (default: changes from now on); a revision "
-                      "no longer kept prints a resync snapshot instead")
+    watch
+        ->add_option("--from", args->from,
+                     "First revision to print (default: changes from now on); a revision "
+                     "no longer kept prints a resync snapshot instead")
         ->check(CLI::PositiveNumber);
     watch->add_option("--count", args->count, "Exit after printing N events")
         ->check(CLI::PositiveNumber);
-    watch->add_option("--timeout-s", args->timeout_s,
-                      "Exit after S seconds without events (default: never)")
+    watch
+        ->add_option("--timeout-s", args->timeout_s,
+                     "Exit after S seconds without events (default: never)")
         ->check(CLI::PositiveNumber);
     return [args](const CliCommon& common) { return run_watch(*args, common); };
 }

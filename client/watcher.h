@@ -103,8 +103,8 @@ private:
     std::optional<zmq::socket_t> subscriber_;
     std::size_t current_ = 0;
     std::uint64_t covered_ = 0;
-    bool started_ = false;            // covered_ holds the start revision - 1
-    bool catch_up_pending_ = true;    // watch_from must be asked before waiting
+    bool started_ = false;          // covered_ holds the start revision - 1
+    bool catch_up_pending_ = true;  // watch_from must be asked before waiting
     bool resynced_ = false;
     std::chrono::steady_clock::time_point last_heartbeat_;  // or connect time
     std::uint64_t node_switches_ = 0;

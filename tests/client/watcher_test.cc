@@ -100,9 +100,7 @@ private:
         return true;
     }
 
-    std::uint64_t applied_locked() const {
-        return history_.empty() ? 0 : history_.back().revision;
-    }
+    std::uint64_t applied_locked() const { return history_.empty() ? 0 : history_.back().revision; }
 
     wire::ClientReply ok_reply() const {
         wire::ClientReply reply;
@@ -234,19 +232,19 @@ private:
     std::atomic<bool> heartbeats_{true};
     std::atomic<bool> answering_{true};
     mutable std::mutex mutex_;
-    std::vector<Event> history_;                  // guarded by mutex_
-    std::vector<Event> outbox_;                   // guarded by mutex_
-    std::uint64_t compacted_through_ = 0;         // guarded by mutex_
-    std::vector<wire::ClientRequest> requests_;   // guarded by mutex_
+    std::vector<Event> history_;                 // guarded by mutex_
+    std::vector<Event> outbox_;                  // guarded by mutex_
+    std::uint64_t compacted_through_ = 0;        // guarded by mutex_
+    std::vector<wire::ClientRequest> requests_;  // guarded by mutex_
     std::thread thread_;
 };
 
 // Calls next() until done() holds or the deadline passes, running turn()
 // before each call (to publish, for example). Every batch must be ok and
 // not a resync.
-std::vector<Event> collect_until(Watcher& watcher, const std::function<bool()>& done,
-                                 const std::function<void()>& turn = [] {},
-                                 std::chrono::seconds limit = 10s) {
+std::vector<Event> collect_until(
+    Watcher& watcher, const std::function<bool()>& done, const std::function<void()>& turn = [] {},
+    std::chrono::seconds limit = 10s) {
     std::vector<Event> events;
     const Clock::time_point deadline = Clock::now() + limit;
     while (!done() && Clock::now() < deadline) {
@@ -275,8 +273,8 @@ std::vector<Event> under(const std::vector<Event>& history, const std::string& p
 // Revision r: a put or (every 5th) a delete of w/k<r%7>, and every 4th
 // revision a key outside the prefix.
 Event scripted_event(std::uint64_t revision) {
-    std::string key = revision % 4 == 0 ? "x/" + std::to_string(revision)
-                                        : "w/k" + std::to_string(revision % 7);
+    std::string key =
+        revision % 4 == 0 ? "x/" + std::to_string(revision) : "w/k" + std::to_string(revision % 7);
     if (revision % 5 == 0)
         return delete_event(revision, std::move(key));
     return put_event(revision, std::move(key), "v" + std::to_string(revision));
@@ -332,8 +330,7 @@ TEST(Watcher, DeliversEachEventOnceInOrderWhenTheStreamDropsAndRepeats) {
     // The watcher's subscription may reach the PUB late (slow joiner): ring
     // until it has everything.
     auto rest = collect_until(
-        watcher, [&] { return watcher.covered_revision() >= 91; },
-        [&] { node.publish(last); });
+        watcher, [&] { return watcher.covered_revision() >= 91; }, [&] { node.publish(last); });
     seen.insert(seen.end(), rest.begin(), rest.end());
     EXPECT_EQ(seen, under(history, "w/"));
     EXPECT_EQ(watcher.node_switches(), 0u);
