@@ -2,7 +2,7 @@
 //
 //   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N] <command>
 //
-// Commands: get, put, del, cas, range, status. This file only parses the
+// Commands: get, put, del, cas, range, status, watch. This file only parses the
 // command line (CLI11) and dispatches to cli_commands.h, which prints and
 // picks the exit code. Endpoints come from --endpoints, else the environment
 // variable CABILDO_ENDPOINTS, else the default local cluster.
@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "client/cli_commands.h"
+#include "client/cli_common.h"
 #include "client/client.h"
+#include "client/watch_command.h"
 
 namespace {
 
@@ -110,12 +112,21 @@ ClientOptions client_options(const Arguments& args) {
     return options;
 }
 
-int dispatch(const CLI::App& app, const Arguments& args) {
+// Subcommands that live in their own files register a runner.
+struct Runners {
+    cabildo::client::CliRunner watch;
+};
+
+int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners) {
+    const std::string command = app.get_subcommands().front()->get_name();
+    const cabildo::client::CliCommon common{args.endpoints, args.json,
+                                            std::chrono::milliseconds(args.timeout_ms)};
+    if (command == "watch")
+        return runners.watch(common);
     Client client(client_options(args));
     const CliOutput output{stdout, stderr, args.json};
     const Consistency consistency =
         args.serializable ? Consistency::serializable : Consistency::linearizable;
-    const std::string command = app.get_subcommands().front()->get_name();
     if (command == "get")
         return run_get(client, output, args.key, consistency);
     if (command == "put")
@@ -138,11 +149,12 @@ int main(int argc, char** argv) {
     Arguments args;
     add_global_options(app, args);
     add_commands(app, args);
+    Runners runners{cabildo::client::add_watch_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
         const int code = app.exit(error);  // prints help or the error
         return code == 0 ? cabildo::client::exit_ok : cabildo::client::exit_usage;
     }
-    return dispatch(app, args);
+    return dispatch(app, args, runners);
 }
