@@ -209,7 +209,7 @@ void Node::run_ticks(Clock::time_point now) {
 }
 
 std::optional<std::string> Node::leader_endpoint() const {
-    const Member* leader = config_.member(raft_.status().leader);
+    const Member* leader = config_.member(raft_.leader());
     if (leader == nullptr) return std::nullopt;
     return leader->client_endpoint();
 }

@@ -23,7 +23,7 @@ void Node::process_ready() {
         raft::Ready ready = raft_.take_ready();
         if (ready.soft_state) {
             spdlog::info("node {}: {} in term {} (leader {})", config_.id,
-                         raft::role_name(ready.soft_state->role), raft_.status().term,
+                         raft::role_name(ready.soft_state->role), raft_.term(),
                          ready.soft_state->leader);
         }
         if (!complete_ready(ready, false)) return;

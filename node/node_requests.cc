@@ -113,7 +113,7 @@ void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarde
 
 void Node::refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
                              const zmq::message_t& body) {
-    const raft::NodeId leader = raft_.status().leader;
+    const raft::NodeId leader = raft_.leader();
     if (!forwarded && leader != raft::node_none && leader != config_.id) {
         if (forward(envelope, id, body)) return;
         reply_error(envelope, wire::error_unavailable, "the leader cannot be reached; retry", id);
@@ -123,7 +123,7 @@ void Node::refuse_not_leader(const Envelope& envelope, const std::string& id, bo
 }
 
 bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
-    zmq::socket_t& dealer = forward_dealers_.at(raft_.status().leader);
+    zmq::socket_t& dealer = forward_dealers_.at(raft_.leader());
     const std::uint64_t forward_id = next_forward_id_++;
     std::string id_frame(sizeof forward_id, '\0');
     std::memcpy(id_frame.data(), &forward_id, sizeof forward_id);

@@ -87,6 +87,10 @@ public:
     void advance(const Ready& ready);
 
     RaftStatus status() const;
+    // Cheap accessors for the shell's hot path (status() copies progress).
+    NodeId leader() const { return leader_; }
+    Role role() const { return role_; }
+    Term term() const { return term_; }
     // LogCabin-style invariant check; aborts on a broken invariant.
     void check_invariants() const;
 
