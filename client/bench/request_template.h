@@ -1,0 +1,49 @@
+// RequestTemplate: one encoded client request whose key digits and `id` are
+// rewritten in place, so the hot loop of the benchmark sends the next request
+// without encoding (or allocating) anything.
+//
+// The request is encoded once through wire::encode_request(). Its key must
+// end in `digits` decimal digits that appear nowhere else in the frame (the
+// benchmark's values are lowercase letters only, so they cannot), and its id,
+// when wanted, is a msgpack uint64 (0xcf + 8 bytes big-endian) whose bytes
+// are patched too. Not thread-safe: each client owns its own copies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "wire/client_messages.h"
+
+namespace cabildo::client::bench {
+
+class RequestTemplate {
+public:
+    RequestTemplate() = default;
+    // Precondition: request.key ends with `digits` '0' characters and occurs
+    // once in the encoding; request.id is empty (with_id adds it).
+    RequestTemplate(wire::ClientRequest request, std::size_t digits, bool with_id);
+
+    // Writes `number` as the key's zero-padded digits (mod 10^digits).
+    void set_key_number(std::uint64_t number);
+    // Precondition: built with_id.
+    void set_id(std::uint64_t id);
+
+    std::string_view frame() const { return frame_; }
+
+private:
+    std::string frame_;
+    std::size_t key_digits_at_ = 0;
+    std::size_t key_digits_ = 0;
+    std::size_t id_at_ = std::string::npos;  // the 8 bytes after 0xcf
+};
+
+// "key-000042"-style names: prefix + `digits` zero-padded digits of number.
+std::string numbered_key(std::string_view prefix, std::uint64_t number, std::size_t digits);
+
+// The value of a msgpack unsigned integer (any width) in `bytes`, as an echoed
+// reply `id` holds it; nullopt-like false when it is not one.
+bool read_msgpack_uint(std::string_view bytes, std::uint64_t& value);
+
+}  // namespace cabildo::client::bench
