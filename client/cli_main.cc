@@ -2,7 +2,7 @@
 //
 //   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N] <command>
 //
-// Commands: get, put, del, cas, range, status, watch. This file only parses the
+// Commands: get, put, del, cas, range, status, watch, bench. This file only parses the
 // command line (CLI11) and dispatches to cli_commands.h, which prints and
 // picks the exit code. Endpoints come from --endpoints, else the environment
 // variable CABILDO_ENDPOINTS, else the default local cluster.
@@ -17,6 +17,7 @@
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
 #include "client/client.h"
+#include "client/bench/bench_command.h"
 #include "client/watch_command.h"
 
 namespace {
@@ -115,6 +116,7 @@ ClientOptions client_options(const Arguments& args) {
 // Subcommands that live in their own files register a runner.
 struct Runners {
     cabildo::client::CliRunner watch;
+    cabildo::client::CliRunner bench;
 };
 
 int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners) {
@@ -123,6 +125,8 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
                                             std::chrono::milliseconds(args.timeout_ms)};
     if (command == "watch")
         return runners.watch(common);
+    if (command == "bench")
+        return runners.bench(common);
     Client client(client_options(args));
     const CliOutput output{stdout, stderr, args.json};
     const Consistency consistency =
@@ -149,7 +153,8 @@ int main(int argc, char** argv) {
     Arguments args;
     add_global_options(app, args);
     add_commands(app, args);
-    Runners runners{cabildo::client::add_watch_command(app)};
+    Runners runners{cabildo::client::add_watch_command(app),
+                    cabildo::client::add_bench_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -118,8 +118,10 @@ void Node::turn(const std::atomic<bool>& stop) {
         {pull_.handle(), 0, ZMQ_POLLIN, 0},
     };
     for (auto& [id, dealer] : forward_dealers_) items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+    // Round UP: a wait under 1 ms truncated to poll(0) made the loop spin
+    // until the next tick (a core's worth of CPU on a 2-core machine).
     const auto wait = std::max(Clock::duration::zero(), next_tick_ - Clock::now());
-    zmq::poll(items, std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
     if (stop.load()) return;
     if (stalled_) {
         process_ready();  // retries the Ready storage could not complete
