@@ -45,7 +45,7 @@ def hexs(b):
 
 class Op:
     __slots__ = ("client", "kind", "key", "value", "expected", "succeeded", "outcome",
-                 "call", "ret", "error", "node")
+                 "call", "ret", "error", "node", "revision")
 
     def __init__(self, client, kind, key, value=None, expected=None):
         self.client = client
@@ -59,6 +59,7 @@ class Op:
         self.ret = None
         self.error = None
         self.node = None
+        self.revision = None
 
     def line(self):
         value = self.value
@@ -114,6 +115,15 @@ class History:
         with open(path, "w") as f:
             f.write(self.text())
 
+    def write_details(self, path):
+        """The history with, per line, the node asked, the revision of an ok
+        reply and the error code (for reading a violation)."""
+        with open(path, "w") as f:
+            f.write("# op# | history line | node revision error\n")
+            for i, op in enumerate(self.ops()):
+                f.write("%d | %s | %s rev=%s err=%s\n" % (i, op.line(), op.node, op.revision,
+                                                           op.error))
+
 
 class Conn:
     """One REQ socket to one endpoint, Lazy Pirate: after a timeout the
@@ -163,6 +173,7 @@ def perform(conn, op, timeout):
         op.outcome, op.error = "unknown", "no reply"
     elif rep.get("ok") is True:
         op.outcome = "ok"
+        op.revision = rep.get("revision")
         if op.kind == "get":
             op.value = rep.get("value")
         elif op.kind in ("cas", "del"):

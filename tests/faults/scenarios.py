@@ -24,6 +24,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,33 @@ def lincheck_binary():
 
 
 # ---------------------------------------------------------------- cluster
+
+
+def _port_free(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def pick_loopback(n):
+    """A random loopback address 127.A.B.C (not 127.0.0.1, which the other
+    test suites share) and a base port free on it for n nodes. A node that
+    dies leaves its ports free; on a private address no other test's node can
+    take them and answer our clients in its place."""
+    for _ in range(200):
+        host = "127.%d.%d.%d" % (random.randrange(1, 255), random.randrange(0, 256),
+                                 random.randrange(1, 255))
+        base = random.randrange(20000, 60000 - harness.PORT_SPACING * (n + 1), harness.PORT_SPACING)
+        if all(_port_free(host, base + harness.PORT_SPACING * i + k)
+               for i in range(n) for k in range(harness.PORTS_PER_NODE)):
+            return host, base
+    raise RuntimeError("no free loopback address/port range found")
+
 
 
 class Node:
@@ -145,8 +173,8 @@ class FaultCluster:
             self.ctx = net.client_context()
             self._own_ctx = False
         else:
-            base = harness.pick_base_port(n)
-            self.nodes = [Node(self, i, "127.0.0.1", base + harness.PORT_SPACING * (i - 1), [])
+            host, base = pick_loopback(n)
+            self.nodes = [Node(self, i, host, base + harness.PORT_SPACING * (i - 1), [])
                           for i in range(1, n + 1)]
             self.ctx = zmq.Context()
             self._own_ctx = True
@@ -438,15 +466,21 @@ def _liveness(cluster, history, since, bound):
     return None
 
 
-def _final_reads(cluster, history, timeout=15.0):
+def _final_reads(cluster, history, timeout=20.0):
     """A linearizable read of every key, appended to the history (client 901).
-    Returns the keys that could not be read."""
-    eps = cluster.endpoints()
+    Only running nodes are asked. Returns the keys that could not be read
+    within `timeout` overall."""
+    eps = [n.client_endpoint for n in cluster.nodes if n.alive()]
     missing = []
     k = 0
+    deadline = time.monotonic() + timeout
     for key in history.keys():
-        deadline = time.monotonic() + timeout
-        while True:
+        if not eps:
+            missing.append(key)
+        while eps:
+            if time.monotonic() > deadline:
+                missing.append(key)
+                break
             op = recorder.Op(901, "get", key)
             conn = recorder.Conn(cluster.ctx, eps[k % len(eps)])
             recorder.perform(conn, op, 1.0)
@@ -455,9 +489,6 @@ def _final_reads(cluster, history, timeout=15.0):
             if op.outcome == "ok":
                 break
             k += 1
-            if time.monotonic() > deadline:
-                missing.append(key)
-                break
             time.sleep(0.05)
     return missing
 
@@ -508,14 +539,17 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
         missing = _final_reads(cluster, history)
         if missing:
             result.problems.append("final reads failed for %d keys: %s" % (len(missing), missing[:5]))
-        # (c) convergence
-        try:
-            harness.wait_for(lambda: cluster.convergence()[0], 20.0, "convergence")
-            result.converged = True
-        except AssertionError:
-            result.converged = False
-            result.problems.append("nodes did not converge: %s" % cluster.convergence()[1])
+        # (c) convergence (pointless when a node died: that is reported below)
         dead = cluster.dead_nodes()
+        if dead:
+            result.converged = False
+        else:
+            try:
+                harness.wait_for(lambda: cluster.convergence()[0], 20.0, "convergence")
+                result.converged = True
+            except AssertionError:
+                result.converged = False
+                result.problems.append("nodes did not converge: %s" % cluster.convergence()[1])
         if dead:
             result.problems.append("node(s) exited unexpectedly (id, code): %s" % dead)
         # (a) linearizability
@@ -523,8 +557,11 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
         result.ops = sum(result.counts.values())
         path = os.path.join(cluster.dir, "history.txt")
         history.write(path)
+        history.write_details(os.path.join(cluster.dir, "history-details.txt"))
         code, out = run_lincheck(path, check_budget_ms)
         result.checker_output = out
+        with open(os.path.join(cluster.dir, "checker-output.txt"), "w") as f:
+            f.write(out + "\n")
         if code == 0:
             result.verdict = "linearizable"
         elif code == 1:
