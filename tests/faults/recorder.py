@@ -190,8 +190,9 @@ def perform(conn, op, timeout):
 
 
 class Recorder:
-    """n client threads over `endpoints` (client i starts at endpoint i mod
-    len and moves to the next endpoint after an error or a timeout)."""
+    """n client threads over `endpoints`: client i's home is endpoint i mod
+    len; after a failed operation there, its next operation goes to another
+    endpoint (in turn), then it returns home."""
 
     def __init__(self, ctx, endpoints, clients=4, keys=8, rotate_every=200, timeout=1.0,
                  seed=None, history=None, first_client_id=1, key_prefix=b"f"):
@@ -220,8 +221,10 @@ class Recorder:
     def _client(self, idx, seed):
         rng = random.Random(seed)
         cid = self.first_client_id + idx
-        ep = idx % len(self.endpoints)
-        conn = Conn(self.ctx, self.endpoints[ep])
+        home = idx % len(self.endpoints)
+        away = home
+        conns = {}
+        target = home
         n = 0
         try:
             while not self._stop.is_set():
@@ -239,6 +242,9 @@ class Recorder:
                     op = Op(cid, "cas", key, value, last if rng.random() < 0.8 else None)
                 else:
                     op = Op(cid, "del", key)
+                conn = conns.get(target)
+                if conn is None:
+                    conn = conns[target] = Conn(self.ctx, self.endpoints[target])
                 perform(conn, op, self.timeout)
                 self.history.add(op)
                 if op.outcome == "ok":
@@ -249,13 +255,23 @@ class Recorder:
                             self._last[key] = op.value
                         elif op.kind == "del":
                             self._last[key] = None
-                else:
+                # Each client keeps coming back to its home node (so clients
+                # stay on both sides of a partition and hit a paused node
+                # again when it resumes); after a failure at home the next
+                # operation goes to another node, in turn.
+                if op.outcome != "ok":
                     conn.close()
-                    ep = (ep + 1) % len(self.endpoints)
-                    conn = Conn(self.ctx, self.endpoints[ep])
                     self._stop.wait(0.02)
+                if target == home and op.outcome != "ok" and len(self.endpoints) > 1:
+                    away = (away + 1) % len(self.endpoints)
+                    if away == home:
+                        away = (away + 1) % len(self.endpoints)
+                    target = away
+                else:
+                    target = home
         finally:
-            conn.close()
+            for conn in conns.values():
+                conn.close()
 
     def start(self):
         for i in range(self.n):
