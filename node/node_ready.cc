@@ -52,11 +52,18 @@ bool Node::complete_ready(raft::Ready& ready, bool persisted) {
     if (!ready.entries_to_apply.empty()) {
         // 1 and 3 together: the log part and the committed entries in one
         // synced transaction (one fsync per Ready instead of two).
-        auto result = persisted ? state_machine_.apply(ready.entries_to_apply)
-                                : state_machine_.apply(ready.entries_to_apply, ready.hard_state,
+        auto staged = persisted ? state_machine_.stage(ready.entries_to_apply)
+                                : state_machine_.stage(ready.entries_to_apply, ready.hard_state,
                                                        ready.entries_to_persist);
-        if (!result) return stall(result.error(), persisted);
-        applied = std::move(*result);
+        if (!staged) return stall(staged.error(), persisted);
+        // The entries are committed (durable on a majority) and their results
+        // are fixed by the log, so the answers need not wait for this node's
+        // apply to be durable: a crash re-applies them with the same results.
+        // Reads still wait for the applied index, so none sees them early.
+        for (const Applied& a : staged->applied) answer_write(a);
+        auto committed = staged->txn.commit();
+        if (!committed) return stall(committed.error(), persisted);
+        applied = std::move(staged->applied);
     } else if (!persisted) {
         // 1. Hard state and entries, in one synced transaction.
         auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
@@ -66,8 +73,7 @@ bool Node::complete_ready(raft::Ready& ready, bool persisted) {
     for (const raft::Message& m : ready.messages) peers_.send(m);
     ready.messages.clear();
     for (const Applied& a : applied) {
-        answer_write(a);
-        // Committed and applied: now watchers may hear of it (kv/<key>).
+        // Applied and durable: now watchers may hear of it (kv/<key>).
         if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
     }
     // 4. Reads, then 5. tell the core.

@@ -6,9 +6,9 @@
 
 namespace cabildo::node {
 
-Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries,
-                                                   const std::optional<raft::HardState>& hard_state,
-                                                   const std::vector<raft::Entry>& to_persist) {
+Result<KvStateMachine::Staged> KvStateMachine::stage(
+    const std::vector<raft::Entry>& entries, const std::optional<raft::HardState>& hard_state,
+    const std::vector<raft::Entry>& to_persist) {
     auto txn = storage_.begin_apply();
     if (!txn) return txn.error();
     txn->persist_log(hard_state, to_persist);
@@ -37,9 +37,15 @@ Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry
         applied.push_back(std::move(a));
     }
     if (!entries.empty()) txn->set_applied(entries.back().index);
-    auto committed = txn->commit();
+    return Staged{std::move(*txn), std::move(applied)};
+}
+
+Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries) {
+    auto staged = stage(entries);
+    if (!staged) return staged.error();
+    auto committed = staged->txn.commit();
     if (!committed) return committed.error();
-    return applied;
+    return std::move(staged->applied);
 }
 
 wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::LogIndex index,

@@ -36,13 +36,24 @@ class KvStateMachine {
 public:
     explicit KvStateMachine(storage::Storage& storage) : storage_(storage) {}
 
+    // The batch's transaction, written but not yet committed, and the result
+    // of every entry. Results are final once the entries are committed in
+    // the Raft sense: the same entries always give the same results.
+    struct Staged {
+        storage::ApplyTxn txn;
+        std::vector<Applied> applied;
+    };
+
     // Applies entries (consecutive, after the applied index) in one
     // transaction; hard_state and to_persist (a Ready's log part) are written
-    // first in the same transaction, so a Ready costs one synced commit. On a
-    // storage error nothing is written.
-    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries,
-                                       const std::optional<raft::HardState>& hard_state = {},
-                                       const std::vector<raft::Entry>& to_persist = {});
+    // first in the same transaction, so a Ready costs one synced commit.
+    // Nothing is durable until staged.txn.commit(); on a storage error
+    // nothing is written.
+    Result<Staged> stage(const std::vector<raft::Entry>& entries,
+                         const std::optional<raft::HardState>& hard_state = {},
+                         const std::vector<raft::Entry>& to_persist = {});
+    // stage() and commit.
+    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries);
 
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,

@@ -68,7 +68,11 @@ std::string printable(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (unsigned char c : text) {
-        if (c >= 0x20 && c < 0x7f) {
+        // Escaping grows the text: cap it where the decoder's limit is
+        // (found by fuzzing: a 16 KiB binary message re-encoded too large).
+        const bool plain = c >= 0x20 && c < 0x7f;
+        if (out.size() + (plain ? 1 : 4) > text_bytes_max) break;
+        if (plain) {
             out.push_back(static_cast<char>(c));
         } else {
             out += {'\\', 'x', hex[c >> 4], hex[c & 15]};

@@ -115,14 +115,20 @@ std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
 
 // limit, consistency, session and seq.
 std::optional<Error> check_options(const RequestFields& fields, ClientRequest& request) {
-    if (fields.limit) {
+    // Fields an op does not use are type-checked but keep their defaults
+    // (found by fuzzing: they were kept, so a request did not re-encode to
+    // itself).
+    const Op op = request.op;
+    const bool uses_limit = op == Op::range || op == Op::watch_from;
+    const bool uses_consistency = op == Op::get || op == Op::range;
+    if (fields.limit && uses_limit) {
         if (*fields.limit == 0 || *fields.limit > range_limit_max) {
             return bad_request("limit: " + std::to_string(*fields.limit) + " not in 1.." +
                                std::to_string(range_limit_max));
         }
         request.limit = static_cast<std::uint32_t>(*fields.limit);
     }
-    if (fields.consistency) {
+    if (fields.consistency && uses_consistency) {
         if (*fields.consistency == consistency_name(Consistency::serializable)) {
             request.consistency = Consistency::serializable;
         } else if (*fields.consistency != consistency_name(Consistency::linearizable)) {
@@ -152,13 +158,14 @@ Result<ClientRequest> build_request(RequestFields& fields) {
     request.op = *op;
     if (std::optional<Error> error = check_options(fields, request))
         return *error;
-    if (fields.key)
+    const bool uses_key = *op == Op::get || *op == Op::put || *op == Op::del || *op == Op::cas;
+    if (fields.key && uses_key)
         request.key = std::move(*fields.key);
     if (fields.value && (*op == Op::put || *op == Op::cas))
         request.value = std::move(fields.value);
     if (*op == Op::cas)
         request.expected = std::move(fields.expected);
-    if (fields.prefix)
+    if (fields.prefix && (*op == Op::range || *op == Op::watch_from))
         request.prefix = std::move(*fields.prefix);
     if (*op == Op::watch_from)
         request.from = *fields.from;
@@ -190,7 +197,9 @@ std::string extract_id_unguarded(const void* data, std::size_t size) {
     if (!handle || handle->get().type != msgpack::type::MAP)
         return {};
     const msgpack::object_map& map = handle->get().via.map;
-    for (std::uint32_t i = 0; i < map.size; ++i) {
+    // The last `id` wins, as in decode_request (found by fuzzing: a repeated
+    // id was echoed differently on success and on error).
+    for (std::uint32_t i = map.size; i-- > 0;) {
         const msgpack::object& key = map.ptr[i].key;
         if (key.type != msgpack::type::STR)
             continue;
