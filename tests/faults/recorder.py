@@ -195,7 +195,8 @@ class Recorder:
     endpoint (in turn), then it returns home."""
 
     def __init__(self, ctx, endpoints, clients=4, keys=8, rotate_every=200, timeout=1.0,
-                 seed=None, history=None, first_client_id=1, key_prefix=b"f"):
+                 seed=None, history=None, first_client_id=1, key_prefix=b"f",
+                 mix=(0.40, 0.25, 0.25, 0.10)):
         self.ctx = ctx
         self.endpoints = list(endpoints)
         self.n = clients
@@ -206,6 +207,9 @@ class Recorder:
         self.history = history or History()
         self.first_client_id = first_client_id
         self.key_prefix = key_prefix
+        # weights of get, put, cas, delete
+        total = float(sum(mix))
+        self.mix = [sum(mix[:i + 1]) / total for i in range(len(mix))]
         self._stop = threading.Event()
         self._threads = []
         self._issued = 0
@@ -232,11 +236,11 @@ class Recorder:
                 r = rng.random()
                 n += 1
                 value = b"c%d.%d" % (cid, n)
-                if r < 0.40:
+                if r < self.mix[0]:
                     op = Op(cid, "get", key)
-                elif r < 0.65:
+                elif r < self.mix[1]:
                     op = Op(cid, "put", key, value)
-                elif r < 0.90:
+                elif r < self.mix[2]:
                     with self._lock:
                         last = self._last.get(key)
                     op = Op(cid, "cas", key, value, last if rng.random() < 0.8 else None)

@@ -387,6 +387,7 @@ def sched_isolate_leader(r):
     r.fault("isolate leader n%d" % lead)
     r.net.partition([[lead], r.cluster.followers(lead)])
     time.sleep(r.dur(3.0, 1.0, 5.0))
+    r.log("    leader during the partition: n%s" % r.cluster.leader())
     r.net.heal()
     r.healed()
 
@@ -400,6 +401,7 @@ def sched_majority_minority(r):
     r.fault("partition %s (old leader side) | %s" % (minority, majority))
     r.net.partition([minority, majority])
     time.sleep(r.dur(3.0, 1.0, 5.0))
+    r.log("    leader during the partition: n%s" % r.cluster.leader())
     r.net.heal()
     r.healed()
 
@@ -506,7 +508,7 @@ def run_lincheck(path, budget_ms=60000):
 
 
 def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None,
-                 warmup_s=2.0, recover_s=1.5, check_budget_ms=60000):
+                 warmup_s=2.0, recover_s=1.5, check_budget_ms=60000, mix=None):
     """Runs one scenario and returns its Result. Raises netns.NetUnavailable
     when a network scenario cannot build its namespaces."""
     log = log or (lambda s: print(s, flush=True))
@@ -526,7 +528,8 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
         cluster.wait_leader(timeout=15.0)
         history = recorder.History()
         rec = recorder.Recorder(cluster.ctx, cluster.endpoints(), clients=clients,
-                                seed=rng.getrandbits(64), history=history).start()
+                                seed=rng.getrandbits(64), history=history,
+                                **({"mix": mix} if mix else {})).start()
         time.sleep(warmup_s)
         run = Run(cluster, net, rng, randomized, result, log)
         for i in range(rounds):
