@@ -512,6 +512,8 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
     """Runs one scenario and returns its Result. Raises netns.NetUnavailable
     when a network scenario cannot build its namespaces."""
     log = log or (lambda s: print(s, flush=True))
+    lincheck_binary()  # fail before starting anything when the checker is missing
+    node_binary()
     rng = rng or random.Random()
     schedule = SCHEDULES[kind]
     result = Result(kind)
