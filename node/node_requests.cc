@@ -99,6 +99,19 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
 }
 
 void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarded) {
+    if (stalled_) {
+        // The core holds an unfinished Ready: it may not be asked anything.
+        // A healthy leader can still answer. (Found by the storage-failure
+        // fault test: read_index() here aborted the node.)
+        if (raft_.leader() == config_.id) {
+            reply_error(pending.envelope, wire::error_unavailable,
+                        "this node cannot write to its disk; retry at another node",
+                        pending.request.id);
+            return;
+        }
+        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+        return;
+    }
     const std::uint64_t id = next_read_id_++;
     raft::ReadIndexResult result = raft_.read_index(raft::ReadContext{id});
     if (result.status == Status::not_leader) {

@@ -11,11 +11,14 @@ they are SKIPPED with the reason (never passed silently).
 
 import os
 import sys
+import signal
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import netns  # noqa: E402
+import recorder
 import scenarios  # noqa: E402
 
 CLIENTS = int(os.environ.get("CABILDO_FAULTS_CLIENTS", "4"))
@@ -55,6 +58,30 @@ class ProcessFaults(_ScenarioCase):
 class StorageFaults(_ScenarioCase):
     def test_storage_failure(self):
         self.run_kind("storage_failure")
+
+    def test_read_at_stalled_node(self):
+        # Regression: a linearizable get sent to a node whose storage had
+        # failed aborted it (read_index() while the stalled Ready was taken).
+        cluster = scenarios.FaultCluster(3)
+        try:
+            cluster.start()
+            leader = cluster.wait_leader()
+            follower = cluster.followers(leader)[0]
+            conn = recorder.Conn(cluster.ctx, cluster.node(follower).client_endpoint)
+            self.assertTrue(conn.call({"op": "put", "key": b"a", "value": b"1"}, 1)["ok"])
+            cluster.node(follower).signal(signal.SIGUSR1)
+            # The stall begins at the follower's next commit: make one happen.
+            deadline = time.monotonic() + 5
+            while "storage failed" not in open(cluster.node(follower).log_path).read():
+                self.assertLess(time.monotonic(), deadline, "follower never stalled")
+                conn.call({"op": "put", "key": b"b", "value": b"2"}, 1)
+            reply = conn.call({"op": "get", "key": b"a"}, 2)
+            self.assertIsNotNone(reply, "no answer from the stalled follower")
+            self.assertTrue(reply["ok"], reply)
+            self.assertEqual(reply["value"], b"1")
+            self.assertIsNone(cluster.node(follower).proc.poll(), "the stalled follower exited")
+        finally:
+            cluster.close()
 
 
 class NetworkFaults(_ScenarioCase):
