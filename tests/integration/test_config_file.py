@@ -1,0 +1,49 @@
+"""A node configured from a TOML file (--config) instead of flags: it starts,
+serves reads and writes as a single-node cluster, keeps the file's timing,
+and a flag given on the command line overrides the file."""
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import cabildo, wait_for
+
+
+class ConfigFileTest(unittest.TestCase):
+    def test_node_runs_from_a_config_file(self):
+        with tempfile.TemporaryDirectory(prefix="cabildo-config-") as tmp:
+            base = harness.pick_base_port(1)
+            config = os.path.join(tmp, "node.toml")
+            with open(config, "w") as f:
+                f.write('id = 1\n')
+                f.write(f'data-dir = "{tmp}/data"\n')
+                f.write(f'member = ["1=127.0.0.1:{base}"]\n')
+                f.write('election-ticks = 20\n')
+                f.write('log-level = "debug"\n')
+            log_path = os.path.join(tmp, "node.log")
+            with open(log_path, "w") as log:
+                # --log-level on the command line wins over the file's.
+                node = subprocess.Popen([harness.NODE_BIN, "--config", config,
+                                         "--log-level", "info"],
+                                        stdout=log, stderr=subprocess.STDOUT)
+            try:
+                endpoint = f"tcp://127.0.0.1:{base + 1}"
+                client = cabildo.Client([endpoint], request_timeout=0.5, total_timeout=5)
+                wait_for(lambda: client.status(endpoint)["role"] == "leader", 5,
+                         "the single node becomes leader")
+                revision = client.put(b"from", b"file")
+                self.assertGreater(revision, 0)
+                self.assertEqual(client.get(b"from")[0], b"file")
+            finally:
+                node.send_signal(signal.SIGTERM)
+                self.assertEqual(node.wait(timeout=10), 0)
+            with open(log_path) as f:
+                text = f.read()
+            self.assertIn("clients at " + endpoint, text)
+            self.assertNotIn(" debug ", text, "the command line's --log-level did not win")
+
+
+if __name__ == "__main__":
+    unittest.main()
