@@ -6,7 +6,8 @@
 #   2. the unit and simulation tests again in an ASan+UBSan build (fewer
 #      seeds: ~10x slower there). The multi-process suites assert timing
 #      (failover within 1 s) and run in the normal build only;
-#   3. a short libFuzzer run of every wire decoder, if tests/fuzz exists.
+#   3. a short libFuzzer run of every wire decoder.
+# The last line counts the CTest tests of both builds.
 #
 #   tests/run.sh             # everything
 #   tests/run.sh --quick     # step 1 only
@@ -14,19 +15,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# ctest's own count ("... tests failed out of N"), for the summary line.
+count() { grep -o 'tests failed out of [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$'; }
 
 ./setup.sh
 echo "== tests (RelWithDebInfo) =="
-ctest --test-dir build --output-on-failure -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" | tee "$log"
+passed=$(count)
 
-[ "${1:-}" = "--quick" ] && exit 0
+if [ "${1:-}" != "--quick" ]; then
+    ./setup.sh --sanitize
+    echo "== tests (ASan + UBSan) =="
+    CABILDO_SIM_SEEDS=${CABILDO_SIM_SEEDS_SANITIZE:-150} \
+        ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "integration|faults" \
+        | tee "$log"
+    passed=$((passed + $(count)))
 
-./setup.sh --sanitize
-echo "== tests (ASan + UBSan) =="
-CABILDO_SIM_SEEDS=${CABILDO_SIM_SEEDS_SANITIZE:-150} \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE "integration|faults"
-
-if [ -x tests/fuzz/run.sh ]; then
     echo "== fuzzing (short) =="
     tests/fuzz/run.sh "${CABILDO_FUZZ_SECONDS:-10}"
 fi
+echo "tests: $passed passed, 0 failed"
