@@ -112,12 +112,17 @@ int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storag
 }
 
 void Node::turn(const std::atomic<bool>& stop) {
-    std::vector<zmq::pollitem_t> items = {
-        {peers_.router().handle(), 0, ZMQ_POLLIN, 0},
-        {clients_.handle(), 0, ZMQ_POLLIN, 0},
-        {pull_.handle(), 0, ZMQ_POLLIN, 0},
-    };
-    for (auto& [id, dealer] : forward_dealers_) items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+    std::vector<zmq::pollitem_t>& items = poll_items_;
+    if (items.empty()) {
+        items = {
+            {peers_.router().handle(), 0, ZMQ_POLLIN, 0},
+            {clients_.handle(), 0, ZMQ_POLLIN, 0},
+            {pull_.handle(), 0, ZMQ_POLLIN, 0},
+        };
+        for (auto& [id, dealer] : forward_dealers_) {
+            items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
+        }
+    }
     // Round UP: a wait under 1 ms truncated to poll(0) made the loop spin
     // until the next tick (a core's worth of CPU on a 2-core machine).
     const auto wait = std::max(Clock::duration::zero(), next_tick_ - Clock::now());

@@ -121,6 +121,8 @@ private:
     Clock::time_point stalled_retry_at_;
     Clock::time_point next_tick_;
     Clock::time_point next_status_;
+    Clock::time_point next_expire_;
+    std::vector<zmq::pollitem_t> poll_items_;  // built once: the sockets never change
     std::uint64_t bad_requests_ = 0;
     int storage_failing_ = 0;  // the fault-injection state last applied
 };

@@ -221,6 +221,10 @@ void Node::reply_error(const Envelope& envelope, std::string_view code, std::str
 }
 
 void Node::expire_requests(Clock::time_point now) {
+    // Timeouts are in seconds: scanning every pending request once per
+    // 10 ms is plenty, and keeps the scan off most loop turns.
+    if (now < next_expire_) return;
+    next_expire_ = now + std::chrono::milliseconds(10);
     const auto expire = [&](auto& pending_map, std::string_view message) {
         for (auto it = pending_map.begin(); it != pending_map.end();) {
             if (it->second.deadline > now) {

@@ -99,7 +99,8 @@ def pick_loopback(n):
     for _ in range(200):
         host = "127.%d.%d.%d" % (random.randrange(1, 255), random.randrange(0, 256),
                                  random.randrange(1, 255))
-        base = random.randrange(20000, 60000 - harness.PORT_SPACING * (n + 1), harness.PORT_SPACING)
+        base = random.randrange(harness.PORT_MIN, harness.PORT_MAX - harness.PORT_SPACING * (n + 1),
+                                harness.PORT_SPACING)
         if all(_port_free(host, base + harness.PORT_SPACING * i + k)
                for i in range(n) for k in range(harness.PORTS_PER_NODE)):
             return host, base

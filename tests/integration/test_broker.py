@@ -32,7 +32,7 @@ BOUND_S = float(os.environ.get("CABILDO_BROKER_FAILOVER_BOUND_S", "3.0"))
 def pick_broker_port():
     """A port p with p+1..p+3 free (the broker binds those)."""
     for _ in range(200):
-        p = random.randrange(20000, 60000)
+        p = random.randrange(harness.PORT_MIN, harness.PORT_MAX)
         if all(harness._port_free(p + k) for k in (1, 2, 3)):
             return p
     raise RuntimeError("no free port range for the broker")
