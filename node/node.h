@@ -75,7 +75,7 @@ private:
 
     // node_ready.cc: the Ready cycle.
     void process_ready();
-    bool complete_ready(raft::Ready& ready, bool persisted);
+    bool complete_ready(raft::Ready& ready);
     void apply_entries(const std::vector<raft::Entry>& entries);
     void answer_write(const Applied& applied);
     void finish_reads(const raft::Ready& ready);
@@ -85,6 +85,7 @@ private:
     void handle_request(Envelope envelope, const zmq::message_t& body);
     void handle_push(const zmq::message_t& body);
     void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
+    raft::ProposeResult propose(const wire::ClientRequest& request);
     void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
     void serve_read(const Pending& pending);
     void serve_watch(const Pending& pending);
@@ -117,7 +118,6 @@ private:
     std::uint64_t next_forward_id_ = 1;
 
     std::optional<raft::Ready> stalled_;  // a Ready storage could not complete yet
-    bool stalled_persisted_ = false;
     Clock::time_point stalled_retry_at_;
     Clock::time_point next_tick_;
     Clock::time_point next_status_;

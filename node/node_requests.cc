@@ -72,10 +72,7 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
                     "this node cannot write to its disk; writes are refused", pending.request.id);
         return;
     }
-    const wire::ClientRequest& r = pending.request;
-    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
-                          r.seq};
-    raft::ProposeResult proposed = raft_.propose(wire::encode_command(command));
+    raft::ProposeResult proposed = propose(pending.request);
     if (proposed.status == Status::not_leader) {
         refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
         return;
@@ -96,6 +93,13 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
     }
     pending.term = proposed.term;
     writes_.emplace(proposed.index, std::move(pending));
+}
+
+// A write request as the replicated command (shared by the ROUTER and PULL paths).
+raft::ProposeResult Node::propose(const wire::ClientRequest& r) {
+    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
+                          r.seq};
+    return raft_.propose(wire::encode_command(command));
 }
 
 void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarded) {
@@ -261,10 +265,7 @@ void Node::handle_push(const zmq::message_t& body) {
         return;
     }
     if (stalled_) return;
-    const wire::ClientRequest& r = *request;
-    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
-                          r.seq};
-    raft::ProposeResult proposed = raft_.propose(wire::encode_command(command));
+    raft::ProposeResult proposed = propose(*request);
     if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
     // Fire-and-forget all the way: a follower passes it to the leader's PULL.
     const std::string_view bytes(static_cast<const char*>(body.data()), body.size());

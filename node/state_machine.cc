@@ -40,14 +40,6 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(
     return Staged{std::move(*txn), std::move(applied)};
 }
 
-Result<std::vector<Applied>> KvStateMachine::apply(const std::vector<raft::Entry>& entries) {
-    auto staged = stage(entries);
-    if (!staged) return staged.error();
-    auto committed = staged->txn.commit();
-    if (!committed) return committed.error();
-    return std::move(staged->applied);
-}
-
 wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::LogIndex index,
                                           storage::ApplyTxn& txn,
                                           std::optional<wire::Event>& event) {

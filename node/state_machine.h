@@ -52,9 +52,6 @@ public:
     Result<Staged> stage(const std::vector<raft::Entry>& entries,
                          const std::optional<raft::HardState>& hard_state = {},
                          const std::vector<raft::Entry>& to_persist = {});
-    // stage() and commit.
-    Result<std::vector<Applied>> apply(const std::vector<raft::Entry>& entries);
-
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
                               storage::ApplyTxn& txn, std::optional<wire::Event>& event);
