@@ -22,13 +22,18 @@ void on_signal(int) { stop_requested.store(true); }
 void on_fail_storage(int signal) { fail_storage.store(signal == SIGUSR1 ? 1 : 0); }
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
-                 std::vector<std::string>& members, bool& fault_injection) {
+                 std::vector<std::string>& members, bool& fault_injection,
+                 std::string& boot_id) {
 #ifdef CABILDO_FAULT_INJECTION
     app.add_flag("--test-fault-injection", fault_injection,
                  "FOR TESTS: SIGUSR1 makes every storage commit fail (a broken disk), SIGUSR2 "
                  "heals it");
+    app.add_option("--test-boot-id", boot_id,
+                   "FOR TESTS: pretend the system's boot id is this (a changed one acts out an "
+                   "OS crash since the last run)");
 #else
     (void)fault_injection;
+    (void)boot_id;
 #endif
     app.set_config("--config", "", "read options from a TOML/INI file");
     app.add_option("--id", config.id, "this node's id (one of the members)")->required();
@@ -63,7 +68,8 @@ int main(int argc, char** argv) {
     cabildo::node::NodeConfig config;
     std::vector<std::string> members;
     bool fault_injection = false;
-    add_options(app, config, members, fault_injection);
+    std::string boot_id;
+    add_options(app, config, members, fault_injection, boot_id);
     CLI11_PARSE(app, argc, argv);
     for (const std::string& text : members) {
         auto member = cabildo::node::parse_member(text);
@@ -83,6 +89,7 @@ int main(int argc, char** argv) {
     cabildo::storage::Options options;
     options.map_bytes_initial = config.map_bytes_initial;
     options.events_max = config.events_max;
+    options.boot_id = boot_id;
     auto storage = cabildo::storage::Storage::open(config.data_dir, options);
     if (!storage) {
         spdlog::critical("cannot open storage at {}: {}", config.data_dir,

@@ -75,8 +75,7 @@ private:
 
     // node_ready.cc: the Ready cycle.
     void process_ready();
-    bool complete_ready(raft::Ready& ready);
-    void apply_entries(const std::vector<raft::Entry>& entries);
+    bool complete_ready(raft::Ready& ready, bool log_persisted);
     void answer_write(const Applied& applied);
     void finish_reads(const raft::Ready& ready);
     void serve_waiting_reads();
@@ -118,6 +117,7 @@ private:
     std::uint64_t next_forward_id_ = 1;
 
     std::optional<raft::Ready> stalled_;  // a Ready storage could not complete yet
+    bool stalled_log_persisted_ = false;  // ...whose log part is already durable
     Clock::time_point stalled_retry_at_;
     Clock::time_point next_tick_;
     Clock::time_point next_status_;

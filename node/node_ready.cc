@@ -16,7 +16,7 @@ void Node::process_ready() {
         if (Clock::now() < stalled_retry_at_) return;
         raft::Ready ready = std::move(*stalled_);
         stalled_.reset();
-        if (!complete_ready(ready)) return;
+        if (!complete_ready(ready, stalled_log_persisted_)) return;
         spdlog::info("node {}: storage works again, resuming", config_.id);
     }
     while (raft_.has_ready()) {
@@ -26,51 +26,46 @@ void Node::process_ready() {
                          raft::role_name(ready.soft_state->role), raft_.term(),
                          ready.soft_state->leader);
         }
-        if (!complete_ready(ready)) return;
+        if (!complete_ready(ready, false)) return;
     }
 }
 
-// Does a Ready's work in Ready's order. False if storage failed: nothing of
-// the Ready was written (one transaction), it is kept and retried later, and
-// nothing that depends on it has been sent.
-bool Node::complete_ready(raft::Ready& ready) {
+// Does a Ready's work in Ready's order. False if storage failed: the Ready is
+// kept and retried later from the step that failed (log_persisted says the
+// log part is done), and nothing that depends on what failed has been sent.
+bool Node::complete_ready(raft::Ready& ready, bool log_persisted) {
     const auto stall = [&](const Error& error) {
         if (!stalled_) {
             spdlog::error("node {}: storage failed ({}): {}; writes stop until it recovers",
                           config_.id, status_name(error.status), error.detail);
         }
         stalled_ = std::move(ready);
+        stalled_log_persisted_ = log_persisted;
         stalled_retry_at_ = Clock::now() + stalled_retry_interval;
         return false;
     };
-    // 0. A leader's appends go out while it writes its own log (§10.2.1); on
-    // a retry they go again, which Raft tolerates.
-    for (const raft::Message& m : ready.messages_early) peers_.send(m);
-    std::vector<Applied> applied;
-    if (!ready.entries_to_apply.empty()) {
-        // 1 and 3 together: the log part and the committed entries in one
-        // synced transaction (one fsync per Ready instead of two).
-        auto staged = state_machine_.stage(ready.entries_to_apply, ready.hard_state,
-                                           ready.entries_to_persist);
-        if (!staged) return stall(staged.error());
-        // The entries are committed (durable on a majority) and their results
-        // are fixed by the log, so the answers need not wait for this node's
-        // apply to be durable: a crash re-applies them with the same results.
-        // Reads still wait for the applied index, so none sees them early.
-        for (const Applied& a : staged->applied) answer_write(a);
-        auto committed = staged->txn.commit();
-        if (!committed) return stall(committed.error());
-        applied = std::move(staged->applied);
-    } else {
+    if (!log_persisted) {
+        // 0. A leader's appends go out while it writes its own log (§10.2.1);
+        // on a retry they go again, which Raft tolerates.
+        for (const raft::Message& m : ready.messages_early) peers_.send(m);
         // 1. Hard state and entries, in one synced transaction.
         auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
         if (!result) return stall(result.error());
+        // 2. Only now may anything that depends on them leave.
+        for (const raft::Message& m : ready.messages) peers_.send(m);
+        log_persisted = true;
     }
-    // 2. Only now may anything that depends on them leave.
-    for (const raft::Message& m : ready.messages) peers_.send(m);
-    for (const Applied& a : applied) {
-        // Applied and durable: now watchers may hear of it (kv/<key>).
-        if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+    // 3. Apply the committed entries. They are in the synced log here and on
+    // a majority, so this commit need not sync (storage.h).
+    if (!ready.entries_to_apply.empty()) {
+        auto staged = state_machine_.stage(ready.entries_to_apply);
+        if (!staged) return stall(staged.error());
+        auto committed = staged->txn.commit();
+        if (!committed) return stall(committed.error());
+        for (const Applied& a : staged->applied) {
+            answer_write(a);
+            if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        }
     }
     // 4. Reads, then 5. tell the core.
     finish_reads(ready);

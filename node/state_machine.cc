@@ -6,12 +6,9 @@
 
 namespace cabildo::node {
 
-Result<KvStateMachine::Staged> KvStateMachine::stage(
-    const std::vector<raft::Entry>& entries, const std::optional<raft::HardState>& hard_state,
-    const std::vector<raft::Entry>& to_persist) {
+Result<KvStateMachine::Staged> KvStateMachine::stage(const std::vector<raft::Entry>& entries) {
     auto txn = storage_.begin_apply();
     if (!txn) return txn.error();
-    txn->persist_log(hard_state, to_persist);
     std::vector<Applied> applied;
     applied.reserve(entries.size());
     for (const raft::Entry& entry : entries) {

@@ -44,14 +44,10 @@ public:
         std::vector<Applied> applied;
     };
 
-    // Applies entries (consecutive, after the applied index) in one
-    // transaction; hard_state and to_persist (a Ready's log part) are written
-    // first in the same transaction, so a Ready costs one synced commit.
-    // Nothing is durable until staged.txn.commit(); on a storage error
-    // nothing is written.
-    Result<Staged> stage(const std::vector<raft::Entry>& entries,
-                         const std::optional<raft::HardState>& hard_state = {},
-                         const std::vector<raft::Entry>& to_persist = {});
+    // Applies entries (consecutive, after the applied index, already in the
+    // synced log) in one transaction. Nothing is stored until
+    // staged.txn.commit(); on a storage error nothing is written.
+    Result<Staged> stage(const std::vector<raft::Entry>& entries);
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
                               storage::ApplyTxn& txn, std::optional<wire::Event>& event);

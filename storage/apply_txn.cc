@@ -78,16 +78,6 @@ void ApplyTxn::set_applied(raft::LogIndex index) {
     record(SetApplied{index});
 }
 
-void ApplyTxn::persist_log(const std::optional<raft::HardState>& hard_state,
-                           const std::vector<raft::Entry>& entries) {
-    CABILDO_ASSERT(writes_.empty(), "persist_log after other writes of the batch");
-    storage_->check_persist(hard_state, entries);
-    if (!hard_state && entries.empty())
-        return;
-    log_write_ = true;
-    record(PersistLog{hard_state, entries});
-}
-
 Result<bool> ApplyTxn::commit() {
     CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
     finished_ = true;
@@ -110,9 +100,6 @@ Result<bool> ApplyTxn::commit() {
         return lmdb_error(rc, "apply commit");
     if (applied_)
         storage_->applied_index_ = *applied_;
-    if (log_write_)
-        storage_->log_persisted(std::get<PersistLog>(writes_.front()).hard_state,
-                                std::get<PersistLog>(writes_.front()).entries);
     return true;
 }
 
@@ -146,16 +133,9 @@ int ApplyTxn::run(const Write& write) {
                                                     d.sessions_max);
                           },
                           [&](const AddEvent& w) { return run_add_event(w); },
-                          [&](const SetApplied& w) { return d.meta.set_applied(txn, w.index); },
-                          [&](const PersistLog& w) { return run_persist_log(w); },
+                          [&](const SetApplied& w) { return d.state_meta.set_applied(txn, w.index); },
                       },
                       write);
-}
-
-// Storage's cached log positions change only after the commit, so a replay
-// after MAP_FULL sees the same starting point.
-int ApplyTxn::run_persist_log(const PersistLog& write) {
-    return storage_->write_log(txn_->raw(), write.hard_state, write.entries);
 }
 
 // The event and, if it evicted older ones, the new "events_compacted".
@@ -166,7 +146,7 @@ int ApplyTxn::run_add_event(const AddEvent& write) {
                               &evicted_through);
     if (rc != 0 || evicted_through == 0)
         return rc;
-    return dbs_->meta.set_events_compacted(txn, evicted_through);
+    return dbs_->state_meta.set_events_compacted(txn, evicted_through);
 }
 
 int ApplyTxn::replay() {
@@ -184,12 +164,12 @@ bool ApplyTxn::restart_after_map_full() {
     ++map_grows_;
     CABILDO_ASSERT(map_grows_ <= map_grows_per_txn_max, "map growth did not terminate");
     txn_.reset();
-    Status grown = dbs_->env->grow();
+    Status grown = dbs_->state_env->grow();
     if (grown != Status::ok) {
         fail(Error{grown, "apply: map is full and cannot grow"});
         return false;
     }
-    auto txn = WriteTxn::begin(*dbs_->env);
+    auto txn = WriteTxn::begin(*dbs_->state_env);
     if (!txn) {
         fail(txn.error());
         return false;

@@ -27,7 +27,7 @@ class WriteTxn;
 struct Databases;
 
 // Obtained from Storage::begin_apply(). RAII: destroyed without commit(), it
-// aborts and nothing of the batch is stored. Only one (and no persist()) may
+// aborts and nothing of the batch is stored. Only one may
 // be in progress at a time: LMDB has one writer. It must not outlive its
 // Storage.
 //
@@ -65,13 +65,7 @@ public:
     void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
     // Precondition: index >= Storage::applied_index().
     void set_applied(raft::LogIndex index);
-    // Writes the hard state and log entries as Storage::persist() does, in
-    // THIS transaction: the node persists one Ready's log suffix and applies
-    // its committed entries with one synced commit instead of two. Call it
-    // before any other write of the batch.
-    void persist_log(const std::optional<raft::HardState>& hard_state,
-                     const std::vector<raft::Entry>& entries);
-    // Synced commit. storage_full on a full disk or a map at map_bytes_max,
+    // Commit, unsynced (storage.h says why that is safe). storage_full on a full disk or a map at map_bytes_max,
     // io_error otherwise. Either way the ApplyTxn is finished afterwards.
     Result<bool> commit();
 
@@ -99,24 +93,18 @@ private:
     struct SetApplied {
         raft::LogIndex index;
     };
-    struct PersistLog {
-        std::optional<raft::HardState> hard_state;
-        std::vector<raft::Entry> entries;
-    };
-    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, PersistLog>;
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
     bool record(Write write);
     int run(const Write& write);
     int run_add_event(const AddEvent& write);
-    int run_persist_log(const PersistLog& write);
     int replay();
     bool restart_after_map_full();
     void fail(Error error);
 
     Storage* storage_;
-    bool log_write_ = false;  // writes_.front() is a PersistLog
     Databases* dbs_;
     std::unique_ptr<WriteTxn> txn_;  // Invariant: null once finished_ or error_.
     std::vector<Write> writes_;      // every write of the batch, in order, for replay

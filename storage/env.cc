@@ -39,7 +39,8 @@ Result<MDB_env*> create_env(std::size_t map_bytes_initial, unsigned dbs_max) {
 }  // namespace
 
 Result<std::unique_ptr<Env>> Env::open(const std::string& dir, std::size_t map_bytes_initial,
-                                       std::size_t map_bytes_max, unsigned dbs_max) {
+                                       std::size_t map_bytes_max, unsigned dbs_max,
+                                       Durability durability) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec)
@@ -47,7 +48,8 @@ Result<std::unique_ptr<Env>> Env::open(const std::string& dir, std::size_t map_b
     auto env = create_env(map_bytes_initial, dbs_max);
     if (!env)
         return env.error();
-    int rc = mdb_env_open(*env, dir.c_str(), MDB_NOTLS, 0644);
+    const unsigned flags = MDB_NOTLS | (durability == Durability::unsynced ? MDB_NOSYNC : 0);
+    int rc = mdb_env_open(*env, dir.c_str(), flags, 0644);
     if (rc != 0) {
         mdb_env_close(*env);
         return lmdb_error(rc, "mdb_env_open " + dir);
@@ -92,6 +94,10 @@ Status Env::grow() {
         return Status::io_error;
     map_bytes_ = current_map_bytes(env_);
     return Status::ok;
+}
+
+int Env::sync() {
+    return mdb_env_sync(env_, 1);
 }
 
 ReadTxn::ReadTxn(Env& env) : env_(env) {

@@ -22,12 +22,19 @@ namespace cabildo::storage {
 // pass any size_t. In practice Env::grow() stops at map_bytes_max long before.
 constexpr int map_grows_per_txn_max = 64;
 
-// The LMDB environment of one node: one directory holding data.mdb and
-// lock.mdb, opened with MDB_NOTLS so read transactions are not tied to a
-// thread and one reset read transaction can be renewed for every read.
-//
-// Durability: default flags, so every commit fsyncs. Never MDB_NOSYNC or
-// MDB_NOMETASYNC: Raft replies promise that what they acknowledge is on disk.
+// Whether a commit returns only once it is on disk.
+//   synced:   LMDB's default flags: every commit fsyncs. The Raft log and
+//             hard state live here: replies promise they are on disk.
+//   unsynced: MDB_NOSYNC: a commit is visible at once and survives a crash
+//             of the process (the OS still holds the written pages), but an
+//             OS crash may lose it or even leave a torn tree. Only for state
+//             that can be rebuilt from a synced environment (storage.h says
+//             how that is detected); never for anything Raft promises.
+enum class Durability { synced, unsynced };
+
+// An LMDB environment: one directory holding data.mdb and lock.mdb, opened
+// with MDB_NOTLS so read transactions are not tied to a thread and one reset
+// read transaction can be renewed for every read.
 //
 // Invariant: txns_active_ counts the live transactions of this process, and
 // the map is only resized when it is 0 (mdb_env_set_mapsize remaps the file,
@@ -36,7 +43,8 @@ constexpr int map_grows_per_txn_max = 64;
 class Env {
 public:
     static Result<std::unique_ptr<Env>> open(const std::string& dir, std::size_t map_bytes_initial,
-                                             std::size_t map_bytes_max, unsigned dbs_max);
+                                             std::size_t map_bytes_max, unsigned dbs_max,
+                                             Durability durability);
     ~Env();
     Env(const Env&) = delete;
     Env& operator=(const Env&) = delete;
@@ -49,6 +57,8 @@ public:
     // storage_full once the map is already at its maximum, io_error if LMDB
     // refuses. Precondition: no transaction of this process is live.
     Status grow();
+    // Forces every commit so far to disk (fsync). 0 or an errno-style code.
+    int sync();
 
 private:
     friend class ReadTxn;

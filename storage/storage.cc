@@ -24,16 +24,31 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
 }
 
 Storage::Storage(std::unique_ptr<Databases> dbs) : dbs_(std::move(dbs)) {
-    ReadTxn txn(*dbs_->env);
-    LogDb::Bounds bounds = dbs_->log.bounds(txn.raw());
-    first_index_ = bounds.first;
-    last_index_ = bounds.last;
-    last_term_ = bounds.last_term;
-    hard_state_ = dbs_->meta.hard_state(txn.raw());
-    applied_index_ = dbs_->meta.applied(txn.raw());
+    {
+        ReadTxn txn(*dbs_->log_env);
+        LogDb::Bounds bounds = dbs_->log.bounds(txn.raw());
+        first_index_ = bounds.first;
+        last_index_ = bounds.last;
+        last_term_ = bounds.last_term;
+        hard_state_ = dbs_->log_meta.hard_state(txn.raw());
+    }
+    ReadTxn txn(*dbs_->state_env);
+    applied_index_ = dbs_->state_meta.applied(txn.raw());
+    // The stored commit index may lag (persist() skips commit-only changes),
+    // but whatever was applied was committed.
+    hard_state_.commit_index = std::max(hard_state_.commit_index, applied_index_);
 }
 
-Storage::~Storage() = default;
+// A failed sync keeps the marker: the next open then trusts the state only
+// within this boot, which is exactly what an unsynced state deserves.
+Storage::~Storage() {
+    if (dbs_->state_env->sync() == 0)
+        dbs_->guard->mark_clean();
+}
+
+bool Storage::state_discarded() const {
+    return dbs_->guard->discarded();
+}
 
 std::optional<raft::Term> Storage::term_at(raft::LogIndex index) const {
     if (index == 0)
@@ -42,7 +57,7 @@ std::optional<raft::Term> Storage::term_at(raft::LogIndex index) const {
         return std::nullopt;
     if (index == last_index_)
         return last_term_;
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->log_env);
     std::optional<raft::Term> term = dbs_->log.term_at(txn.raw(), index);
     CABILDO_ASSERT(term.has_value(), "an index within [first, last] is missing");
     return term;
@@ -53,44 +68,41 @@ std::vector<raft::Entry> Storage::entries(raft::LogIndex lo, raft::LogIndex hi,
     CABILDO_ASSERT(first_index_ <= lo, "entries() below first_index");
     CABILDO_ASSERT(lo <= hi, "entries() with lo > hi");
     CABILDO_ASSERT(hi <= last_index_ + 1, "entries() past last_index");
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->log_env);
     return dbs_->log.entries(txn.raw(), lo, hi, bytes_max);
 }
 
 Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
                               const std::vector<raft::Entry>& entries) {
     check_persist(hard_state, entries);
-    if (!hard_state && entries.empty())
+    if (entries.empty() && (!hard_state || (hard_state->term == hard_state_.term &&
+                                            hard_state->voted_for == hard_state_.voted_for))) {
+        // Only the commit index moved: Raft keeps it as volatile state, so
+        // it is not worth an fsync. It is stored with the next write.
+        if (hard_state)
+            hard_state_.commit_index = hard_state->commit_index;
         return true;
-    auto written = dbs_->write(
-        "persist", [&](MDB_txn* txn) { return write_log(txn, hard_state, entries); });
+    }
+    Databases& d = *dbs_;
+    auto written = d.write(*d.log_env, "persist", [&](MDB_txn* txn) {
+        if (hard_state || !entries.empty()) {
+            int rc = d.log_meta.set_hard_state(txn, hard_state ? *hard_state : hard_state_);
+            if (rc != 0)
+                return rc;
+        }
+        if (entries.empty())
+            return 0;
+        return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
+    });
     if (!written)
         return written.error();
-    log_persisted(hard_state, entries);
-    return true;
-}
-
-int Storage::write_log(MDB_txn* txn, const std::optional<raft::HardState>& hard_state,
-                       const std::vector<raft::Entry>& entries) const {
-    Databases& d = *dbs_;
-    if (hard_state) {
-        int rc = d.meta.set_hard_state(txn, *hard_state);
-        if (rc != 0)
-            return rc;
-    }
-    if (entries.empty())
-        return 0;
-    return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
-}
-
-void Storage::log_persisted(const std::optional<raft::HardState>& hard_state,
-                            const std::vector<raft::Entry>& entries) {
     if (hard_state)
         hard_state_ = *hard_state;
     if (!entries.empty()) {
         last_index_ = entries.back().index;
         last_term_ = entries.back().term;
     }
+    return true;
 }
 
 void Storage::check_persist(const std::optional<raft::HardState>& hard_state,
@@ -111,7 +123,7 @@ void Storage::check_persist(const std::optional<raft::HardState>& hard_state,
 }
 
 Result<ApplyTxn> Storage::begin_apply() {
-    auto txn = WriteTxn::begin(*dbs_->env);
+    auto txn = WriteTxn::begin(*dbs_->state_env);
     if (!txn)
         return txn.error();
     return ApplyTxn(*this, *dbs_, std::move(*txn));
@@ -120,30 +132,30 @@ Result<ApplyTxn> Storage::begin_apply() {
 std::optional<std::string> Storage::get(std::string_view key) const {
     if (!dbs_->kv.key_fits(key))
         return std::nullopt;
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->state_env);
     return dbs_->kv.get(txn.raw(), key);
 }
 
 Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit) const {
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->state_env);
     RangeResult result;
-    result.applied_index = dbs_->meta.applied(txn.raw());
+    result.applied_index = dbs_->state_meta.applied(txn.raw());
     dbs_->kv.range(txn.raw(), prefix, limit, &result);
     return result;
 }
 
 std::optional<SessionRecord> Storage::session(std::uint64_t session_id) const {
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->state_env);
     return dbs_->sessions.get(txn.raw(), session_id);
 }
 
 Storage::EventsResult Storage::events(raft::LogIndex from, std::string_view prefix,
                                       std::size_t limit, std::size_t bytes_max,
                                       std::size_t scan_max) const {
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->state_env);
     EventsResult result;
-    result.applied_index = dbs_->meta.applied(txn.raw());
-    result.compacted_through = dbs_->meta.events_compacted(txn.raw());
+    result.applied_index = dbs_->state_meta.applied(txn.raw());
+    result.compacted_through = dbs_->state_meta.events_compacted(txn.raw());
     result.scanned_through = from == 0 ? 0 : from - 1;
     dbs_->events.scan(txn.raw(), from, prefix, EventDb::Limits{limit, bytes_max, scan_max},
                       &result);
@@ -155,22 +167,22 @@ Storage::EventsResult Storage::events(raft::LogIndex from, std::string_view pref
 }
 
 raft::LogIndex Storage::events_compacted_through() const {
-    ReadTxn txn(*dbs_->env);
-    return dbs_->meta.events_compacted(txn.raw());
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->state_meta.events_compacted(txn.raw());
 }
 
 std::uint64_t Storage::state_hash() const {
-    ReadTxn txn(*dbs_->env);
-    return dbs_->kv.hash(txn.raw(), dbs_->meta.applied(txn.raw()));
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->kv.hash(txn.raw(), dbs_->state_meta.applied(txn.raw()));
 }
 
 std::size_t Storage::key_count() const {
-    ReadTxn txn(*dbs_->env);
+    ReadTxn txn(*dbs_->state_env);
     return dbs_->kv.count(txn.raw());
 }
 
 std::size_t Storage::map_bytes() const {
-    return dbs_->env->map_bytes();
+    return dbs_->log_env->map_bytes() + dbs_->state_env->map_bytes();
 }
 
 void Storage::set_fail_next_commits(int count) {

@@ -1,7 +1,8 @@
-// Storage: a node's durable state in one LMDB environment: the Raft log and
-// hard state (read by the core through raft::LogReader, written by persist())
-// and the applied key-value state machine with its client sessions and its
-// event history for watches (written through ApplyTxn).
+// Storage: a node's durable state in two LMDB environments: the Raft log and
+// hard state (read by the core through raft::LogReader, written by persist()),
+// synced on every commit; and the applied key-value state machine with its
+// client sessions and its event history for watches (written through
+// ApplyTxn), which is derived from the log and commits without fsync.
 //
 // This is the public face of storage/, the only code that includes <lmdb.h>;
 // this header does not. It stores bytes: what a command means is node/'s job,
@@ -22,8 +23,6 @@
 #include "storage/apply_txn.h"
 #include "storage/records.h"
 
-struct MDB_txn;  // lmdb.h's, declared here so this header need not include it
-
 namespace cabildo::storage {
 
 struct Databases;
@@ -33,37 +32,50 @@ struct Options {
     std::size_t map_bytes_max = 64ull << 30;
     std::size_t sessions_max = 100000;  // oldest (by last-used index) evicted first
     std::size_t events_max = 100000;    // oldest (lowest index) evicted first
+    std::string boot_id;  // empty: this system's; tests set it to act out a reboot
 };
 
-// On-disk layout. `path` is a directory holding LMDB's data.mdb and lock.mdb.
-// One environment, six named databases (DBIs), every integer big-endian and
-// unsigned, 64-bit ("u64") but for the events' u16 key length, so LMDB's
-// memcmp key order is numeric order:
+// On-disk layout. `path` is a directory holding two LMDB environments (each a
+// directory with data.mdb and lock.mdb) and a marker file. Every integer is
+// big-endian and unsigned, 64-bit ("u64") but for the events' u16 key
+// length, so LMDB's memcmp key order is numeric order:
 //
-//   log          [index u64]               -> [term u64][type u8][data bytes]
-//                Contiguous indexes [first_index, last_index]; appended with
-//                MDB_APPEND. A conflicting suffix is deleted with a cursor and
-//                the new entries appended, in the same transaction.
-//   meta         "hard_state"              -> [term u64][voted_for u64][commit_index u64]
-//                "applied"                 -> [index u64]
-//                "events_compacted"        -> [index u64], the highest evicted event
-//                Missing keys read as zero (a fresh node).
-//   kv           [client key, 1..511 B]    -> [client value]
-//   sessions     [session id u64]          -> [seq u64][index u64][reply bytes]
-//   session_age  [index u64][session id u64] -> empty; one per session, for
-//                eviction in (index, id) order past Options::sessions_max.
-//   events       [index u64]               -> [key_len u16][client key][event bytes]
-//                One opaque event (node/'s bytes) per applied index that
-//                changed the state, appended with MDB_APPEND; the lowest
-//                indexes are evicted past Options::events_max.
+//   log/      synced: every commit fsyncs (the Raft durability rule).
+//     log     [index u64]               -> [term u64][type u8][data bytes]
+//             Contiguous indexes [first_index, last_index]; appended with
+//             MDB_APPEND. A conflicting suffix is deleted with a cursor and
+//             the new entries appended, in the same transaction.
+//     meta    "hard_state"              -> [term u64][voted_for u64][commit_index u64]
+//   state/    unsynced (MDB_NOSYNC): derived from the log, see below.
+//     meta    "applied"                 -> [index u64]
+//             "events_compacted"        -> [index u64], the highest evicted event
+//     kv      [client key, 1..511 B]    -> [client value]
+//     sessions [session id u64]         -> [seq u64][index u64][reply bytes]
+//     session_age [index u64][session id u64] -> empty; one per session, for
+//             eviction in (index, id) order past Options::sessions_max.
+//     events  [index u64]               -> [key_len u16][client key][event bytes]
+//             One opaque event (node/'s bytes) per applied index that
+//             changed the state, appended with MDB_APPEND; the lowest
+//             indexes are evicted past Options::events_max.
+//   state-in-use  the boot id of the system that has state/ open (StateGuard).
+// Missing meta keys read as zero (a fresh node).
 //
-// Transactions, each synced (fsync per commit; never MDB_NOSYNC):
-//   persist():          hard state + log suffix, together. Raft: BEFORE any
-//                       message that depends on them is sent.
+// Transactions:
+//   persist():          hard state + log suffix, together, synced. Raft:
+//                       BEFORE any message that depends on them is sent.
 //   ApplyTxn::commit(): kv writes + sessions + events (and their eviction,
 //                       "events_compacted") + "applied", together, so a
 //                       crash never applies an entry twice or loses one, and
-//                       the history never disagrees with the kv state.
+//                       the history never disagrees with the kv state. Not
+//                       synced: every applied entry is committed, so it is
+//                       already durable in the logs of a majority (and in
+//                       this node's own log, which persist() wrote first), and
+//                       its effect is a function of the log. A process crash
+//                       loses nothing (the OS keeps the pages). After an OS
+//                       crash with state/ open, StateGuard empties state/ and
+//                       the node re-applies the log from index 1, getting the
+//                       same state, sessions and events again. Applying is
+//                       off the write path's fsync: only the log pays for it.
 // LMDB is copy-on-write with two meta pages: a crash leaves either the old or
 // the new transaction, with no recovery step. MDB_MAP_FULL (from a put or the
 // commit) aborts, doubles the map up to map_bytes_max and replays the
@@ -71,6 +83,7 @@ struct Options {
 //
 // Invariants: first_index() <= last_index() + 1; the cached first/last
 // index, last term, hard state and applied index equal what is stored;
+// applied_index() <= hard_state().commit_index once anything was applied;
 // entries at or below the stored commit_index are never removed or changed;
 // at most events_max events are stored, every one above events_compacted.
 // Not thread-safe: the node's loop thread owns it. The const reads each use
@@ -82,8 +95,10 @@ public:
     using EventsResult = storage::EventsResult;
     using ApplyTxn = storage::ApplyTxn;
 
-    // Creates the directory if missing. bad_request for inconsistent options.
+    // Creates the directory if missing. bad_request for inconsistent options
+    // or a directory in the older one-environment layout.
     static Result<std::unique_ptr<Storage>> open(const std::string& path, const Options& options);
+    // Syncs the state and removes the in-use marker (a clean close).
     ~Storage() override;
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -97,8 +112,11 @@ public:
 
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }
+    // True if open() found the state untrustworthy (an OS crash while it was
+    // in use) and started it empty: the node re-applies the log.
+    bool state_discarded() const;
 
-    // One synced write transaction: the hard state (if given) and entries,
+    // One synced write transaction of the log environment: the hard state (if given) and entries,
     // which replace any stored suffix from entries.front().index.
     // Preconditions (asserted): entries are consecutive; first_index() <=
     // entries.front().index <= last_index() + 1; the hard state's term and
@@ -130,7 +148,8 @@ public:
     // (layout in kv_db.h): equal across nodes with equal state machines.
     std::uint64_t state_hash() const;
     std::size_t key_count() const;
-    // The current LMDB map size, for monitoring and tests.
+    // The current LMDB map sizes of both environments, summed, for
+    // monitoring and tests.
     std::size_t map_bytes() const;
 
     // FOR TESTS ONLY (fault injection): the next `count` commits, of
@@ -143,11 +162,6 @@ private:
     explicit Storage(std::unique_ptr<Databases> dbs);
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
-    // The writes of persist(), inside txn; and the cache update once committed.
-    int write_log(MDB_txn* txn, const std::optional<raft::HardState>& hard_state,
-                  const std::vector<raft::Entry>& entries) const;
-    void log_persisted(const std::optional<raft::HardState>& hard_state,
-                       const std::vector<raft::Entry>& entries);
 
     std::unique_ptr<Databases> dbs_;
     raft::LogIndex first_index_ = 1;

@@ -124,6 +124,7 @@ class Node:
         self.proc = None
         self.starts = 0
         self.expect_down = False  # set by stop/kill: an exit is not a crash
+        self.more_args = []  # this node's own extra flags, e.g. --test-boot-id
         os.makedirs(self.data_dir, exist_ok=True)
 
     @property
@@ -147,6 +148,7 @@ class Node:
         for n in self.cluster.nodes:
             a += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
         a += list(self.cluster.extra_args)
+        a += list(self.more_args)
         return a
 
     def alive(self):

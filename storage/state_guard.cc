@@ -1,0 +1,97 @@
+// StateGuard: see state_guard.h.
+#include "storage/state_guard.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace cabildo::storage {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Error io_error(const std::string& what, int err) {
+    return Error{err == ENOSPC || err == EDQUOT ? Status::storage_full : Status::io_error,
+                 what + ": " + std::strerror(err)};
+}
+
+// This boot's id. If the kernel does not say, a fresh random one: then any
+// crash looks like a reboot, which is safe (it only costs a re-apply).
+std::string system_boot_id() {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    if (in >> id && !id.empty()) return id;
+    std::random_device random;
+    return "unknown-" + std::to_string(random()) + std::to_string(random());
+}
+
+Result<bool> sync_path(const std::string& path, int flags) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return io_error("open " + path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return io_error("fsync " + path, err);
+    return true;
+}
+
+Result<bool> write_synced(const std::string& path, const std::string& text) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return io_error("open " + path, errno);
+    ssize_t written = ::write(fd, text.data(), text.size());
+    int err = errno;
+    if (written == static_cast<ssize_t>(text.size()) && ::fsync(fd) != 0) {
+        err = errno;
+        written = -1;
+    }
+    ::close(fd);
+    if (written != static_cast<ssize_t>(text.size())) return io_error("write " + path, err);
+    return true;
+}
+
+}  // namespace
+
+StateGuard::StateGuard(std::string dir, std::string boot_id)
+    : dir_(std::move(dir)), boot_id_(boot_id.empty() ? system_boot_id() : std::move(boot_id)) {}
+
+Result<bool> StateGuard::prepare() {
+    std::error_code ec;
+    if (fs::exists(dir_ + "/data.mdb", ec)) {
+        return Error{Status::bad_request,
+                     dir_ + " holds the older one-environment layout (data.mdb); "
+                            "start this node from an empty data directory"};
+    }
+    std::ifstream in(marker_path());
+    std::string owner;
+    if (!(in >> owner) || owner == boot_id_) return true;
+    // In use when another boot ended: unsynced commits may be lost or torn.
+    fs::remove_all(state_dir(), ec);
+    if (ec) return Error{Status::io_error, "remove " + state_dir() + ": " + ec.message()};
+    discarded_ = true;
+    return true;
+}
+
+Result<bool> StateGuard::mark_in_use() {
+    const std::string tmp = marker_path() + ".tmp";
+    auto written = write_synced(tmp, boot_id_ + "\n");
+    if (!written) return written;
+    if (::rename(tmp.c_str(), marker_path().c_str()) != 0) {
+        return io_error("rename " + tmp, errno);
+    }
+    return sync_path(dir_, O_RDONLY | O_DIRECTORY);
+}
+
+Result<bool> StateGuard::mark_clean() {
+    if (::unlink(marker_path().c_str()) != 0 && errno != ENOENT) {
+        return io_error("unlink " + marker_path(), errno);
+    }
+    return sync_path(dir_, O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace cabildo::storage
