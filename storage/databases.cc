@@ -9,24 +9,13 @@
 
 namespace cabildo::storage {
 
-namespace {
-
-Result<std::unique_ptr<Env>> open_env(const std::string& dir, const Options& options,
-                                      unsigned dbs_max, Durability durability) {
-    return Env::open(dir, options.map_bytes_initial, options.map_bytes_max, dbs_max, durability);
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const Options& options) {
     StateGuard guard(dir, options.boot_id);
     auto prepared = guard.prepare();  // discards an untrustworthy state env
     if (!prepared)
         return prepared.error();
-    auto log_env = open_env(dir + "/log", options, log_dbs_max, Durability::synced);
-    if (!log_env)
-        return log_env.error();
-    auto state_env = open_env(guard.state_dir(), options, state_dbs_max, Durability::unsynced);
+    auto state_env = Env::open(guard.state_dir(), options.map_bytes_initial,
+                               options.map_bytes_max, dbs_max, Durability::unsynced);
     if (!state_env)
         return state_env.error();
     // Only now may unsynced commits start: the marker is on disk.
@@ -34,35 +23,28 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
     if (!marked)
         return marked.error();
     auto dbs = std::make_unique<Databases>();
-    dbs->log_env = std::move(*log_env);
     dbs->state_env = std::move(*state_env);
     dbs->guard.emplace(std::move(guard));
     dbs->sessions_max = options.sessions_max;
     dbs->events_max = options.events_max;
     Databases& d = *dbs;
-    auto opened = d.write(*d.log_env, "open log databases", [&d](MDB_txn* txn) {
-        int rc = d.log.open(txn);
-        return rc == 0 ? d.log_meta.open(txn) : rc;
+    auto opened = d.write("open databases", [&d](MDB_txn* txn) {
+        int rc = d.state_meta.open(txn);
+        if (rc == 0)
+            rc = d.kv.open(txn, d.state_env->key_bytes_max());
+        if (rc == 0)
+            rc = d.sessions.open(txn);
+        if (rc == 0)
+            rc = d.events.open(txn);
+        return rc;
     });
-    if (opened) {
-        opened = d.write(*d.state_env, "open state databases", [&d](MDB_txn* txn) {
-            int rc = d.state_meta.open(txn);
-            if (rc == 0)
-                rc = d.kv.open(txn, d.state_env->key_bytes_max());
-            if (rc == 0)
-                rc = d.sessions.open(txn);
-            if (rc == 0)
-                rc = d.events.open(txn);
-            return rc;
-        });
-    }
     if (!opened)
         return opened.error();
     return dbs;
 }
 
-Result<bool> Databases::write(Env& env, std::string_view what,
-                              const std::function<int(MDB_txn*)>& body) {
+Result<bool> Databases::write(std::string_view what, const std::function<int(MDB_txn*)>& body) {
+    Env& env = *state_env;
     for (int attempt = 0;; ++attempt) {
         CABILDO_ASSERT(attempt <= map_grows_per_txn_max, "map growth did not terminate");
         auto txn = WriteTxn::begin(env);

@@ -1,5 +1,5 @@
-// Databases: the two LMDB environments of one node (the synced log, the
-// unsynced state) and their named databases, plus the write-transaction
+// Databases: the LMDB environment of one node's applied state (unsynced; the
+// Raft log is a LogFile) and its named databases, plus the write-transaction
 // runner that survives MDB_MAP_FULL.
 //
 // Internal to storage/ (includes <lmdb.h> through env.h). Storage and
@@ -17,7 +17,6 @@
 #include "storage/env.h"
 #include "storage/event_db.h"
 #include "storage/kv_db.h"
-#include "storage/log_db.h"
 #include "storage/meta_db.h"
 #include "storage/session_db.h"
 #include "storage/state_guard.h"
@@ -27,13 +26,11 @@ namespace cabildo::storage {
 struct Options;
 
 struct Databases {
-    static constexpr unsigned log_dbs_max = 2;    // log, meta
-    static constexpr unsigned state_dbs_max = 5;  // meta, kv, sessions, session_age, events
+    static constexpr unsigned dbs_max = 5;  // meta, kv, sessions, session_age, events
 
-    // Opens both environments under dir and every database, once, in one
-    // write transaction per environment: the handles are then valid for the
-    // life of the Envs. If the state cannot be trusted (see StateGuard), its
-    // environment is emptied first.
+    // Opens the environment under dir and every database, once, in one write
+    // transaction: the handles are then valid for the life of the Env. If
+    // the state cannot be trusted (see StateGuard), it is emptied first.
     static Result<std::unique_ptr<Databases>> open(const std::string& dir, const Options& options);
 
     // Runs body in one write transaction of env and commits it. If body or
@@ -41,18 +38,14 @@ struct Databases {
     // doubled and body run again from scratch, so body must depend only on
     // its inputs. Bounded: the map reaches map_bytes_max after a few
     // doublings, and then the result is storage_full.
-    Result<bool> write(Env& env, std::string_view what,
-                       const std::function<int(MDB_txn*)>& body);
+    Result<bool> write(std::string_view what, const std::function<int(MDB_txn*)>& body);
 
     // Test hook (Storage::set_fail_next_commits): true if this commit must
     // fail with io_error instead of writing; consumes one.
     bool take_injected_failure();
 
-    std::unique_ptr<Env> log_env;    // synced: log, log_meta
-    std::unique_ptr<Env> state_env;  // unsynced: the rest
-    LogDb log;
-    MetaDb log_meta;    // the hard state
-    MetaDb state_meta;  // the applied index, events_compacted
+    std::unique_ptr<Env> state_env;  // unsynced (Durability::unsynced)
+    MetaDb state_meta;               // the applied index, events_compacted
     std::optional<StateGuard> guard;  // of state_env; always set once open
     KvDb kv;
     SessionDb sessions;

@@ -20,18 +20,15 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     auto dbs = Databases::open(path, options);
     if (!dbs)
         return dbs.error();
-    return std::unique_ptr<Storage>(new Storage(std::move(*dbs)));
+    auto log = LogFile::open(path);
+    if (!log)
+        return log.error();
+    return std::unique_ptr<Storage>(new Storage(std::move(*dbs), std::move(*log)));
 }
 
-Storage::Storage(std::unique_ptr<Databases> dbs) : dbs_(std::move(dbs)) {
-    {
-        ReadTxn txn(*dbs_->log_env);
-        LogDb::Bounds bounds = dbs_->log.bounds(txn.raw());
-        first_index_ = bounds.first;
-        last_index_ = bounds.last;
-        last_term_ = bounds.last_term;
-        hard_state_ = dbs_->log_meta.hard_state(txn.raw());
-    }
+Storage::Storage(std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log)
+    : dbs_(std::move(dbs)), log_(std::move(log)) {
+    hard_state_ = log_->hard_state();
     ReadTxn txn(*dbs_->state_env);
     applied_index_ = dbs_->state_meta.applied(txn.raw());
     // The stored commit index may lag (persist() skips commit-only changes),
@@ -50,26 +47,26 @@ bool Storage::state_discarded() const {
     return dbs_->guard->discarded();
 }
 
+raft::LogIndex Storage::last_index() const {
+    return log_->last_index();
+}
+
 std::optional<raft::Term> Storage::term_at(raft::LogIndex index) const {
     if (index == 0)
         return 0;
-    if (index < first_index_ || index > last_index_)
+    if (index > last_index())
         return std::nullopt;
-    if (index == last_index_)
-        return last_term_;
-    ReadTxn txn(*dbs_->log_env);
-    std::optional<raft::Term> term = dbs_->log.term_at(txn.raw(), index);
-    CABILDO_ASSERT(term.has_value(), "an index within [first, last] is missing");
-    return term;
+    return log_->term_at(index);
 }
 
 std::vector<raft::Entry> Storage::entries(raft::LogIndex lo, raft::LogIndex hi,
                                           std::size_t bytes_max) const {
-    CABILDO_ASSERT(first_index_ <= lo, "entries() below first_index");
+    CABILDO_ASSERT(first_index() <= lo, "entries() below first_index");
     CABILDO_ASSERT(lo <= hi, "entries() with lo > hi");
-    CABILDO_ASSERT(hi <= last_index_ + 1, "entries() past last_index");
-    ReadTxn txn(*dbs_->log_env);
-    return dbs_->log.entries(txn.raw(), lo, hi, bytes_max);
+    CABILDO_ASSERT(hi <= last_index() + 1, "entries() past last_index");
+    if (lo == hi)
+        return {};
+    return log_->entries(lo, hi, bytes_max);
 }
 
 Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
@@ -83,25 +80,13 @@ Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
             hard_state_.commit_index = hard_state->commit_index;
         return true;
     }
-    Databases& d = *dbs_;
-    auto written = d.write(*d.log_env, "persist", [&](MDB_txn* txn) {
-        if (hard_state || !entries.empty()) {
-            int rc = d.log_meta.set_hard_state(txn, hard_state ? *hard_state : hard_state_);
-            if (rc != 0)
-                return rc;
-        }
-        if (entries.empty())
-            return 0;
-        return d.log.replace_suffix(txn, entries, last_index_, hard_state_.commit_index);
-    });
+    if (dbs_->take_injected_failure())
+        return Error{Status::io_error, "persist: injected commit failure"};
+    const raft::HardState next = hard_state ? *hard_state : hard_state_;
+    auto written = log_->append(next, entries, hard_state_.commit_index);
     if (!written)
         return written.error();
-    if (hard_state)
-        hard_state_ = *hard_state;
-    if (!entries.empty()) {
-        last_index_ = entries.back().index;
-        last_term_ = entries.back().term;
-    }
+    hard_state_ = next;
     return true;
 }
 
@@ -114,8 +99,8 @@ void Storage::check_persist(const std::optional<raft::HardState>& hard_state,
     }
     if (entries.empty())
         return;
-    CABILDO_ASSERT(entries.front().index >= first_index_, "persist below first_index");
-    CABILDO_ASSERT(entries.front().index <= last_index_ + 1, "persist leaves a hole in the log");
+    CABILDO_ASSERT(entries.front().index >= first_index(), "persist below first_index");
+    CABILDO_ASSERT(entries.front().index <= last_index() + 1, "persist leaves a hole in the log");
     for (std::size_t i = 1; i < entries.size(); ++i) {
         CABILDO_ASSERT(entries[i].index == entries[i - 1].index + 1,
                        "persist with non-consecutive entries");
@@ -182,7 +167,7 @@ std::size_t Storage::key_count() const {
 }
 
 std::size_t Storage::map_bytes() const {
-    return dbs_->log_env->map_bytes() + dbs_->state_env->map_bytes();
+    return dbs_->state_env->map_bytes();
 }
 
 void Storage::set_fail_next_commits(int count) {

@@ -1,8 +1,9 @@
-// Storage: a node's durable state in two LMDB environments: the Raft log and
-// hard state (read by the core through raft::LogReader, written by persist()),
-// synced on every commit; and the applied key-value state machine with its
-// client sessions and its event history for watches (written through
-// ApplyTxn), which is derived from the log and commits without fsync.
+// Storage: a node's durable state: the Raft log and hard state (read by the
+// core through raft::LogReader, written by persist()) in an append-only file
+// synced on every write (LogFile); and the applied key-value state machine
+// with its client sessions and its event history for watches (written
+// through ApplyTxn) in an LMDB environment that is derived from the log and
+// commits without fsync.
 //
 // This is the public face of storage/, the only code that includes <lmdb.h>;
 // this header does not. It stores bytes: what a command means is node/'s job,
@@ -21,6 +22,7 @@
 #include "node/raft/result.h"
 #include "node/raft/types.h"
 #include "storage/apply_txn.h"
+#include "storage/log_file.h"
 #include "storage/records.h"
 
 namespace cabildo::storage {
@@ -35,20 +37,17 @@ struct Options {
     std::string boot_id;  // empty: this system's; tests set it to act out a reboot
 };
 
-// On-disk layout. `path` is a directory holding two LMDB environments (each a
-// directory with data.mdb and lock.mdb) and a marker file. Every integer is
-// big-endian and unsigned, 64-bit ("u64") but for the events' u16 key
-// length, so LMDB's memcmp key order is numeric order:
+// On-disk layout. `path` is a directory holding:
 //
-//   log/      synced: every commit fsyncs (the Raft durability rule).
-//     log     [index u64]               -> [term u64][type u8][data bytes]
-//             Contiguous indexes [first_index, last_index]; appended with
-//             MDB_APPEND. A conflicting suffix is deleted with a cursor and
-//             the new entries appended, in the same transaction.
-//     meta    "hard_state"              -> [term u64][voted_for u64][commit_index u64]
-//   state/    unsynced (MDB_NOSYNC): derived from the log, see below.
+//   raft.log  the Raft log and hard state, one checksummed record per
+//             persist(), synced (layout in log_file.h).
+//   state/    an LMDB environment (data.mdb, lock.mdb), unsynced
+//             (MDB_NOSYNC, see below). Every integer is big-endian and
+//             unsigned, 64-bit ("u64") but for the events' u16 key length,
+//             so LMDB's memcmp key order is numeric order:
 //     meta    "applied"                 -> [index u64]
 //             "events_compacted"        -> [index u64], the highest evicted event
+//             Missing keys read as zero (a fresh node).
 //     kv      [client key, 1..511 B]    -> [client value]
 //     sessions [session id u64]         -> [seq u64][index u64][reply bytes]
 //     session_age [index u64][session id u64] -> empty; one per session, for
@@ -58,11 +57,11 @@ struct Options {
 //             changed the state, appended with MDB_APPEND; the lowest
 //             indexes are evicted past Options::events_max.
 //   state-in-use  the boot id of the system that has state/ open (StateGuard).
-// Missing meta keys read as zero (a fresh node).
 //
-// Transactions:
-//   persist():          hard state + log suffix, together, synced. Raft:
-//                       BEFORE any message that depends on them is sent.
+// Writes:
+//   persist():          hard state + log suffix, one record, synced (one
+//                       write, one fdatasync). Raft: BEFORE any message that
+//                       depends on them is sent.
 //   ApplyTxn::commit(): kv writes + sessions + events (and their eviction,
 //                       "events_compacted") + "applied", together, so a
 //                       crash never applies an entry twice or loses one, and
@@ -76,14 +75,17 @@ struct Options {
 //                       the node re-applies the log from index 1, getting the
 //                       same state, sessions and events again. Applying is
 //                       off the write path's fsync: only the log pays for it.
-// LMDB is copy-on-write with two meta pages: a crash leaves either the old or
-// the new transaction, with no recovery step. MDB_MAP_FULL (from a put or the
-// commit) aborts, doubles the map up to map_bytes_max and replays the
-// transaction; a full disk gives storage_full and changes nothing.
+// LMDB is copy-on-write with two meta pages: a process crash leaves either
+// the old or the new transaction, with no recovery step. MDB_MAP_FULL (from a
+// put or the commit) aborts, doubles the map up to map_bytes_max and replays
+// the transaction; a full disk gives storage_full and changes nothing, in
+// the log file as in LMDB.
 //
-// Invariants: first_index() <= last_index() + 1; the cached first/last
-// index, last term, hard state and applied index equal what is stored;
-// applied_index() <= hard_state().commit_index once anything was applied;
+// Invariants: first_index() <= last_index() + 1; the cached term, vote and
+// applied index equal what is stored; the
+// cached commit index is >= the stored one (persist() stores a commit-only
+// change with the next write; Raft keeps it as volatile state) and >=
+// applied_index();
 // entries at or below the stored commit_index are never removed or changed;
 // at most events_max events are stored, every one above events_compacted.
 // Not thread-safe: the node's loop thread owns it. The const reads each use
@@ -104,8 +106,8 @@ public:
     Storage& operator=(const Storage&) = delete;
 
     // raft::LogReader. first_index, last_index and the last term are cached.
-    raft::LogIndex first_index() const override { return first_index_; }
-    raft::LogIndex last_index() const override { return last_index_; }
+    raft::LogIndex first_index() const override { return 1; }  // no compaction yet
+    raft::LogIndex last_index() const override;
     std::optional<raft::Term> term_at(raft::LogIndex index) const override;
     std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
                                      std::size_t bytes_max) const override;
@@ -116,8 +118,10 @@ public:
     // in use) and started it empty: the node re-applies the log.
     bool state_discarded() const;
 
-    // One synced write transaction of the log environment: the hard state (if given) and entries,
-    // which replace any stored suffix from entries.front().index.
+    // One synced write transaction of the log environment: the hard state
+    // (if given) and entries, which replace any stored suffix from
+    // entries.front().index. A change of the commit index alone writes
+    // nothing (it is only cached, and stored with the next write).
     // Preconditions (asserted): entries are consecutive; first_index() <=
     // entries.front().index <= last_index() + 1; the hard state's term and
     // commit_index do not go backwards. On error nothing changed.
@@ -148,8 +152,7 @@ public:
     // (layout in kv_db.h): equal across nodes with equal state machines.
     std::uint64_t state_hash() const;
     std::size_t key_count() const;
-    // The current LMDB map sizes of both environments, summed, for
-    // monitoring and tests.
+    // The current LMDB map size, for monitoring and tests.
     std::size_t map_bytes() const;
 
     // FOR TESTS ONLY (fault injection): the next `count` commits, of
@@ -159,15 +162,13 @@ public:
 private:
     friend class storage::ApplyTxn;
 
-    explicit Storage(std::unique_ptr<Databases> dbs);
+    Storage(std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log);
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
 
     std::unique_ptr<Databases> dbs_;
-    raft::LogIndex first_index_ = 1;
-    raft::LogIndex last_index_ = 0;
-    raft::Term last_term_ = 0;  // term of the entry at last_index_, 0 if none
-    raft::HardState hard_state_;
+    std::unique_ptr<LogFile> log_;
+    raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it
     raft::LogIndex applied_index_ = 0;
 };
 
