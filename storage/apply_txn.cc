@@ -133,7 +133,9 @@ int ApplyTxn::run(const Write& write) {
                                                     d.sessions_max);
                           },
                           [&](const AddEvent& w) { return run_add_event(w); },
-                          [&](const SetApplied& w) { return d.state_meta.set_applied(txn, w.index); },
+                          [&](const SetApplied& w) {
+                              return d.state_meta.set_applied(txn, w.index);
+                          },
                       },
                       write);
 }

@@ -65,8 +65,9 @@ public:
     void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
     // Precondition: index >= Storage::applied_index().
     void set_applied(raft::LogIndex index);
-    // Commit, unsynced (storage.h says why that is safe). storage_full on a full disk or a map at map_bytes_max,
-    // io_error otherwise. Either way the ApplyTxn is finished afterwards.
+    // Commit, unsynced (storage.h says why that is safe). storage_full on a
+    // full disk or a map at map_bytes_max, io_error otherwise. Either way the
+    // ApplyTxn is finished afterwards.
     Result<bool> commit();
 
 private:

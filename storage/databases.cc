@@ -14,8 +14,8 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
     auto prepared = guard.prepare();  // discards an untrustworthy state env
     if (!prepared)
         return prepared.error();
-    auto state_env = Env::open(guard.state_dir(), options.map_bytes_initial,
-                               options.map_bytes_max, dbs_max, Durability::unsynced);
+    auto state_env =
+        Env::open(guard.state_dir(), options.map_bytes_initial, options.map_bytes_max, dbs_max);
     if (!state_env)
         return state_env.error();
     // Only now may unsynced commits start: the marker is on disk.

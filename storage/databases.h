@@ -44,7 +44,7 @@ struct Databases {
     // fail with io_error instead of writing; consumes one.
     bool take_injected_failure();
 
-    std::unique_ptr<Env> state_env;  // unsynced (Durability::unsynced)
+    std::unique_ptr<Env> state_env;  // unsynced: see env.h
     MetaDb state_meta;               // the applied index, events_compacted
     std::optional<StateGuard> guard;  // of state_env; always set once open
     KvDb kv;

@@ -1,6 +1,8 @@
 // Env, ReadTxn, WriteTxn: see env.h.
 #include "storage/env.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
@@ -36,11 +38,21 @@ Result<MDB_env*> create_env(std::size_t map_bytes_initial, unsigned dbs_max) {
     return env;
 }
 
+// Allocates data.mdb's blocks up to `bytes` (see env.h: WRITEMAP and SIGBUS).
+Status reserve_blocks(MDB_env* env, std::size_t bytes) {
+    mdb_filehandle_t fd = -1;
+    if (mdb_env_get_fd(env, &fd) != 0)
+        return Status::io_error;
+    int rc = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (rc == 0)
+        return Status::ok;
+    return rc == ENOSPC || rc == EDQUOT || rc == EFBIG ? Status::storage_full : Status::io_error;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Env>> Env::open(const std::string& dir, std::size_t map_bytes_initial,
-                                       std::size_t map_bytes_max, unsigned dbs_max,
-                                       Durability durability) {
+                                       std::size_t map_bytes_max, unsigned dbs_max) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec)
@@ -48,8 +60,7 @@ Result<std::unique_ptr<Env>> Env::open(const std::string& dir, std::size_t map_b
     auto env = create_env(map_bytes_initial, dbs_max);
     if (!env)
         return env.error();
-    const unsigned flags = MDB_NOTLS | (durability == Durability::unsynced ? MDB_NOSYNC : 0);
-    int rc = mdb_env_open(*env, dir.c_str(), flags, 0644);
+    int rc = mdb_env_open(*env, dir.c_str(), MDB_NOTLS | MDB_NOSYNC | MDB_WRITEMAP, 0644);
     if (rc != 0) {
         mdb_env_close(*env);
         return lmdb_error(rc, "mdb_env_open " + dir);
@@ -62,6 +73,11 @@ Result<std::unique_ptr<Env>> Env::open(const std::string& dir, std::size_t map_b
         return lmdb_error(rc, "mdb_reader_check");
     }
     std::size_t map_bytes = current_map_bytes(*env);
+    Status reserved = reserve_blocks(*env, map_bytes);
+    if (reserved != Status::ok) {
+        mdb_env_close(*env);
+        return Error{reserved, "allocate " + dir + "/data.mdb: no room on the disk"};
+    }
     return std::unique_ptr<Env>(new Env(*env, map_bytes, std::max(map_bytes, map_bytes_max)));
 }
 
@@ -90,6 +106,9 @@ Status Env::grow() {
         read_idle_ = nullptr;
     }
     std::size_t bytes = map_bytes_ > map_bytes_max_ / 2 ? map_bytes_max_ : map_bytes_ * 2;
+    Status reserved = reserve_blocks(env_, bytes);
+    if (reserved != Status::ok)
+        return reserved;
     if (mdb_env_set_mapsize(env_, bytes) != 0)
         return Status::io_error;
     map_bytes_ = current_map_bytes(env_);

@@ -22,19 +22,25 @@ namespace cabildo::storage {
 // pass any size_t. In practice Env::grow() stops at map_bytes_max long before.
 constexpr int map_grows_per_txn_max = 64;
 
-// Whether a commit returns only once it is on disk.
-//   synced:   LMDB's default flags: every commit fsyncs. The Raft log and
-//             hard state live here: replies promise they are on disk.
-//   unsynced: MDB_NOSYNC: a commit is visible at once and survives a crash
-//             of the process (the OS still holds the written pages), but an
-//             OS crash may lose it or even leave a torn tree. Only for state
-//             that can be rebuilt from a synced environment (storage.h says
-//             how that is detected); never for anything Raft promises.
-enum class Durability { synced, unsynced };
-
-// An LMDB environment: one directory holding data.mdb and lock.mdb, opened
-// with MDB_NOTLS so read transactions are not tied to a thread and one reset
-// read transaction can be renewed for every read.
+// The LMDB environment of a node's applied state: one directory holding
+// data.mdb and lock.mdb, opened with MDB_NOTLS so read transactions are not
+// tied to a thread and one reset read transaction can be renewed for every
+// read.
+//
+// Durability: MDB_NOSYNC | MDB_WRITEMAP. A commit writes through a shared
+// mapping and returns without any system call for the data: it is visible at
+// once and survives a crash of the process (the OS holds the pages), but an
+// OS crash may lose it or leave a torn tree. That is only acceptable because
+// everything stored here is derived from the synced Raft log and StateGuard
+// throws it away after an OS crash (storage.h). Never put what Raft promises
+// (votes, acknowledged entries) in an Env.
+//
+// WRITEMAP's hazards, and how they are met: a write to a page of a sparse
+// file the disk has no room for kills the process with SIGBUS, so the file's
+// blocks are allocated up front for the whole map (posix_fallocate), and a
+// full disk is a storage_full from open() or grow() instead; a stray pointer
+// in this process could scribble on the map, which ASan/UBSan runs guard
+// against; no nested transactions are used.
 //
 // Invariant: txns_active_ counts the live transactions of this process, and
 // the map is only resized when it is 0 (mdb_env_set_mapsize remaps the file,
@@ -43,8 +49,7 @@ enum class Durability { synced, unsynced };
 class Env {
 public:
     static Result<std::unique_ptr<Env>> open(const std::string& dir, std::size_t map_bytes_initial,
-                                             std::size_t map_bytes_max, unsigned dbs_max,
-                                             Durability durability);
+                                             std::size_t map_bytes_max, unsigned dbs_max);
     ~Env();
     Env(const Env&) = delete;
     Env& operator=(const Env&) = delete;
@@ -54,8 +59,9 @@ public:
     std::size_t key_bytes_max() const;
 
     // Doubles the map (capped at map_bytes_max), after MDB_MAP_FULL. Returns
-    // storage_full once the map is already at its maximum, io_error if LMDB
-    // refuses. Precondition: no transaction of this process is live.
+    // storage_full once the map is already at its maximum or the disk has no
+    // room for it, io_error if LMDB refuses; then the map is unchanged.
+    // Precondition: no transaction of this process is live.
     Status grow();
     // Forces every commit so far to disk (fsync). 0 or an errno-style code.
     int sync();

@@ -116,7 +116,9 @@ Result<bool> LogFile::recover() {
     std::string payload;
     while (size - end_ >= header_bytes) {
         char header[header_bytes];
-        if (!read_fully(fd_, header, header_bytes, end_)) return errno_error("read " + path_, errno);
+        if (!read_fully(fd_, header, header_bytes, end_)) {
+            return errno_error("read " + path_, errno);
+        }
         const std::uint32_t length = get_u32(header);
         if (length > size - end_ - header_bytes) break;  // torn: the rest never made it
         payload.resize(length);

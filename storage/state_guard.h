@@ -2,7 +2,7 @@
 // can be trusted, and marks it in use while the node runs.
 //
 // The state environment (kv, sessions, events, applied index) commits
-// without fsync (Durability::unsynced): everything in it is derived from the
+// without fsync (see env.h): everything in it is derived from the
 // synced Raft log, so only the log pays for durability on the write path.
 // Such an environment is consistent on disk after a clean close (which
 // syncs), and after a crash of the process alone (the OS page cache still

@@ -42,9 +42,10 @@ struct Options {
 //   raft.log  the Raft log and hard state, one checksummed record per
 //             persist(), synced (layout in log_file.h).
 //   state/    an LMDB environment (data.mdb, lock.mdb), unsynced
-//             (MDB_NOSYNC, see below). Every integer is big-endian and
-//             unsigned, 64-bit ("u64") but for the events' u16 key length,
-//             so LMDB's memcmp key order is numeric order:
+//             (MDB_NOSYNC | MDB_WRITEMAP, see below and env.h). Every
+//             integer is big-endian and unsigned, 64-bit ("u64") but for
+//             the events' u16 key length, so LMDB's memcmp key order is
+//             numeric order:
 //     meta    "applied"                 -> [index u64]
 //             "events_compacted"        -> [index u64], the highest evicted event
 //             Missing keys read as zero (a fresh node).

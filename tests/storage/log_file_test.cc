@@ -3,9 +3,7 @@
 // off at open without losing the records before it; and a write the disk
 // refuses (a file size limit standing in for a full disk) changes nothing.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +14,7 @@
 namespace cabildo::storage {
 namespace {
 
+using testing::FileSizeLimit;
 using testing::make_entries;
 using testing::TempDir;
 
@@ -129,27 +128,6 @@ TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
         EXPECT_EQ(log->term_at(5), 3u);
     }
 }
-
-// RLIMIT_FSIZE makes the kernel refuse to grow the file (EFBIG, with
-// SIGXFSZ ignored): the same path as a full disk.
-class FileSizeLimit {
-public:
-    explicit FileSizeLimit(rlim_t bytes) {
-        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
-        getrlimit(RLIMIT_FSIZE, &old_);
-        rlimit limit = old_;
-        limit.rlim_cur = bytes;
-        setrlimit(RLIMIT_FSIZE, &limit);
-    }
-    ~FileSizeLimit() {
-        setrlimit(RLIMIT_FSIZE, &old_);
-        std::signal(SIGXFSZ, old_handler_);
-    }
-
-private:
-    rlimit old_{};
-    void (*old_handler_)(int) = nullptr;
-};
 
 TEST(LogFileTest, RefusedWriteChangesNothing) {
     TempDir dir;

@@ -10,6 +10,7 @@ namespace cabildo::storage {
 namespace {
 
 using testing::commit_ok;
+using testing::FileSizeLimit;
 using testing::make_entries;
 using testing::open_ok;
 using testing::persist_ok;
@@ -167,6 +168,32 @@ TEST(MapGrowthTest, MapAtMaximumGivesStorageFull) {
     EXPECT_EQ(txn->put("small", "1"), Status::ok);
     commit_ok(*txn);
     EXPECT_EQ(storage->get("small"), "1");
+}
+
+// The map's file has its blocks allocated before LMDB writes through the
+// mapping (env.h): a disk with no room for a bigger map gives storage_full,
+// not SIGBUS, and the batch can be applied once there is room.
+TEST(MapGrowthTest, DiskWithoutRoomForGrowthGivesStorageFull) {
+    TempDir dir;
+    auto storage = open_ok(dir.db_path(), small_map());
+    ASSERT_NE(storage, nullptr);
+    const auto apply_big = [&](Status want) {
+        auto txn = storage->begin_apply();
+        ASSERT_TRUE(txn.ok());
+        EXPECT_EQ(txn->put("small", "1"), Status::ok);
+        EXPECT_EQ(txn->put("big", std::string(mib + mib / 2, 'b')), want);
+        txn->set_applied(1);
+        EXPECT_EQ(txn->commit().ok(), want == Status::ok);
+    };
+    {
+        FileSizeLimit limit(mib + mib / 2);  // the doubled map does not fit
+        apply_big(Status::storage_full);
+    }
+    EXPECT_EQ(storage->get("small"), std::nullopt);
+    EXPECT_EQ(storage->applied_index(), 0u);
+    EXPECT_EQ(storage->map_bytes(), mib);
+    apply_big(Status::ok);
+    EXPECT_EQ(storage->get("big")->size(), mib + mib / 2);
 }
 
 }  // namespace
