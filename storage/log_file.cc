@@ -21,6 +21,8 @@ namespace {
 constexpr std::size_t header_bytes = 8;  // payload_len u32, crc32 u32
 constexpr std::size_t hard_state_bytes = 3 * codec::u64_bytes;
 constexpr std::size_t batch_header_bytes = codec::u64_bytes + 4;  // first, count
+// The file grows in zero-filled steps of this size (see reserve()).
+constexpr std::uint64_t reserve_step_bytes = 512 << 10;
 
 Error errno_error(const std::string& what, int err) {
     const bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
@@ -120,6 +122,10 @@ Result<bool> LogFile::recover() {
             return errno_error("read " + path_, errno);
         }
         const std::uint32_t length = get_u32(header);
+        if (length == 0 && get_u32(header + 4) == 0) {
+            reserved_ = size;  // zeros: space reserved past the last record
+            return true;
+        }
         if (length > size - end_ - header_bytes) break;  // torn: the rest never made it
         payload.resize(length);
         if (!read_fully(fd_, payload.data(), length, end_ + header_bytes)) {
@@ -129,6 +135,7 @@ Result<bool> LogFile::recover() {
         if (!replay(payload, end_ + header_bytes)) break;
         end_ += header_bytes + length;
     }
+    reserved_ = end_;
     if (end_ == size) return true;
     // A write that was cut short: never synced, so never acknowledged.
     torn_bytes_ = size - end_;
@@ -225,9 +232,11 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
     }
     put_u32(record.data(), static_cast<std::uint32_t>(length));
     put_u32(record.data() + 4, crc32(record.data() + header_bytes, length));
-    if (!write_fully(fd_, record.data(), record.size(), end_) || ::fdatasync(fd_) != 0) {
+    if (!reserve(end_ + record.size()) || !write_fully(fd_, record.data(), record.size(), end_) ||
+        ::fdatasync(fd_) != 0) {
         const int err = errno;
-        (void)!::ftruncate(fd_, static_cast<off_t>(end_));  // best effort: drop the partial record
+        // Best effort: drop the partial record and whatever was reserved.
+        if (::ftruncate(fd_, static_cast<off_t>(end_)) == 0) reserved_ = end_;
         return errno_error("append to " + path_, err);
     }
     end_ += record.size();
@@ -236,6 +245,24 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
         slots_.resize(entries.front().index - 1);
         slots_.insert(slots_.end(), slots.begin(), slots.end());
     }
+    return true;
+}
+
+// Makes the file at least `bytes` long, zero-filled, in reserve_step_bytes
+// steps. A write inside the file's size changes no metadata, so its
+// fdatasync is one flush of the data; a write that grows the file also
+// commits the file system's journal. Zeros (not fallocate, whose unwritten
+// extents need the journal on first write) make the steps rare. False with
+// errno set if the disk refuses.
+bool LogFile::reserve(std::uint64_t bytes) {
+    if (bytes <= reserved_) return true;
+    static const std::string zeros(64 << 10, '\0');
+    const std::uint64_t target = (bytes / reserve_step_bytes + 1) * reserve_step_bytes;
+    for (std::uint64_t at = reserved_; at < target; at += zeros.size()) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), target - at));
+        if (!write_fully(fd_, zeros.data(), n, at)) return false;
+    }
+    reserved_ = target;
     return true;
 }
 

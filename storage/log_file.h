@@ -17,6 +17,10 @@
 // `first` on (Raft's conflicting suffix); count may be 0 (a term or vote
 // change). The last valid record's hard state is the current one.
 //
+// Past the last record the file holds zeros: it grows in zero-filled steps
+// so that most writes change no file metadata and their fdatasync is a
+// single flush (reserve()). A zero header (length 0) ends the log.
+//
 // At open the file is read from the start; the first record that is short,
 // oversized, fails its checksum or does not fit the log ends it, and the
 // file is cut there (it can only be the tail of a write that was never
@@ -81,10 +85,12 @@ private:
     bool replay(const std::string& payload, std::uint64_t at);
     void check_replace(const std::vector<raft::Entry>& entries,
                        raft::LogIndex commit_index) const;
+    bool reserve(std::uint64_t bytes);
 
     int fd_;
     std::string path_;
-    std::uint64_t end_ = 0;  // where the next record goes
+    std::uint64_t end_ = 0;       // where the next record goes
+    std::uint64_t reserved_ = 0;  // the file's size: zeros from end_ on
     std::vector<Slot> slots_;
     raft::HardState hard_state_;
     std::uint64_t torn_bytes_ = 0;

@@ -39,8 +39,33 @@ std::vector<raft::Entry> write_history(LogFile& log) {
     return want;
 }
 
-void append_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream(path, std::ios::binary | std::ios::app) << bytes;
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Where the records end, by their length headers (log_file.h): the file
+// goes on with zeros (reserved space).
+std::size_t records_end(const std::string& path) {
+    const std::string bytes = file_bytes(path);
+    std::size_t at = 0;
+    while (at + 8 <= bytes.size()) {
+        std::size_t length = 0;
+        for (int i = 0; i < 4; ++i) {
+            length = length << 8 | static_cast<unsigned char>(bytes[at + i]);
+        }
+        if (length == 0 || at + 8 + length > bytes.size()) break;
+        at += 8 + length;
+    }
+    return at;
+}
+
+// What a torn or damaged write leaves: bytes right after the last record.
+void write_after_records(const std::string& path, const std::string& bytes) {
+    const std::size_t at = records_end(path);
+    std::fstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(at));
+    out << bytes;
 }
 
 TEST(LogFileTest, ReopenReplaysRecordsAndReplacedSuffixes) {
@@ -66,16 +91,15 @@ TEST(LogFileTest, ReopenReplaysRecordsAndReplacedSuffixes) {
 // The bytes of the record that appends entries to a log of `before` entries.
 std::string last_record(std::size_t before, const std::vector<raft::Entry>& entries) {
     TempDir dir;
-    std::uintmax_t start = 0;
+    const std::string path = dir.path() + "/raft.log";
+    std::size_t start = 0;
     {
         auto log = open_log(dir.path());
         append_ok(*log, {3, 3, 2}, make_entries(1, before, 3, 10));
-        start = std::filesystem::file_size(dir.path() + "/raft.log");
+        start = records_end(path);
         append_ok(*log, {3, 3, 2}, entries);
     }
-    std::ifstream in(dir.path() + "/raft.log", std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), {});
-    return all.substr(start);
+    return file_bytes(path).substr(start, records_end(path) - start);
 }
 
 TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
@@ -87,16 +111,18 @@ TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
         std::function<void(const std::string& path)> damage;
     };
     std::vector<Case> cases = {
-        {"half a header", [&](const std::string& p) { append_bytes(p, header_only); }},
-        {"length past the end", [&](const std::string& p) { append_bytes(p, too_long); }},
+        {"half a header", [&](const std::string& p) { write_after_records(p, header_only); }},
+        {"length past the end", [&](const std::string& p) { write_after_records(p, too_long); }},
         {"checksum mismatch",
          [&](const std::string& p) {
              std::string record = last_record(4, make_entries(5, 1, 3, 10));
              record[record.size() - 1] ^= 1;  // one payload bit flipped
-             append_bytes(p, record);
+             write_after_records(p, record);
          }},
         {"a hole in the log",  // a valid record for index 7 after a log ending at 4
-         [&](const std::string& p) { append_bytes(p, last_record(6, make_entries(7, 1, 3, 10))); }},
+         [&](const std::string& p) {
+             write_after_records(p, last_record(6, make_entries(7, 1, 3, 10)));
+         }},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
@@ -108,14 +134,15 @@ TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
             want = write_history(*log);
         }
         const std::string path = dir.path() + "/raft.log";
-        const auto good_size = std::filesystem::file_size(path);
+        const std::size_t good_end = records_end(path);
+        const std::string before = file_bytes(path);
         c.damage(path);
-        ASSERT_GT(std::filesystem::file_size(path), good_size);
+        ASSERT_NE(file_bytes(path), before);
         {
             auto log = open_log(dir.path());
             ASSERT_NE(log, nullptr);
             EXPECT_GT(log->torn_bytes(), 0u);
-            EXPECT_EQ(std::filesystem::file_size(path), good_size);
+            EXPECT_EQ(std::filesystem::file_size(path), good_end);  // cut there
             EXPECT_EQ(log->hard_state(), (raft::HardState{3, 3, 2}));
             EXPECT_EQ(log->entries(1, 5, SIZE_MAX), want);
             // Writing goes on after the cut.
@@ -136,18 +163,19 @@ TEST(LogFileTest, RefusedWriteChangesNothing) {
     ASSERT_NE(log, nullptr);
     want = write_history(*log);
     const std::string path = dir.path() + "/raft.log";
-    const auto size = std::filesystem::file_size(path);
+    const std::size_t end = records_end(path);
+    const auto big = make_entries(5, 3, 4, 300 << 10);  // past the reserved space
     {
-        FileSizeLimit limit(size + 1000);  // room for part of the record only
-        auto failed = log->append({4, 4, 2}, make_entries(5, 3, 4, 2000), 2);
+        FileSizeLimit limit(std::filesystem::file_size(path) + 1000);
+        auto failed = log->append({4, 4, 2}, big, 2);
         ASSERT_FALSE(failed.ok());
         EXPECT_EQ(failed.error().status, Status::storage_full);
     }
-    EXPECT_EQ(std::filesystem::file_size(path), size);  // the partial record is gone
+    EXPECT_EQ(std::filesystem::file_size(path), end);  // nothing partial is left
     EXPECT_EQ(log->last_index(), 4u);
     EXPECT_EQ(log->hard_state(), (raft::HardState{3, 3, 2}));
     EXPECT_EQ(log->entries(1, 5, SIZE_MAX), want);
-    append_ok(*log, {4, 4, 2}, make_entries(5, 3, 4, 2000));
+    append_ok(*log, {4, 4, 2}, big);
     log.reset();
     auto reopened = open_log(dir.path());
     ASSERT_NE(reopened, nullptr);
