@@ -76,6 +76,7 @@ private:
     // node_ready.cc: the Ready cycle.
     void process_ready();
     bool complete_ready(raft::Ready& ready, bool log_persisted);
+    Result<bool> apply_committed(const std::vector<raft::Entry>& entries, raft::LogIndex below);
     void answer_write(const Applied& applied);
     void finish_reads(const raft::Ready& ready);
     void serve_waiting_reads();

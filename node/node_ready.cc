@@ -1,6 +1,9 @@
 // Node: the Ready cycle (persist, send, apply, serve reads, advance).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "node/frames.h"
 #include "node/node.h"
 #include "wire/protocol.h"
@@ -9,6 +12,7 @@ namespace cabildo::node {
 
 namespace {
 constexpr auto stalled_retry_interval = std::chrono::milliseconds(500);
+constexpr raft::LogIndex no_limit = std::numeric_limits<raft::LogIndex>::max();
 }  // namespace
 
 void Node::process_ready() {
@@ -44,32 +48,54 @@ bool Node::complete_ready(raft::Ready& ready, bool log_persisted) {
         stalled_retry_at_ = Clock::now() + stalled_retry_interval;
         return false;
     };
+    // 1. Committed entries this node's log already holds are applied and
+    // answered first: they need not wait for the new entries' fsync.
+    const raft::LogIndex first_new =
+        ready.entries_to_persist.empty() ? no_limit : ready.entries_to_persist.front().index;
+    if (auto applied = apply_committed(ready.entries_to_apply, first_new); !applied) {
+        return stall(applied.error());
+    }
     if (!log_persisted) {
-        // 0. A leader's appends go out while it writes its own log (§10.2.1);
+        // 2. A leader's appends go out while it writes its own log (§10.2.1);
         // on a retry they go again, which Raft tolerates.
         for (const raft::Message& m : ready.messages_early) peers_.send(m);
-        // 1. Hard state and entries, in one synced transaction.
+        // 3. Hard state and entries, synced.
         auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
         if (!result) return stall(result.error());
-        // 2. Only now may anything that depends on them leave.
+        // 4. Only now may anything that depends on them leave.
         for (const raft::Message& m : ready.messages) peers_.send(m);
         log_persisted = true;
     }
-    // 3. Apply the committed entries. They are in the synced log here and on
-    // a majority, so this commit need not sync (storage.h).
-    if (!ready.entries_to_apply.empty()) {
-        auto staged = state_machine_.stage(ready.entries_to_apply);
-        if (!staged) return stall(staged.error());
-        auto committed = staged->txn.commit();
-        if (!committed) return stall(committed.error());
-        for (const Applied& a : staged->applied) {
-            answer_write(a);
-            if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
-        }
+    // 5. The rest: committed entries that were new to this node's log (a
+    // follower learns an entry and its commit in one append).
+    if (auto applied = apply_committed(ready.entries_to_apply, no_limit); !applied) {
+        return stall(applied.error());
     }
-    // 4. Reads, then 5. tell the core.
+    // 6. Reads, then 7. tell the core.
     finish_reads(ready);
     raft_.advance(ready);
+    return true;
+}
+
+// Applies the entries with index < below that are not applied yet (a retry
+// after a storage failure finds some already applied), answers their
+// writers and publishes their events. The entries are committed and in this
+// node's synced log, so the commit need not sync (storage.h).
+Result<bool> Node::apply_committed(const std::vector<raft::Entry>& entries, raft::LogIndex below) {
+    const raft::LogIndex applied = storage_->applied_index();
+    auto first = std::find_if(entries.begin(), entries.end(),
+                              [&](const raft::Entry& e) { return e.index > applied; });
+    auto last = std::find_if(first, entries.end(),
+                             [&](const raft::Entry& e) { return e.index >= below; });
+    if (first == last) return true;
+    auto staged = state_machine_.stage({first, last});
+    if (!staged) return staged.error();
+    auto committed = staged->txn.commit();
+    if (!committed) return committed.error();
+    for (const Applied& a : staged->applied) {
+        answer_write(a);
+        if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+    }
     return true;
 }
 

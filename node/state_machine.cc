@@ -6,7 +6,7 @@
 
 namespace cabildo::node {
 
-Result<KvStateMachine::Staged> KvStateMachine::stage(const std::vector<raft::Entry>& entries) {
+Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry> entries) {
     auto txn = storage_.begin_apply();
     if (!txn) return txn.error();
     std::vector<Applied> applied;

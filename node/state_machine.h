@@ -13,6 +13,7 @@
 // transaction, for watch_from; the node publishes it once committed.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "node/raft/result.h"
@@ -47,7 +48,7 @@ public:
     // Applies entries (consecutive, after the applied index, already in the
     // synced log) in one transaction. Nothing is stored until
     // staged.txn.commit(); on a storage error nothing is written.
-    Result<Staged> stage(const std::vector<raft::Entry>& entries);
+    Result<Staged> stage(std::span<const raft::Entry> entries);
 private:
     wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
                               storage::ApplyTxn& txn, std::optional<wire::Event>& event);
