@@ -5,7 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/crc.hpp>
+#include <zlib.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -43,10 +44,11 @@ void put_u32(char* out, std::uint32_t value) {
     for (int i = 3; i >= 0; --i, value >>= 8) out[i] = static_cast<char>(value & 0xff);
 }
 
-std::uint32_t crc32(const char* data, std::size_t size) {
-    boost::crc_32_type crc;
-    crc.process_bytes(data, size);
-    return crc.checksum();
+// zlib's CRC-32 (the common polynomial); records are well under 4 GiB.
+std::uint32_t checksum(const char* data, std::size_t size) {
+    const auto start = crc32(0L, Z_NULL, 0);
+    return static_cast<std::uint32_t>(
+        crc32(start, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size)));
 }
 
 // pread/pwrite until done: false with errno set on failure or end of file.
@@ -131,7 +133,7 @@ Result<bool> LogFile::recover() {
         if (!read_fully(fd_, payload.data(), length, end_ + header_bytes)) {
             return errno_error("read " + path_, errno);
         }
-        if (crc32(payload.data(), length) != get_u32(header + 4)) break;
+        if (checksum(payload.data(), length) != get_u32(header + 4)) break;
         if (!replay(payload, end_ + header_bytes)) break;
         end_ += header_bytes + length;
     }
@@ -231,7 +233,7 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
         return Error{Status::too_large, "a log write over 4 GiB"};
     }
     put_u32(record.data(), static_cast<std::uint32_t>(length));
-    put_u32(record.data() + 4, crc32(record.data() + header_bytes, length));
+    put_u32(record.data() + 4, checksum(record.data() + header_bytes, length));
     if (!reserve(end_ + record.size()) || !write_fully(fd_, record.data(), record.size(), end_) ||
         ::fdatasync(fd_) != 0) {
         const int err = errno;
