@@ -14,8 +14,6 @@ namespace cabildo::node {
 namespace {
 
 constexpr int client_hwm = 100000;
-constexpr std::size_t client_frames_max = 8;       // envelope frames + body
-constexpr std::size_t drain_per_turn_max = 4096;   // per socket, so no socket starves the rest
 constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTOP), catch up bounded
 
 raft::Config raft_config(const NodeConfig& config, raft::LogIndex applied) {
@@ -149,6 +147,8 @@ void Node::turn(const std::atomic<bool>& stop) {
     process_ready();
     expire_requests(now);
     publish_status(now);
+    flush_forwards();
+    flush_forward_replies();
 }
 
 void Node::drain_peers() {
@@ -166,11 +166,15 @@ void Node::drain_peers() {
 
 void Node::drain_clients() {
     for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
-        auto frames = recv_frames(clients_, client_frames_max);
-        if (!frames) return;
+        auto frames = recv_frames(clients_, forward_frames_max);  // a client's or a forwarded batch
+        if (!frames) break;
         if (frames->truncated || frames->parts.size() < 2) {
             ++bad_requests_;
             spdlog::warn("client: dropped a message of {} frames", frames->parts.size());
+            continue;
+        }
+        if (is_forward_batch(frames->parts)) {
+            handle_forward_batch(frames->parts);
             continue;
         }
         Envelope envelope;
@@ -179,6 +183,7 @@ void Node::drain_clients() {
         }
         handle_request(std::move(envelope), frames->parts.back());
     }
+    flush_forwards();  // before this turn's fsync, not after
 }
 
 void Node::drain_pull() {
@@ -190,21 +195,6 @@ void Node::drain_pull() {
             continue;
         }
         handle_push(frames->parts[0]);
-    }
-}
-
-void Node::drain_forward_replies(zmq::socket_t& dealer) {
-    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
-        auto frames = recv_frames(dealer, client_frames_max);
-        if (!frames) return;
-        // [marker, forward id, "", reply]
-        if (frames->parts.size() != 4 || frames->parts[1].size() != sizeof(std::uint64_t)) continue;
-        std::uint64_t forward_id = 0;
-        std::memcpy(&forward_id, frames->parts[1].data(), sizeof forward_id);
-        auto it = forwards_.find(forward_id);
-        if (it == forwards_.end()) continue;  // answered late, after we gave up
-        send_frames(clients_, it->second.envelope, to_string(frames->parts[3]));
-        forwards_.erase(it);
     }
 }
 

@@ -61,13 +61,14 @@ private:
         Clock::time_point deadline;
     };
 
+    static constexpr std::size_t drain_per_turn_max = 4096;  // per socket: none starves the rest
+
     // node.cc: sockets and the loop.
     void open_sockets();
     void turn(const std::atomic<bool>& stop);
     void drain_peers();
     void drain_clients();
     void drain_pull();
-    void drain_forward_replies(zmq::socket_t& dealer);
     void run_ticks(Clock::time_point now);
     void publish_status(Clock::time_point now);
     wire::NodeStatus node_status(bool with_hash) const;
@@ -89,13 +90,29 @@ private:
     void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
     void serve_read(const Pending& pending);
     void serve_watch(const Pending& pending);
-    bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
     void reply(const Envelope& envelope, wire::ClientReply reply);
     void reply_error(const Envelope& envelope, std::string_view code, std::string message,
                      std::string id);
     void refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
                            const zmq::message_t& body);
     void expire_requests(Clock::time_point now);
+
+    // node_forward.cc: forwarding to the leader, in batches.
+    static constexpr std::size_t forward_batch_max = 64;  // requests or replies per message
+    static constexpr std::size_t forward_frames_max = 2 + 2 * forward_batch_max;
+    struct Batch {
+        std::vector<std::string> frames;        // of the message, as sent
+        std::vector<std::uint64_t> forward_ids;  // one per request or reply
+    };
+    static bool is_forwarded(const Envelope& envelope);
+    static bool is_forward_batch(const std::vector<zmq::message_t>& parts);
+    static bool is_forward_batch_head(const std::vector<zmq::message_t>& parts);
+    bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
+    void flush_forwards();
+    void handle_forward_batch(const std::vector<zmq::message_t>& parts);
+    void queue_forward_reply(const Envelope& envelope, std::string reply);
+    void flush_forward_replies();
+    void drain_forward_replies(zmq::socket_t& dealer);
 
     NodeConfig config_;
     std::unique_ptr<storage::Storage> storage_;
@@ -114,6 +131,8 @@ private:
     std::map<std::uint64_t, Pending> reads_;              // ReadIndex asked, by context id
     std::multimap<raft::LogIndex, Pending> reads_ready_;  // confirmed, wait for apply
     std::map<std::uint64_t, Forwarded> forwards_;         // by forward id
+    std::map<raft::NodeId, Batch> forward_batches_;       // to send to the leader this turn
+    std::map<std::string, Batch> forward_replies_;        // to send back, by follower identity
     std::uint64_t next_read_id_ = 1;
     std::uint64_t next_forward_id_ = 1;
 

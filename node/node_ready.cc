@@ -96,6 +96,7 @@ Result<bool> Node::apply_committed(const std::vector<raft::Entry>& entries, raft
         answer_write(a);
         if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
     }
+    flush_forward_replies();  // answers go out now, not after the next fsync
     return true;
 }
 

@@ -1,10 +1,5 @@
-// Node: client requests from the ROUTER and the PULL socket.
-//
-// A follower forwards a write or linearizable read to the leader's client
-// endpoint as [forward_marker, forward-id, "", request] on a DEALER; the
-// leader answers it like any client, and the follower relays the answer. A
-// forwarded request is never forwarded again (no loops while leadership
-// moves): the node answers no_leader instead and the client retries.
+// Node: client requests from the ROUTER and the PULL socket. A follower
+// forwards writes and linearizable reads to the leader (node_forward.cc).
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -18,7 +13,6 @@ namespace cabildo::node {
 
 namespace {
 
-constexpr std::string_view forward_marker = "cabildo-fwd";
 constexpr std::size_t watch_scan_max = 100000;  // history entries examined per watch_from
 
 bool is_write(wire::Op op) {
@@ -31,7 +25,7 @@ bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 }  // namespace
 
 void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
-    const bool forwarded = envelope.size() >= 2 && envelope[1] == forward_marker;
+    const bool forwarded = is_forwarded(envelope);
     auto request = wire::decode_request(body.data(), body.size());
     if (!request) {
         if (worth_logging(++bad_requests_)) {
@@ -139,21 +133,6 @@ void Node::refuse_not_leader(const Envelope& envelope, const std::string& id, bo
     reply_error(envelope, wire::error_no_leader, "no leader is known right now; retry", id);
 }
 
-bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
-    zmq::socket_t& dealer = forward_dealers_.at(raft_.leader());
-    const std::uint64_t forward_id = next_forward_id_++;
-    std::string id_frame(sizeof forward_id, '\0');
-    std::memcpy(id_frame.data(), &forward_id, sizeof forward_id);
-    const std::string_view request(static_cast<const char*>(body.data()), body.size());
-    if (!send_frames(dealer, {std::string(forward_marker), id_frame, std::string()}, request)) {
-        return false;
-    }
-    forwards_.emplace(forward_id,
-                      Forwarded{envelope, id,
-                                Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)});
-    return true;
-}
-
 void Node::serve_read(const Pending& pending) {
     const wire::ClientRequest& r = pending.request;
     wire::ClientReply reply;
@@ -216,7 +195,11 @@ void Node::serve_watch(const Pending& pending) {
 
 void Node::reply(const Envelope& envelope, wire::ClientReply reply) {
     reply.leader = leader_endpoint();
-    send_frames(clients_, envelope, wire::encode_reply(reply));
+    if (is_forwarded(envelope)) {
+        queue_forward_reply(envelope, wire::encode_reply(reply));
+    } else {
+        send_frames(clients_, envelope, wire::encode_reply(reply));
+    }
 }
 
 void Node::reply_error(const Envelope& envelope, std::string_view code, std::string message,

@@ -249,6 +249,31 @@ class HostileInputTest(harness.ClusterTestCase):
                 print("  %-6s %-32s -> %s" % row[1:])
         self.check_cluster_healthy()
 
+    def test_forward_batches_from_a_client(self):
+        """The nodes' forwarding format (PROTOCOL.md section 11) sent by a
+        stranger: a well-formed batch is answered like forwarded requests
+        (never forwarded again), a malformed or oversized one is dropped."""
+        c = self.c
+        marker = b"cabildo-fwds"
+        for n in c.nodes:
+            ep = n.client_endpoint
+            with self.subTest(node=n.id, payload="batch of two"):
+                rep = self.via_dealer(ep, [marker, b"id-00001", b"\xc1garbage",
+                                           b"id-00002", pk({"op": "status", "id": 7})])
+                self.assertIsNotNone(rep, "no answer to a well-formed batch")
+                self.assertEqual(rep[0], marker)
+                self.assertEqual(len(rep), 5, rep)
+                self.assertEqual(rep[1], b"id-00001")
+                self.assertEqual(msgpack.unpackb(rep[2], raw=False)["error"], "bad_request")
+                self.assertEqual(rep[3], b"id-00002")
+                self.assertIs(msgpack.unpackb(rep[4], raw=False)["ok"], True)
+            for name, frames in (("odd frames", [marker, b"id-00003"]),
+                                 ("65 pairs", [marker] + [b"id-00004", b"x"] * 65)):
+                with self.subTest(node=n.id, payload=name):
+                    self.assertIsNone(self.via_dealer(ep, frames), "%s: answered" % name)
+            self.assertTrue(n.alive(), "node %d died on a forged forward batch" % n.id)
+        self.check_cluster_healthy()
+
     def test_peer_and_pull_endpoints(self):
         c = self.c
         rnd = random.Random(99)

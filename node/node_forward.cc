@@ -1,0 +1,134 @@
+// Node: forwarding between nodes, in batches.
+//
+// A follower forwards writes and linearizable reads to the leader's client
+// endpoint over a DEALER, and the leader answers them there. Both ways the
+// requests or answers of one loop turn travel together, as one message
+//   [forward_batch_marker, id 1, body 1, id 2, body 2, ...]
+// (PROTOCOL.md section 11), so a busy follower costs the leader one wakeup
+// per turn rather than one per request. Inside a node a forwarded request's
+// envelope is [peer identity, forward_marker, id, ""]: it is answered like
+// any client's, and never forwarded again (no loops while leadership
+// moves): the node answers no_leader instead and the client retries.
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "node/frames.h"
+#include "node/node.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+namespace {
+
+constexpr std::string_view forward_marker = "cabildo-fwd";
+constexpr std::string_view forward_batch_marker = "cabildo-fwds";
+
+}  // namespace
+
+bool Node::is_forwarded(const Envelope& envelope) {
+    return envelope.size() == 4 && envelope[1] == forward_marker;
+}
+
+bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
+    const raft::NodeId leader = raft_.leader();
+    const std::uint64_t forward_id = next_forward_id_++;
+    std::string id_frame(sizeof forward_id, '\0');
+    std::memcpy(id_frame.data(), &forward_id, sizeof forward_id);
+    Batch& batch = forward_batches_[leader];
+    if (batch.frames.empty()) batch.frames.emplace_back(forward_batch_marker);
+    batch.frames.push_back(std::move(id_frame));
+    batch.frames.push_back(to_string(body));
+    batch.forward_ids.push_back(forward_id);
+    forwards_.emplace(forward_id,
+                      Forwarded{envelope, id,
+                                Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)});
+    if (batch.forward_ids.size() >= forward_batch_max) flush_forwards();
+    return true;
+}
+
+void Node::flush_forwards() {
+    for (auto& [leader, batch] : forward_batches_) {
+        if (batch.forward_ids.empty()) continue;
+        std::string last = std::move(batch.frames.back());
+        batch.frames.pop_back();
+        if (!send_frames(forward_dealers_.at(leader), batch.frames, last)) {
+            for (std::uint64_t forward_id : batch.forward_ids) {
+                auto it = forwards_.find(forward_id);
+                if (it == forwards_.end()) continue;
+                reply_error(it->second.envelope, wire::error_unavailable,
+                            "the leader cannot be reached; retry", it->second.id);
+                forwards_.erase(it);
+            }
+        }
+        batch = Batch{};
+    }
+}
+
+// At the leader: [identity, forward_batch_marker, id, body, id, body, ...].
+void Node::handle_forward_batch(const std::vector<zmq::message_t>& parts) {
+    if (parts.size() % 2 != 0) {
+        ++bad_requests_;
+        spdlog::warn("forward: dropped a batch of {} frames", parts.size());
+        return;
+    }
+    const std::string identity = to_string(parts[0]);
+    for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
+        handle_request({identity, std::string(forward_marker), to_string(parts[i]), std::string()},
+                       parts[i + 1]);
+    }
+}
+
+bool Node::is_forward_batch(const std::vector<zmq::message_t>& parts) {
+    return parts.size() >= 2 && to_string(parts[1]) == forward_batch_marker;
+}
+
+// At the leader: an answer to a forwarded request waits for the others of
+// this turn (flush_forward_replies).
+void Node::queue_forward_reply(const Envelope& envelope, std::string reply) {
+    Batch& batch = forward_replies_[envelope[0]];
+    if (batch.frames.empty()) {
+        batch.frames.push_back(envelope[0]);
+        batch.frames.emplace_back(forward_batch_marker);
+    }
+    batch.frames.push_back(envelope[2]);
+    batch.frames.push_back(std::move(reply));
+    batch.forward_ids.push_back(0);  // counts the replies
+    if (batch.forward_ids.size() >= forward_batch_max) flush_forward_replies();
+}
+
+void Node::flush_forward_replies() {
+    for (auto& [identity, batch] : forward_replies_) {
+        if (batch.forward_ids.empty()) continue;
+        std::string last = std::move(batch.frames.back());
+        batch.frames.pop_back();
+        // If the follower is gone, its clients time out there and retry.
+        (void)send_frames(clients_, batch.frames, last);
+        batch = Batch{};
+    }
+}
+
+// At the follower: [forward_batch_marker, id, reply, id, reply, ...].
+void Node::drain_forward_replies(zmq::socket_t& dealer) {
+    for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
+        auto frames = recv_frames(dealer, forward_frames_max);
+        if (!frames) return;
+        const auto& parts = frames->parts;
+        if (frames->truncated || parts.size() % 2 != 1 || !is_forward_batch_head(parts)) continue;
+        for (std::size_t i = 1; i + 1 < parts.size(); i += 2) {
+            if (parts[i].size() != sizeof(std::uint64_t)) continue;
+            std::uint64_t forward_id = 0;
+            std::memcpy(&forward_id, parts[i].data(), sizeof forward_id);
+            auto it = forwards_.find(forward_id);
+            if (it == forwards_.end()) continue;  // answered late, after we gave up
+            send_frames(clients_, it->second.envelope, to_string(parts[i + 1]));
+            forwards_.erase(it);
+        }
+    }
+}
+
+bool Node::is_forward_batch_head(const std::vector<zmq::message_t>& parts) {
+    return !parts.empty() && to_string(parts[0]) == forward_batch_marker;
+}
+
+}  // namespace cabildo::node
