@@ -14,6 +14,7 @@
 
 #include "node/raft/assert.h"
 #include "storage/codec.h"
+#include "storage/posix_file.h"
 
 namespace cabildo::storage {
 
@@ -24,11 +25,6 @@ constexpr std::size_t hard_state_bytes = 3 * codec::u64_bytes;
 constexpr std::size_t batch_header_bytes = codec::u64_bytes + 4;  // first, count
 // The file grows in zero-filled steps of this size (see reserve()).
 constexpr std::uint64_t reserve_step_bytes = 512 << 10;
-
-Error errno_error(const std::string& what, int err) {
-    const bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
-    return Error{full ? Status::storage_full : Status::io_error, what + ": " + std::strerror(err)};
-}
 
 void append_u32(std::string& out, std::uint32_t value) {
     for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
@@ -79,16 +75,6 @@ bool write_fully(int fd, const char* data, std::size_t size, std::uint64_t at) {
     return true;
 }
 
-Result<bool> sync_dir(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno_error("open " + dir, errno);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return errno_error("fsync " + dir, err);
-    return true;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir) {
@@ -101,7 +87,7 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir) {
     if (fd < 0) return errno_error("open " + path, errno);
     std::unique_ptr<LogFile> log(new LogFile(fd, path));
     if (!existed) {
-        auto synced = sync_dir(dir);  // the new file's name must survive a crash too
+        auto synced = sync_directory(dir);  // the new file's name must survive a crash too
         if (!synced) return synced.error();
     }
     auto recovered = log->recover();

@@ -10,16 +10,13 @@
 #include <fstream>
 #include <random>
 
+#include "storage/posix_file.h"
+
 namespace cabildo::storage {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-Error io_error(const std::string& what, int err) {
-    return Error{err == ENOSPC || err == EDQUOT ? Status::storage_full : Status::io_error,
-                 what + ": " + std::strerror(err)};
-}
 
 // This boot's id. If the kernel does not say, a fresh random one: then any
 // crash looks like a reboot, which is safe (it only costs a re-apply).
@@ -31,19 +28,9 @@ std::string system_boot_id() {
     return "unknown-" + std::to_string(random()) + std::to_string(random());
 }
 
-Result<bool> sync_path(const std::string& path, int flags) {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0) return io_error("open " + path, errno);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return io_error("fsync " + path, err);
-    return true;
-}
-
 Result<bool> write_synced(const std::string& path, const std::string& text) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return io_error("open " + path, errno);
+    if (fd < 0) return errno_error("open " + path, errno);
     ssize_t written = ::write(fd, text.data(), text.size());
     int err = errno;
     if (written == static_cast<ssize_t>(text.size()) && ::fsync(fd) != 0) {
@@ -51,7 +38,7 @@ Result<bool> write_synced(const std::string& path, const std::string& text) {
         written = -1;
     }
     ::close(fd);
-    if (written != static_cast<ssize_t>(text.size())) return io_error("write " + path, err);
+    if (written != static_cast<ssize_t>(text.size())) return errno_error("write " + path, err);
     return true;
 }
 
@@ -82,16 +69,16 @@ Result<bool> StateGuard::mark_in_use() {
     auto written = write_synced(tmp, boot_id_ + "\n");
     if (!written) return written;
     if (::rename(tmp.c_str(), marker_path().c_str()) != 0) {
-        return io_error("rename " + tmp, errno);
+        return errno_error("rename " + tmp, errno);
     }
-    return sync_path(dir_, O_RDONLY | O_DIRECTORY);
+    return sync_directory(dir_);
 }
 
 Result<bool> StateGuard::mark_clean() {
     if (::unlink(marker_path().c_str()) != 0 && errno != ENOENT) {
-        return io_error("unlink " + marker_path(), errno);
+        return errno_error("unlink " + marker_path(), errno);
     }
-    return sync_path(dir_, O_RDONLY | O_DIRECTORY);
+    return sync_directory(dir_);
 }
 
 }  // namespace cabildo::storage

@@ -39,6 +39,12 @@ std::vector<raft::Entry> write_history(LogFile& log) {
     return want;
 }
 
+// A closed log in dir holding write_history's records.
+std::vector<raft::Entry> history_in(const TempDir& dir) {
+    auto log = open_log(dir.path());
+    return log == nullptr ? std::vector<raft::Entry>{} : write_history(*log);
+}
+
 std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string((std::istreambuf_iterator<char>(in)), {});
@@ -127,12 +133,7 @@ TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
         TempDir dir;
-        std::vector<raft::Entry> want;
-        {
-            auto log = open_log(dir.path());
-            ASSERT_NE(log, nullptr);
-            want = write_history(*log);
-        }
+        const std::vector<raft::Entry> want = history_in(dir);
         const std::string path = dir.path() + "/raft.log";
         const std::size_t good_end = records_end(path);
         const std::string before = file_bytes(path);
@@ -158,10 +159,9 @@ TEST(LogFileTest, TornOrCorruptTailIsCutAtOpen) {
 
 TEST(LogFileTest, RefusedWriteChangesNothing) {
     TempDir dir;
-    std::vector<raft::Entry> want;
+    const std::vector<raft::Entry> want = history_in(dir);
     auto log = open_log(dir.path());
     ASSERT_NE(log, nullptr);
-    want = write_history(*log);
     const std::string path = dir.path() + "/raft.log";
     const std::size_t end = records_end(path);
     const auto big = make_entries(5, 3, 4, 300 << 10);  // past the reserved space
