@@ -76,16 +76,14 @@ void Node::open_sockets() {
         if (m.id == config_.id) continue;
         zmq::socket_t dealer(context_, zmq::socket_type::dealer);
         dealer.set(zmq::sockopt::linger, 0);
-        dealer.set(zmq::sockopt::immediate, 1);
         dealer.set(zmq::sockopt::sndhwm, client_hwm);
-        dealer.set(zmq::sockopt::reconnect_ivl, 50);
-        dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+        set_node_link_options(dealer);
         dealer.connect(m.client_endpoint());
         forward_dealers_.emplace(m.id, std::move(dealer));
         zmq::socket_t push(context_, zmq::socket_type::push);
         push.set(zmq::sockopt::linger, 0);
-        push.set(zmq::sockopt::immediate, 1);
         push.set(zmq::sockopt::sndhwm, client_hwm);
+        set_node_link_options(push);
         push.connect(m.pull_endpoint());
         forward_pushes_.emplace(m.id, std::move(push));
     }

@@ -14,6 +14,16 @@ constexpr int peer_hwm = 10000;
 constexpr std::size_t peer_frames_max = 2;  // [identity, message]
 }  // namespace
 
+void set_node_link_options(zmq::socket_t& socket) {
+    socket.set(zmq::sockopt::immediate, 1);  // no queueing into a dead connection
+    socket.set(zmq::sockopt::reconnect_ivl, 50);
+    socket.set(zmq::sockopt::reconnect_ivl_max, 500);
+    socket.set(zmq::sockopt::connect_timeout, 500);
+    socket.set(zmq::sockopt::heartbeat_ivl, 200);
+    socket.set(zmq::sockopt::heartbeat_timeout, 1000);
+    socket.set(zmq::sockopt::heartbeat_ttl, 1000);
+}
+
 PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
     : config_(config), router_(context, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
@@ -28,10 +38,8 @@ PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
         zmq::socket_t dealer(context, zmq::socket_type::dealer);
         dealer.set(zmq::sockopt::linger, 0);
         dealer.set(zmq::sockopt::routing_id, identity);
-        dealer.set(zmq::sockopt::immediate, 1);  // no queueing into a dead connection
         dealer.set(zmq::sockopt::sndhwm, peer_hwm);
-        dealer.set(zmq::sockopt::reconnect_ivl, 50);
-        dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+        set_node_link_options(dealer);
         dealer.connect(m.peer_endpoint());
         dealers_.emplace(m.id, std::move(dealer));
     }
