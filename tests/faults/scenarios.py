@@ -50,7 +50,8 @@ ELECTION_TIMEOUT_MAX_S = 2 * ELECTION_TICKS * TICK_MS / 1000.0  # randomized in 
 LIVENESS_BOUND_S = 5.0
 NODE_PORT = 7000  # in namespaces every node has its own IP, so one port fits all
 
-NET_KINDS = ("isolate_leader", "majority_minority", "one_way", "packet_loss")
+NET_KINDS = ("isolate_leader", "majority_minority", "one_way", "packet_loss",
+             "long_partition")
 PROCESS_KINDS = ("kill_leader", "kill_follower", "kill_all", "pause_leader", "storage_failure")
 ALL_KINDS = PROCESS_KINDS + NET_KINDS
 
@@ -434,6 +435,19 @@ def sched_packet_loss(r):
     r.healed()
 
 
+def sched_long_partition(r):
+    """Long enough (7 s) for TCP's retransmission backoff to pass the
+    liveness bound: the healed follower must hear the leader over a fresh
+    connection, not once the old one retries (a soak found 12 s)."""
+    lead = r.leader()
+    f = r.rng.choice(r.cluster.followers(lead))
+    r.fault("isolate follower n%d" % f)
+    r.net.partition([[f], [n.id for n in r.cluster.nodes if n.id != f]])
+    time.sleep(r.dur(7.0, 6.0, 9.0))
+    r.net.heal()
+    r.healed()
+
+
 SCHEDULES = {
     "kill_leader": sched_kill_leader,
     "kill_follower": sched_kill_follower,
@@ -444,6 +458,7 @@ SCHEDULES = {
     "majority_minority": sched_majority_minority,
     "one_way": sched_one_way,
     "packet_loss": sched_packet_loss,
+    "long_partition": sched_long_partition,
 }
 CLUSTER_SIZE = {"majority_minority": 5}
 

@@ -99,6 +99,9 @@ class NetworkFaults(_ScenarioCase):
     def test_packet_loss(self):
         self.run_kind("packet_loss")
 
+    def test_long_partition(self):
+        self.run_kind("long_partition")
+
 
 if __name__ == "__main__":
     unittest.main()
