@@ -19,9 +19,7 @@ void set_node_link_options(zmq::socket_t& socket) {
     socket.set(zmq::sockopt::reconnect_ivl, 50);
     socket.set(zmq::sockopt::reconnect_ivl_max, 500);
     socket.set(zmq::sockopt::connect_timeout, 500);
-    socket.set(zmq::sockopt::heartbeat_ivl, 200);
-    socket.set(zmq::sockopt::heartbeat_timeout, 1000);
-    socket.set(zmq::sockopt::heartbeat_ttl, 1000);
+    socket.set(zmq::sockopt::tcp_maxrt, 1000);
 }
 
 PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)

@@ -20,12 +20,14 @@ namespace cabildo::node {
 
 // Options for a socket that connects to another node (Raft DEALERs,
 // forwarding DEALER and PUSH): reconnect soon after a failure, give up a
-// connect attempt after connect_timeout, and drop a connection that has
-// heard nothing (ZeroMQ heartbeats) for heartbeat_timeout. Without the last,
-// after a partition heals messages wait behind the old TCP connection's
-// retransmission backoff, which had grown to several seconds (a soak run saw
-// a healed node hear nothing from the leader for 12 s); with it they go over
-// a fresh connection within about a second.
+// connect attempt after connect_timeout, and let the kernel drop a
+// connection whose data has gone unacknowledged for tcp_maxrt
+// (TCP_USER_TIMEOUT). Without the last, after a partition heals messages
+// wait behind the old connection's retransmission backoff, which has grown
+// to seconds (a soak run saw a healed node hear nothing from the leader for
+// 12 s); with it they go over a fresh connection within about a second.
+// (ZeroMQ heartbeats do the same; the kernel's timer costs nothing per
+// message.)
 void set_node_link_options(zmq::socket_t& socket);
 
 class PeerTransport {
