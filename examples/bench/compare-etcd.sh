@@ -71,6 +71,14 @@ build_kvbench() {
             GOCACHE="${GOCACHE:-/tmp/etcd-anchor-gocache}" go build -o "$kvbench" .)
 }
 
+# Before each run: write back whatever the previous run (the other system's,
+# or its wiped data) left dirty, so that neither pays for the other's disk
+# traffic in its fsyncs.
+settle_disk() {
+    sync
+    sleep 1
+}
+
 # CPU seconds (user + sys) of the given PIDs so far.
 cpu_seconds() {
     local ticks=0 pid
@@ -84,6 +92,7 @@ run_etcd() {
     local i=$1 name mode clients conns
     IFS='|' read -r name mode clients conns <<<"${configs[$i]}"
     log "etcd: $name"
+    settle_disk
     "$anchor/scripts/start-cluster.sh" >"$out/etcd-$i.cluster.txt" 2>&1
     # shellcheck source=/dev/null
     (source "$anchor/scripts/env.sh" &&
@@ -104,6 +113,7 @@ run_cabildo() {
         get-s) args=(--mode get --consistency serializable) ;;
     esac
     log "cabildo: $name"
+    settle_disk
     "$cluster" start >"$out/cabildo-$i.cluster.txt" 2>&1
     local common=(--key-space 10000 --value-size 256 --quiet)
     if [ "$mode" != put ]; then  # put every key once, outside the measurement
