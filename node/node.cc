@@ -171,7 +171,7 @@ void Node::drain_clients() {
             spdlog::warn("client: dropped a message of {} frames", frames->parts.size());
             continue;
         }
-        if (is_forward_batch(frames->parts)) {
+        if (is_batch_marker(frames->parts[1])) {  // [identity, marker, ...]
             handle_forward_batch(frames->parts);
             continue;
         }

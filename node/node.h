@@ -102,11 +102,10 @@ private:
     static constexpr std::size_t forward_frames_max = 2 + 2 * forward_batch_max;
     struct Batch {
         std::vector<std::string> frames;        // of the message, as sent
-        std::vector<std::uint64_t> forward_ids;  // one per request or reply
+        std::vector<std::uint64_t> forward_ids;  // one per request
     };
     static bool is_forwarded(const Envelope& envelope);
-    static bool is_forward_batch(const std::vector<zmq::message_t>& parts);
-    static bool is_forward_batch_head(const std::vector<zmq::message_t>& parts);
+    static bool is_batch_marker(const zmq::message_t& frame);
     bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
     void flush_forwards();
     void handle_forward_batch(const std::vector<zmq::message_t>& parts);
@@ -132,7 +131,7 @@ private:
     std::multimap<raft::LogIndex, Pending> reads_ready_;  // confirmed, wait for apply
     std::map<std::uint64_t, Forwarded> forwards_;         // by forward id
     std::map<raft::NodeId, Batch> forward_batches_;       // to send to the leader this turn
-    std::map<std::string, Batch> forward_replies_;        // to send back, by follower identity
+    std::map<std::string, std::vector<std::string>> forward_replies_;  // frames, by follower
     std::uint64_t next_read_id_ = 1;
     std::uint64_t next_forward_id_ = 1;
 

@@ -30,6 +30,10 @@ bool Node::is_forwarded(const Envelope& envelope) {
     return envelope.size() == 4 && envelope[1] == forward_marker;
 }
 
+bool Node::is_batch_marker(const zmq::message_t& frame) {
+    return frame.to_string_view() == forward_batch_marker;
+}
+
 bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
     const raft::NodeId leader = raft_.leader();
     const std::uint64_t forward_id = next_forward_id_++;
@@ -66,6 +70,7 @@ void Node::flush_forwards() {
 }
 
 // At the leader: [identity, forward_batch_marker, id, body, id, body, ...].
+// The caller checked the marker.
 void Node::handle_forward_batch(const std::vector<zmq::message_t>& parts) {
     if (parts.size() % 2 != 0) {
         ++bad_requests_;
@@ -79,32 +84,27 @@ void Node::handle_forward_batch(const std::vector<zmq::message_t>& parts) {
     }
 }
 
-bool Node::is_forward_batch(const std::vector<zmq::message_t>& parts) {
-    return parts.size() >= 2 && to_string(parts[1]) == forward_batch_marker;
-}
-
 // At the leader: an answer to a forwarded request waits for the others of
 // this turn (flush_forward_replies).
 void Node::queue_forward_reply(const Envelope& envelope, std::string reply) {
-    Batch& batch = forward_replies_[envelope[0]];
-    if (batch.frames.empty()) {
-        batch.frames.push_back(envelope[0]);
-        batch.frames.emplace_back(forward_batch_marker);
+    std::vector<std::string>& frames = forward_replies_[envelope[0]];
+    if (frames.empty()) {
+        frames.push_back(envelope[0]);
+        frames.emplace_back(forward_batch_marker);
     }
-    batch.frames.push_back(envelope[2]);
-    batch.frames.push_back(std::move(reply));
-    batch.forward_ids.push_back(0);  // counts the replies
-    if (batch.forward_ids.size() >= forward_batch_max) flush_forward_replies();
+    frames.push_back(envelope[2]);
+    frames.push_back(std::move(reply));
+    if ((frames.size() - 2) / 2 >= forward_batch_max) flush_forward_replies();
 }
 
 void Node::flush_forward_replies() {
-    for (auto& [identity, batch] : forward_replies_) {
-        if (batch.forward_ids.empty()) continue;
-        std::string last = std::move(batch.frames.back());
-        batch.frames.pop_back();
+    for (auto& [identity, frames] : forward_replies_) {
+        if (frames.empty()) continue;
+        std::string last = std::move(frames.back());
+        frames.pop_back();
         // If the follower is gone, its clients time out there and retry.
-        (void)send_frames(clients_, batch.frames, last);
-        batch = Batch{};
+        (void)send_frames(clients_, frames, last);
+        frames.clear();
     }
 }
 
@@ -114,7 +114,7 @@ void Node::drain_forward_replies(zmq::socket_t& dealer) {
         auto frames = recv_frames(dealer, forward_frames_max);
         if (!frames) return;
         const auto& parts = frames->parts;
-        if (frames->truncated || parts.size() % 2 != 1 || !is_forward_batch_head(parts)) continue;
+        if (frames->truncated || parts.size() % 2 != 1 || !is_batch_marker(parts[0])) continue;
         for (std::size_t i = 1; i + 1 < parts.size(); i += 2) {
             if (parts[i].size() != sizeof(std::uint64_t)) continue;
             std::uint64_t forward_id = 0;
@@ -125,10 +125,6 @@ void Node::drain_forward_replies(zmq::socket_t& dealer) {
             forwards_.erase(it);
         }
     }
-}
-
-bool Node::is_forward_batch_head(const std::vector<zmq::message_t>& parts) {
-    return !parts.empty() && to_string(parts[0]) == forward_batch_marker;
 }
 
 }  // namespace cabildo::node
