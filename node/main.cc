@@ -4,13 +4,16 @@
 //       --member 2=127.0.0.1:7110 --member 3=127.0.0.1:7120      (one line)
 //
 // Options may also come from a file (--config node.toml, TOML or INI, same
-// names). SIGINT/SIGTERM shut down cleanly.
+// names). SIGINT/SIGTERM shut down cleanly. Exit status: 0 after a clean
+// shutdown, 1 when storage or sockets cannot be opened (a damaged log says
+// what to do), 2 for bad options, 3 when another process holds --data-dir.
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 
+#include "node/data_check.h"
 #include "node/node.h"
 
 namespace {
@@ -21,9 +24,17 @@ std::atomic<int> fail_storage{0};  // --test-fault-injection: SIGUSR1 sets, SIGU
 void on_signal(int) { stop_requested.store(true); }
 void on_fail_storage(int signal) { fail_storage.store(signal == SIGUSR1 ? 1 : 0); }
 
+struct Modes {
+    bool fault_injection = false;
+    std::string boot_id;
+    bool check = false;
+    bool repair_log = false;
+};
+
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
-                 std::vector<std::string>& members, bool& fault_injection,
-                 std::string& boot_id) {
+                 std::vector<std::string>& members, Modes& modes) {
+    bool& fault_injection = modes.fault_injection;
+    std::string& boot_id = modes.boot_id;
 #ifdef CABILDO_FAULT_INJECTION
     app.add_flag("--test-fault-injection", fault_injection,
                  "FOR TESTS: SIGUSR1 makes every storage commit fail (a broken disk), SIGUSR2 "
@@ -36,13 +47,21 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     (void)boot_id;
 #endif
     app.set_config("--config", "", "read options from a TOML/INI file");
-    app.add_option("--id", config.id, "this node's id (one of the members)")->required();
-    app.add_option("--data-dir", config.data_dir, "where this node keeps its LMDB files")
+    app.add_option("--id", config.id, "this node's id (one of the members)");
+    app.add_option("--data-dir", config.data_dir, "where this node keeps its log and state")
         ->required();
     app.add_option("--member", members,
                    "a member as id=host:port (repeat for each, this node included); its ports "
-                   "are peer=port, client=port+1, pub=port+2, pull=port+3")
-        ->required();
+                   "are peer=port, client=port+1, pub=port+2, pull=port+3");
+    app.add_option("--cluster-id", config.cluster_id,
+                   "the cluster's name, recorded in raft.log; a node refuses another cluster's "
+                   "log (default: derived from the --member list)");
+    app.add_flag("--check", modes.check,
+                 "inspect the data directory's raft.log and state marker, print what was found, "
+                 "change nothing, exit (0: intact or only a torn last write, 1: damaged)");
+    app.add_flag("--repair-log", modes.repair_log,
+                 "KNOWINGLY cut raft.log at its first damaged record, losing every entry and "
+                 "vote after it, then start (see README, 'Storage and durability')");
     app.add_option("--tick-ms", config.tick_ms, "length of one Raft tick")->capture_default_str();
     app.add_option("--election-ticks", config.election_ticks,
                    "election timeout: randomized in [N, 2N) ticks")
@@ -57,6 +76,14 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--events-max", config.events_max,
                    "changes kept for watch_from; older ones answer `compacted`")
         ->capture_default_str();
+    app.add_option("--sessions-max", config.sessions_max,
+                   "client sessions remembered for exactly-once writes; past this the least "
+                   "recently used is evicted and its next write answers `session_expired`")
+        ->capture_default_str();
+    app.add_option("--pending-requests-max", config.pending_requests_max,
+                   "client requests held at once (queued, proposed, forwarded); past this new "
+                   "ones answer `overloaded`")
+        ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
 }
@@ -67,10 +94,10 @@ int main(int argc, char** argv) {
     CLI::App app{"cabildo-node: a member of a Cabildo cluster"};
     cabildo::node::NodeConfig config;
     std::vector<std::string> members;
-    bool fault_injection = false;
-    std::string boot_id;
-    add_options(app, config, members, fault_injection, boot_id);
+    Modes modes;
+    add_options(app, config, members, modes);
     CLI11_PARSE(app, argc, argv);
+    if (modes.check) return cabildo::node::check_data_dir(config.data_dir);
     for (const std::string& text : members) {
         auto member = cabildo::node::parse_member(text);
         if (!member) {
@@ -89,22 +116,27 @@ int main(int argc, char** argv) {
     cabildo::storage::Options options;
     options.map_bytes_initial = config.map_bytes_initial;
     options.events_max = config.events_max;
-    options.boot_id = boot_id;
+    options.sessions_max = config.sessions_max;
+    options.boot_id = modes.boot_id;
+    options.identity = {config.cluster_number(), config.id};
+    options.recovery =
+        modes.repair_log ? cabildo::storage::Recovery::repair : cabildo::storage::Recovery::normal;
     auto storage = cabildo::storage::Storage::open(config.data_dir, options);
     if (!storage) {
-        spdlog::critical("cannot open storage at {}: {}", config.data_dir,
-                         storage.error().detail);
-        return 1;
+        spdlog::critical("cannot open storage at {} ({}): {}", config.data_dir,
+                         cabildo::status_name(storage.error().status), storage.error().detail);
+        return storage.error().status == cabildo::Status::locked ? 3 : 1;
     }
+    cabildo::node::log_recovery(**storage);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    if (fault_injection) {
+    if (modes.fault_injection) {
         std::signal(SIGUSR1, on_fail_storage);
         std::signal(SIGUSR2, on_fail_storage);
     }
     try {
         cabildo::node::Node node(config, std::move(*storage));
-        return node.run(stop_requested, fault_injection ? &fail_storage : nullptr);
+        return node.run(stop_requested, modes.fault_injection ? &fail_storage : nullptr);
     } catch (const zmq::error_t& e) {
         spdlog::critical("cannot start: {}", e.what());  // e.g. an endpoint already in use
         return 1;

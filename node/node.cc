@@ -46,11 +46,6 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       pub_(context_, zmq::socket_type::pub),
       pull_(context_, zmq::socket_type::pull) {
     open_sockets();
-    if (storage_->state_discarded()) {
-        spdlog::warn("node {}: the system crashed while the applied state was unsynced; "
-                     "it was discarded and is rebuilt from the log",
-                     config_.id);
-    }
     const raft::HardState hs = storage_->hard_state();
     spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
                  config_.id, hs.term, hs.commit_index, storage_->applied_index(),

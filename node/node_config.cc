@@ -19,6 +19,24 @@ const Member* NodeConfig::member(raft::NodeId member_id) const {
     return it == members.end() ? nullptr : &*it;
 }
 
+std::uint64_t NodeConfig::cluster_number() const {
+    std::string text = cluster_id;
+    if (text.empty()) {
+        std::vector<Member> sorted = members;
+        std::sort(sorted.begin(), sorted.end(),
+                  [](const Member& a, const Member& b) { return a.id < b.id; });
+        for (const Member& m : sorted) {
+            text += std::to_string(m.id) + "=" + m.host + ":" + std::to_string(m.port) + ",";
+        }
+    }
+    std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64
+    for (char c : text) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 1099511628211ull;
+    }
+    return hash == 0 ? 1 : hash;
+}
+
 std::vector<raft::NodeId> NodeConfig::member_ids() const {
     std::vector<raft::NodeId> ids;
     for (const Member& m : members) ids.push_back(m.id);
@@ -69,6 +87,9 @@ Result<bool> validate(const NodeConfig& config) {
         config.election_ticks <= config.heartbeat_ticks) {
         return Error{Status::bad_request,
                      "timing: need tick-ms >= 1 and election-ticks > heartbeat-ticks >= 1"};
+    }
+    if (config.sessions_max < 1 || config.pending_requests_max < 1) {
+        return Error{Status::bad_request, "sessions-max and pending-requests-max must be >= 1"};
     }
     if (config.request_timeout_ms < 10) {
         return Error{Status::bad_request, "request-timeout-ms must be >= 10"};

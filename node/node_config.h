@@ -34,6 +34,10 @@ struct NodeConfig {
     raft::NodeId id = raft::node_none;
     std::string data_dir;
     std::vector<Member> members;
+    // Names the cluster; raft.log's header records it and a node refuses a
+    // log of another cluster. Empty: derived from the members (ids and
+    // addresses), so nodes started with one member list agree.
+    std::string cluster_id;
 
     int tick_ms = 10;
     int election_ticks = 30;   // election timeout drawn from [30, 60) ticks: 300-600 ms
@@ -42,9 +46,17 @@ struct NodeConfig {
     int status_interval_ms = 100;   // hb/ status publication on the PUB socket
     std::size_t map_bytes_initial = 64u << 20;
     std::size_t events_max = 100000;  // change history kept for watch_from
+    std::size_t sessions_max = 100000;  // client sessions remembered (exactly-once)
+    // Client requests received and not yet answered (waiting to be served,
+    // proposed, confirming a read, forwarded): past this, new ones get
+    // `overloaded` at once.
+    std::size_t pending_requests_max = 50000;
     std::string log_level = "info";
 
     const Member& self() const;
+    // The 64-bit number of cluster_id (FNV-1a of its text, or of the
+    // sorted member list when it is empty), never 0.
+    std::uint64_t cluster_number() const;
     const Member* member(raft::NodeId id) const;
     std::vector<raft::NodeId> member_ids() const;
 };

@@ -22,7 +22,10 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 }  // namespace
 
 ApplyTxn::ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn)
-    : storage_(&storage), dbs_(&dbs), txn_(std::move(txn)) {}
+    : storage_(&storage), dbs_(&dbs), txn_(std::move(txn)) {
+    kv_hash_begin_ = dbs_->state_meta.kv_hash(txn_->raw());
+    kv_hash_ = kv_hash_begin_;
+}
 
 ApplyTxn::ApplyTxn(ApplyTxn&& other) noexcept = default;
 
@@ -80,6 +83,8 @@ void ApplyTxn::set_applied(raft::LogIndex index) {
 
 Result<bool> ApplyTxn::commit() {
     CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
+    if (!error_ && kv_hash_ != kv_hash_begin_)
+        record(SetKvHash{});  // last, so a replay stores the replayed sum
     finished_ = true;
     if (error_)
         return *error_;
@@ -126,8 +131,8 @@ int ApplyTxn::run(const Write& write) {
     MDB_txn* txn = txn_->raw();
     Databases& d = *dbs_;
     return std::visit(Overloaded{
-                          [&](const Put& w) { return d.kv.put(txn, w.key, w.value); },
-                          [&](const Erase& w) { return d.kv.erase(txn, w.key, &erase_existed_); },
+                          [&](const Put& w) { return run_put(w); },
+                          [&](const Erase& w) { return run_erase(w); },
                           [&](const SetSession& w) {
                               return d.sessions.set(txn, w.session_id, w.seq, w.index, w.reply,
                                                     d.sessions_max);
@@ -136,8 +141,27 @@ int ApplyTxn::run(const Write& write) {
                           [&](const SetApplied& w) {
                               return d.state_meta.set_applied(txn, w.index);
                           },
+                          [&](const SetKvHash&) { return d.state_meta.set_kv_hash(txn, kv_hash_); },
                       },
                       write);
+}
+
+// The state hash follows every kv write: the old pair's hash out, the new
+// one's in (kv_db.h).
+int ApplyTxn::run_put(const Put& write) {
+    MDB_txn* txn = txn_->raw();
+    if (auto old = dbs_->kv.get(txn, write.key)) kv_hash_ -= KvDb::pair_hash(write.key, *old);
+    const int rc = dbs_->kv.put(txn, write.key, write.value);
+    if (rc == 0) kv_hash_ += KvDb::pair_hash(write.key, write.value);
+    return rc;
+}
+
+int ApplyTxn::run_erase(const Erase& write) {
+    MDB_txn* txn = txn_->raw();
+    const auto old = dbs_->kv.get(txn, write.key);
+    const int rc = dbs_->kv.erase(txn, write.key, &erase_existed_);
+    if (rc == 0 && old) kv_hash_ -= KvDb::pair_hash(write.key, *old);
+    return rc;
 }
 
 // The event and, if it evicted older ones, the new "events_compacted".
@@ -152,6 +176,7 @@ int ApplyTxn::run_add_event(const AddEvent& write) {
 }
 
 int ApplyTxn::replay() {
+    kv_hash_ = kv_hash_begin_;  // the aborted transaction's changes are gone
     for (const Write& write : writes_) {
         int rc = run(write);
         if (rc != 0)

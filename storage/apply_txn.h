@@ -94,12 +94,15 @@ private:
     struct SetApplied {
         raft::LogIndex index;
     };
-    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied>;
+    struct SetKvHash {};  // stores kv_hash_ as it is when this write runs
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetKvHash>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
     bool record(Write write);
     int run(const Write& write);
+    int run_put(const Put& write);
+    int run_erase(const Erase& write);
     int run_add_event(const AddEvent& write);
     int replay();
     bool restart_after_map_full();
@@ -112,6 +115,8 @@ private:
     std::optional<Error> error_;
     std::optional<raft::LogIndex> applied_;
     bool erase_existed_ = false;  // result of the last Erase run
+    std::uint64_t kv_hash_begin_ = 0;  // the stored state hash when the batch began
+    std::uint64_t kv_hash_ = 0;        // ... with this batch's kv writes so far
     int map_grows_ = 0;           // bounded by map_grows_per_txn_max
     bool finished_ = false;
 };

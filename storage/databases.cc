@@ -14,17 +14,43 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
     auto prepared = guard.prepare();  // discards an untrustworthy state env
     if (!prepared)
         return prepared.error();
+    auto dbs = open_env(guard, options);
+    if (!dbs)
+        return dbs.error();
+    auto current = (*dbs)->check_format();
+    if (!current)
+        return current.error();
+    if (*current)
+        return dbs;
+    // An older layout, without the incremental state hash: derived data, so
+    // it is rebuilt from the log rather than converted.
+    dbs->reset();
+    auto discarded = guard.discard("it has an older layout (no incremental state hash)");
+    if (!discarded)
+        return discarded.error();
+    dbs = open_env(guard, options);
+    if (!dbs)
+        return dbs.error();
+    current = (*dbs)->check_format();
+    if (!current)
+        return current.error();
+    CABILDO_ASSERT(*current, "a new state environment has an old format");
+    return dbs;
+}
+
+Result<std::unique_ptr<Databases>> Databases::open_env(const StateGuard& guard,
+                                                       const Options& options) {
     auto state_env =
         Env::open(guard.state_dir(), options.map_bytes_initial, options.map_bytes_max, dbs_max);
     if (!state_env)
         return state_env.error();
-    // Only now may unsynced commits start: the marker is on disk.
-    auto marked = guard.mark_in_use();
-    if (!marked)
-        return marked.error();
     auto dbs = std::make_unique<Databases>();
     dbs->state_env = std::move(*state_env);
-    dbs->guard.emplace(std::move(guard));
+    dbs->guard.emplace(guard);
+    // Only now may unsynced commits start: the marker is on disk.
+    auto marked = dbs->guard->mark_in_use();
+    if (!marked)
+        return marked.error();
     dbs->sessions_max = options.sessions_max;
     dbs->events_max = options.events_max;
     Databases& d = *dbs;
@@ -41,6 +67,27 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
     if (!opened)
         return opened.error();
     return dbs;
+}
+
+// True if the environment has the current layout, stamping an empty one.
+Result<bool> Databases::check_format() {
+    bool empty = false;
+    std::uint64_t format = 0;
+    {
+        ReadTxn txn(*state_env);
+        format = state_meta.format(txn.raw());
+        empty = state_meta.applied(txn.raw()) == 0 && kv.count(txn.raw()) == 0;
+    }
+    if (format == state_format)
+        return true;
+    if (!empty)
+        return false;
+    auto stamped = write("stamp the state format", [this](MDB_txn* txn) {
+        return state_meta.set_format(txn, state_format);
+    });
+    if (!stamped)
+        return stamped.error();
+    return true;
 }
 
 Result<bool> Databases::write(std::string_view what, const std::function<int(MDB_txn*)>& body) {

@@ -27,11 +27,18 @@ struct Options;
 
 struct Databases {
     static constexpr unsigned dbs_max = 5;  // meta, kv, sessions, session_age, events
+    static constexpr std::uint64_t state_format = 2;  // meta "format" (meta_db.h)
 
     // Opens the environment under dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env. If
-    // the state cannot be trusted (see StateGuard), it is emptied first.
+    // the state cannot be trusted (see StateGuard), or has an older layout,
+    // it is emptied first.
     static Result<std::unique_ptr<Databases>> open(const std::string& dir, const Options& options);
+
+    // The environment and its databases, with guard's marker set in use.
+    static Result<std::unique_ptr<Databases>> open_env(const StateGuard& guard,
+                                                       const Options& options);
+    Result<bool> check_format();
 
     // Runs body in one write transaction of env and commits it. If body or
     // the commit hits MDB_MAP_FULL, the transaction is aborted, the map

@@ -79,21 +79,30 @@ void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, Range
     CABILDO_ASSERT(rc == 0 || rc == MDB_NOTFOUND, "kv range scan failed");
 }
 
-std::uint64_t KvDb::hash(MDB_txn* txn, std::uint64_t applied) const {
+std::uint64_t KvDb::pair_hash(std::string_view key, std::string_view value) {
     Fnv1a64 fnv;
-    fnv.add_u64(applied);
+    fnv.add_u64(key.size());
+    fnv.add(key);
+    fnv.add_u64(value.size());
+    fnv.add(value);
+    // splitmix64's finalizer: FNV's low bits are weak, and sums need all 64.
+    std::uint64_t z = fnv.value();
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+std::uint64_t KvDb::hash_by_scan(MDB_txn* txn) const {
+    std::uint64_t sum = 0;
     Cursor cursor(txn, dbi_);
     MDB_val k{}, v{};
     int rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_FIRST);
     while (rc == 0) {
-        fnv.add_u64(k.mv_size);
-        fnv.add(to_view(k));
-        fnv.add_u64(v.mv_size);
-        fnv.add(to_view(v));
+        sum += pair_hash(to_view(k), to_view(v));
         rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT);
     }
     CABILDO_ASSERT(rc == MDB_NOTFOUND, "kv hash scan failed");
-    return fnv.value();
+    return sum;
 }
 
 std::size_t KvDb::count(MDB_txn* txn) const {

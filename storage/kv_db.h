@@ -33,10 +33,14 @@ public:
 
     // Up to limit pairs whose key starts with prefix; out->more if there are more.
     void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, RangeResult* out) const;
-    // FNV-1a 64 over [applied u64 BE] then, per pair in key order,
-    // [key size u64 BE][key][value size u64 BE][value]. Sizes keep
-    // ("ab","c") and ("a","bc") apart.
-    std::uint64_t hash(MDB_txn* txn, std::uint64_t applied) const;
+    // The hash of one pair: FNV-1a 64 over [key size u64 BE][key][value size
+    // u64 BE][value], then splitmix64's finalizer. Sizes keep ("ab","c") and
+    // ("a","bc") apart. The state hash is the sum (mod 2^64) over every
+    // pair: order-independent, so ApplyTxn keeps it up to date per write
+    // (subtract the old pair, add the new) and reading it costs O(1).
+    static std::uint64_t pair_hash(std::string_view key, std::string_view value);
+    // That sum computed by a full scan, O(keys): for tests and checks only.
+    std::uint64_t hash_by_scan(MDB_txn* txn) const;
     std::size_t count(MDB_txn* txn) const;
 
 private:

@@ -2,7 +2,8 @@
 // how far the event history has been evicted.
 //
 // Keys are ASCII names: "hard_state" -> [term][voted_for][commit_index],
-// "applied" -> [index], "events_compacted" -> [index], all u64 big-endian.
+// "applied" -> [index], "events_compacted" -> [index], "kv_hash" -> [sum],
+// "format" -> [version], all u64 big-endian.
 // A key never written reads as zero (a fresh node). Writes return LMDB
 // codes; reads assert.
 #pragma once
@@ -23,6 +24,13 @@ public:
     // The highest evicted event index (see EventDb); 0 if none was evicted.
     raft::LogIndex events_compacted(MDB_txn* txn) const;
     int set_events_compacted(MDB_txn* txn, raft::LogIndex index);
+    // The state hash: the sum of KvDb::pair_hash over every pair (0: empty).
+    std::uint64_t kv_hash(MDB_txn* txn) const;
+    int set_kv_hash(MDB_txn* txn, std::uint64_t hash);
+    // The state environment's layout version; 1 when never written (before
+    // "kv_hash" existed).
+    std::uint64_t format(MDB_txn* txn) const;
+    int set_format(MDB_txn* txn, std::uint64_t format);
 
 private:
     MDB_dbi dbi_ = 0;

@@ -54,29 +54,40 @@ Result<bool> StateGuard::prepare() {
                      dir_ + " holds the older one-environment layout (data.mdb); "
                             "start this node from an empty data directory"};
     }
+    if (!fs::exists(state_dir() + "/data.mdb", ec)) return true;  // a fresh node: nothing to trust
     std::ifstream in(marker_path());
     std::string owner;
-    if (!(in >> owner) || owner == boot_id_) return true;
+    if (!(in >> owner)) return discard("its state-in-use marker is missing or unreadable");
+    if (owner == clean_mark || owner == boot_id_) return true;
     // In use when another boot ended: unsynced commits may be lost or torn.
+    return discard("the system restarted (boot " + owner + " ended) while it was in use");
+}
+
+Result<bool> StateGuard::discard(const std::string& reason) {
+    std::error_code ec;
     fs::remove_all(state_dir(), ec);
     if (ec) return Error{Status::io_error, "remove " + state_dir() + ": " + ec.message()};
     discarded_ = true;
+    reason_ = reason;
     return true;
 }
 
 Result<bool> StateGuard::mark_in_use() {
-    const std::string tmp = marker_path() + ".tmp";
-    auto written = write_synced(tmp, boot_id_ + "\n");
-    if (!written) return written;
-    if (::rename(tmp.c_str(), marker_path().c_str()) != 0) {
-        return errno_error("rename " + tmp, errno);
-    }
-    return sync_directory(dir_);
+    return write_marker(boot_id_);
 }
 
 Result<bool> StateGuard::mark_clean() {
-    if (::unlink(marker_path().c_str()) != 0 && errno != ENOENT) {
-        return errno_error("unlink " + marker_path(), errno);
+    return write_marker(clean_mark);
+}
+
+// Through a synced temporary file and a rename: a crash leaves the old
+// marker or the new one, never a half-written one.
+Result<bool> StateGuard::write_marker(const std::string& text) {
+    const std::string tmp = marker_path() + ".tmp";
+    auto written = write_synced(tmp, text + "\n");
+    if (!written) return written;
+    if (::rename(tmp.c_str(), marker_path().c_str()) != 0) {
+        return errno_error("rename " + tmp, errno);
     }
     return sync_directory(dir_);
 }

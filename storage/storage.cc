@@ -6,6 +6,7 @@
 
 #include "node/raft/assert.h"
 #include "storage/databases.h"
+#include "storage/dir_lock.h"
 
 namespace cabildo::storage {
 
@@ -17,17 +18,35 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
         return Error{Status::bad_request, "sessions_max must be > 0"};
     if (options.events_max == 0)
         return Error{Status::bad_request, "events_max must be > 0"};
+    // The lock first: a second process on this directory touches nothing.
+    auto lock = DirLock::acquire(path);
+    if (!lock)
+        return lock.error();
+    // The log before the state: a damaged log stops the node before the
+    // state guard may discard anything.
+    auto log = LogFile::open(path, options.identity, options.recovery);
+    if (!log)
+        return log.error();
     auto dbs = Databases::open(path, options);
     if (!dbs)
         return dbs.error();
-    auto log = LogFile::open(path);
-    if (!log)
-        return log.error();
-    return std::unique_ptr<Storage>(new Storage(std::move(*dbs), std::move(*log)));
+    auto storage =
+        std::unique_ptr<Storage>(new Storage(std::move(*lock), std::move(*dbs), std::move(*log)));
+    if (storage->applied_index_ > storage->last_index()) {
+        return Error{Status::corrupt,
+                     path + "/raft.log ends at index " + std::to_string(storage->last_index()) +
+                         " but the applied state in " + path + "/state is at index " +
+                         std::to_string(storage->applied_index_) +
+                         ": the log lost synced entries. Nothing was changed. Restore this data "
+                         "directory from a backup, or, with a healthy majority, wipe it and "
+                         "restart the node so that it catches up from the leader"};
+    }
+    return storage;
 }
 
-Storage::Storage(std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log)
-    : dbs_(std::move(dbs)), log_(std::move(log)) {
+Storage::Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,
+                 std::unique_ptr<LogFile> log)
+    : lock_(std::move(lock)), dbs_(std::move(dbs)), log_(std::move(log)) {
     hard_state_ = log_->hard_state();
     ReadTxn txn(*dbs_->state_env);
     applied_index_ = dbs_->state_meta.applied(txn.raw());
@@ -158,7 +177,16 @@ raft::LogIndex Storage::events_compacted_through() const {
 
 std::uint64_t Storage::state_hash() const {
     ReadTxn txn(*dbs_->state_env);
-    return dbs_->kv.hash(txn.raw(), dbs_->state_meta.applied(txn.raw()));
+    return dbs_->state_meta.kv_hash(txn.raw());
+}
+
+std::uint64_t Storage::state_hash_by_scan() const {
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->kv.hash_by_scan(txn.raw());
+}
+
+std::string Storage::discard_reason() const {
+    return dbs_->guard->reason();
 }
 
 std::size_t Storage::key_count() const {

@@ -28,6 +28,7 @@
 namespace cabildo::storage {
 
 struct Databases;
+class DirLock;
 
 struct Options {
     std::size_t map_bytes_initial = 64 << 20;  // grows by doubling on MDB_MAP_FULL
@@ -35,6 +36,8 @@ struct Options {
     std::size_t sessions_max = 100000;  // oldest (by last-used index) evicted first
     std::size_t events_max = 100000;    // oldest (lowest index) evicted first
     std::string boot_id;  // empty: this system's; tests set it to act out a reboot
+    LogIdentity identity;  // whose log this is: checked against raft.log's header
+    Recovery recovery = Recovery::normal;  // repair: cut the log at damage (--repair-log)
 };
 
 // On-disk layout. `path` is a directory holding:
@@ -48,6 +51,10 @@ struct Options {
 //             numeric order:
 //     meta    "applied"                 -> [index u64]
 //             "events_compacted"        -> [index u64], the highest evicted event
+//             "kv_hash"                 -> [sum u64], the state hash (kv_db.h)
+//             "format"                  -> [2 u64]; an older state (no
+//                                          format) is discarded at open and
+//                                          rebuilt from the log
 //             Missing keys read as zero (a fresh node).
 //     kv      [client key, 1..511 B]    -> [client value]
 //     sessions [session id u64]         -> [seq u64][index u64][reply bytes]
@@ -98,7 +105,10 @@ public:
     using EventsResult = storage::EventsResult;
     using ApplyTxn = storage::ApplyTxn;
 
-    // Creates the directory if missing. bad_request for inconsistent options
+    // Creates the directory if missing. Fails closed, changing nothing:
+    // `locked` if another process uses the directory (DirLock); `corrupt` for
+    // a damaged log (LogFile) or one that ends before the applied state;
+    // bad_request for inconsistent options, another node's or cluster's log,
     // or a directory in the older one-environment layout.
     static Result<std::unique_ptr<Storage>> open(const std::string& path, const Options& options);
     // Syncs the state and removes the in-use marker (a clean close).
@@ -116,8 +126,12 @@ public:
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }
     // True if open() found the state untrustworthy (an OS crash while it was
-    // in use) and started it empty: the node re-applies the log.
+    // in use, a missing marker, an older format) and started it empty: the
+    // node re-applies the log. discard_reason() says why.
     bool state_discarded() const;
+    std::string discard_reason() const;
+    // What recovering the log at open found and did.
+    const LogReport& log_report() const { return log_->report(); }
 
     // One synced write transaction of the log environment: the hard state
     // (if given) and entries, which replace any stored suffix from
@@ -149,9 +163,12 @@ public:
                         std::size_t bytes_max, std::size_t scan_max) const;
     // Every event with index <= this was evicted (0: none).
     raft::LogIndex events_compacted_through() const;
-    // FNV-1a 64 over the applied index and every key and value in key order
-    // (layout in kv_db.h): equal across nodes with equal state machines.
+    // The sum of a 64-bit hash of every key and value (kv_db.h), kept up to
+    // date as entries apply, so O(1): equal across nodes whose state
+    // machines hold the same pairs.
     std::uint64_t state_hash() const;
+    // The same, computed by scanning every pair: O(keys), tests only.
+    std::uint64_t state_hash_by_scan() const;
     std::size_t key_count() const;
     // The current LMDB map size, for monitoring and tests.
     std::size_t map_bytes() const;
@@ -163,10 +180,12 @@ public:
 private:
     friend class storage::ApplyTxn;
 
-    Storage(std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log);
+    Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,
+            std::unique_ptr<LogFile> log);
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
 
+    std::unique_ptr<DirLock> lock_;  // first in, last out: held while anything is open
     std::unique_ptr<Databases> dbs_;
     std::unique_ptr<LogFile> log_;
     raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it

@@ -23,6 +23,8 @@ enum class Status {
     no_leader,     // client side: no node knows a leader right now
     unavailable,   // client side: no node answered in time, or the cluster refused for now
     timeout,       // client side: the outcome of a write is unknown
+    corrupt,       // stored data is damaged and cannot be repaired safely: stop
+    locked,        // another process holds the data directory
 };
 
 const char* status_name(Status status);
@@ -77,6 +79,8 @@ inline const char* status_name(Status status) {
     case Status::no_leader: return "no_leader";
     case Status::unavailable: return "unavailable";
     case Status::timeout: return "timeout";
+    case Status::corrupt: return "corrupt";
+    case Status::locked: return "locked";
     }
     return "unknown";
 }

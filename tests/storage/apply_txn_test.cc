@@ -75,6 +75,7 @@ TEST(ApplyTxnTest, UncommittedBatchLeavesNothing) {
     {
         auto storage = open_ok(dir.db_path());
         ASSERT_NE(storage, nullptr);
+        testing::log_through(*storage, 2);
         auto first = storage->begin_apply();
         ASSERT_TRUE(first.ok());
         EXPECT_EQ(first->put("kept", "1"), Status::ok);

@@ -38,6 +38,7 @@ std::string event_for(raft::LogIndex index, std::size_t bytes = 0) {
 // One batch: per change, key := event bytes, the event, then the applied index.
 void apply_changes(Storage& storage, const std::vector<Change>& changes,
                    std::size_t event_bytes = 0) {
+    testing::log_through(storage, changes.back().index);
     auto txn = storage.begin_apply();
     ASSERT_TRUE(txn.ok());
     for (const Change& c : changes) {

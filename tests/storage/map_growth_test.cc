@@ -42,6 +42,7 @@ void apply_values(Storage& storage, std::size_t per_batch) {
             ASSERT_EQ(txn->get(key_for(j)), value_for(j));
             txn->set_session(j, 1, j + 1, value_for(j).substr(0, 1000));
         }
+        testing::log_through(storage, i + per_batch);
         txn->set_applied(i + per_batch);
         commit_ok(*txn);
     }

@@ -78,9 +78,9 @@ TEST(RestartTest, BadOptionsRefused) {
         Options options;
     };
     std::vector<Case> cases = {
-        {"zero map", {0, 1 << 20, 10, 10, {}}},
-        {"initial above max", {2 << 20, 1 << 20, 10, 10, {}}},
-        {"no sessions", {1 << 20, 1 << 20, 0, 10, {}}},
+        {"zero map", {0, 1 << 20, 10, 10, {}, {}, Recovery::normal}},
+        {"initial above max", {2 << 20, 1 << 20, 10, 10, {}, {}, Recovery::normal}},
+        {"no sessions", {1 << 20, 1 << 20, 0, 10, {}, {}, Recovery::normal}},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);

@@ -47,6 +47,18 @@ std::string crash_copy(const TempDir& dir) {
     return copy;
 }
 
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::string marker(const std::string& path) {
+    std::ifstream in(path + "/state-in-use");
+    std::string text;
+    in >> text;
+    return text;
+}
+
 void expect_log_intact(const Storage& storage) {
     EXPECT_EQ(storage.last_index(), 5u);
     EXPECT_EQ(storage.hard_state().term, 2u);
@@ -57,7 +69,7 @@ void expect_log_intact(const Storage& storage) {
 TEST(StateGuardTest, CleanCloseIsTrustedAfterAReboot) {
     TempDir dir;
     ASSERT_NE(open_with_state(dir.db_path(), "boot-a"), nullptr);
-    EXPECT_FALSE(std::filesystem::exists(dir.db_path() + "/state-in-use"));
+    EXPECT_EQ(marker(dir.db_path()), "clean");
     auto storage = open_ok(dir.db_path(), boot("boot-b"));
     ASSERT_NE(storage, nullptr);
     EXPECT_FALSE(storage->state_discarded());
@@ -104,6 +116,66 @@ TEST(StateGuardTest, OsCrashDiscardsTheStateAndKeepsTheLog) {
     ASSERT_NE(reopened, nullptr);
     EXPECT_FALSE(reopened->state_discarded());
     EXPECT_EQ(reopened->applied_index(), 3u);
+}
+
+TEST(StateGuardTest, MissingOrUnreadableMarkerMeansRebuildNeverTrust) {
+    for (const bool unreadable : {false, true}) {
+        SCOPED_TRACE(unreadable ? "unreadable marker" : "missing marker");
+        TempDir dir;
+        auto running = open_with_state(dir.db_path(), "boot-a");
+        ASSERT_NE(running, nullptr);
+        const std::string crashed = crash_copy(dir);
+        const std::string path = crashed + "/state-in-use";
+        std::filesystem::remove(path);
+        if (unreadable) std::ofstream(path) << "";  // exists, says nothing
+        auto storage = open_ok(crashed, boot("boot-a"));
+        ASSERT_NE(storage, nullptr);
+        EXPECT_TRUE(storage->state_discarded());
+        EXPECT_NE(storage->discard_reason().find("marker"), std::string::npos);
+        EXPECT_EQ(storage->applied_index(), 0u);
+        expect_log_intact(*storage);
+    }
+}
+
+TEST(StateGuardTest, FreshDirectoryIsNotADiscard) {
+    TempDir dir;
+    auto storage = open_ok(dir.db_path());
+    ASSERT_NE(storage, nullptr);
+    EXPECT_FALSE(storage->state_discarded());
+}
+
+TEST(StateGuardTest, SecondOpenOfALockedDirectoryTouchesNothing) {
+    TempDir dir;
+    auto running = open_with_state(dir.db_path(), "boot-a");
+    ASSERT_NE(running, nullptr);
+    const std::string log_before = read_file(dir.db_path() + "/raft.log");
+    auto second = Storage::open(dir.db_path(), boot("boot-b"));  // even "after a reboot"
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().status, Status::locked);
+    EXPECT_NE(second.error().detail.find("in use by process"), std::string::npos)
+        << second.error().detail;
+    EXPECT_EQ(marker(dir.db_path()), "boot-a");  // the first one's marker is intact
+    EXPECT_EQ(read_file(dir.db_path() + "/raft.log"), log_before);
+    EXPECT_EQ(running->get("k"), std::optional<std::string>("v"));
+    running.reset();
+    EXPECT_NE(open_ok(dir.db_path(), boot("boot-a")), nullptr);  // released with the first
+}
+
+TEST(StateGuardTest, LogEndingBeforeTheAppliedStateStopsTheNode) {
+    TempDir dir;
+    ASSERT_NE(open_with_state(dir.db_path(), "boot-a"), nullptr);  // applied 3 of 5
+    // Stand in for a log that lost entries: a new one with 2 entries.
+    std::filesystem::remove(dir.db_path() + "/raft.log");
+    {
+        auto log = LogFile::open(dir.db_path(), LogIdentity{});
+        ASSERT_TRUE(log.ok());
+        ASSERT_TRUE((*log)->append({2, 1, 0}, make_entries(1, 2, 2), 0).ok());
+    }
+    auto storage = Storage::open(dir.db_path(), boot("boot-a"));
+    ASSERT_FALSE(storage.ok());
+    EXPECT_EQ(storage.error().status, Status::corrupt);
+    EXPECT_NE(storage.error().detail.find("ends at index 2"), std::string::npos)
+        << storage.error().detail;
 }
 
 TEST(StateGuardTest, OlderLayoutIsRefused) {

@@ -127,6 +127,14 @@ inline void persist_ok(Storage& storage, const std::vector<raft::Entry>& entries
     ASSERT_TRUE(result.ok()) << result.error().detail;
 }
 
+// Storage refuses to open a state applied past its log (the log lost
+// entries), so tests that apply must log that far first: this appends
+// filler entries of term 1 up to index.
+inline void log_through(Storage& storage, raft::LogIndex index) {
+    const raft::LogIndex last = storage.last_index();
+    if (index > last) persist_ok(storage, make_entries(last + 1, index - last, 1));
+}
+
 inline void commit_ok(ApplyTxn& txn) {
     auto result = txn.commit();
     ASSERT_TRUE(result.ok()) << result.error().detail;
