@@ -23,6 +23,9 @@ raft::Config raft_config(const NodeConfig& config, raft::LogIndex applied) {
     c.election_timeout_ticks = config.election_ticks;
     c.heartbeat_interval_ticks = config.heartbeat_ticks;
     c.applied = applied;
+    // Small enough that one Ready's apply takes milliseconds, so re-applying
+    // a long log yields to the loop between Readies (node.h).
+    c.apply_bytes_max = 256 << 10;
     return c;
 }
 
@@ -47,6 +50,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       pull_(context_, zmq::socket_type::pull) {
     open_sockets();
     const raft::HardState hs = storage_->hard_state();
+    if (hs.commit_index > storage_->applied_index()) recovering_to_ = hs.commit_index;
     spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
                  config_.id, hs.term, hs.commit_index, storage_->applied_index(),
                  storage_->last_index(), config_.self().client_endpoint());
@@ -121,9 +125,14 @@ void Node::turn(const std::atomic<bool>& stop) {
     }
     // Round UP: a wait under 1 ms truncated to poll(0) made the loop spin
     // until the next tick (a core's worth of CPU on a 2-core machine).
-    const auto wait = std::max(Clock::duration::zero(), next_tick_ - Clock::now());
+    // Work left over from the last turn (the inbox, Readies past the turn's
+    // budget) is done after a poll that does not wait.
+    const bool more_work = !inbox_.empty() || (!stalled_ && raft_.has_ready());
+    const auto wait = more_work ? Clock::duration::zero()
+                                : std::max(Clock::duration::zero(), next_tick_ - Clock::now());
     zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
     if (stop.load()) return;
+    turn_start_ = Clock::now();
     if (stalled_) {
         process_ready();  // retries the Ready storage could not complete
     } else if (items[0].revents & ZMQ_POLLIN) {
@@ -135,6 +144,8 @@ void Node::turn(const std::atomic<bool>& stop) {
     for (auto& [id, dealer] : forward_dealers_) {
         if (items[i++].revents & ZMQ_POLLIN) drain_forward_replies(dealer);
     }
+    serve_inbox();
+    flush_forwards();  // before this turn's fsync, not after
     const Clock::time_point now = Clock::now();
     run_ticks(now);
     process_ready();
@@ -174,9 +185,8 @@ void Node::drain_clients() {
         for (std::size_t i = 0; i + 1 < frames->parts.size(); ++i) {
             envelope.push_back(to_string(frames->parts[i]));
         }
-        handle_request(std::move(envelope), frames->parts.back());
+        intake(std::move(envelope), std::move(frames->parts.back()));
     }
-    flush_forwards();  // before this turn's fsync, not after
 }
 
 void Node::drain_pull() {
@@ -221,7 +231,27 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.last_index = s.last_index;
     status.state_hash = with_hash ? storage_->state_hash() : 0;
     for (const Member& m : config_.members) status.members.push_back({m.id, m.client_endpoint()});
+    status.recovering = recovering();
+    status.recovering_to = status.recovering ? recovering_to_ : 0;
+    status.requests_pending = requests_pending();
+    status.requests_expired = requests_expired_;
+    status.requests_overloaded = requests_overloaded_;
     return status;
+}
+
+bool Node::recovering() const {
+    return storage_->applied_index() < recovering_to_;
+}
+
+std::size_t Node::requests_pending() const {
+    return inbox_.size() + writes_.size() + reads_.size() + reads_ready_.size() + forwards_.size();
+}
+
+// The lower of the request's own timeout_ms (if it gave one) and the node's.
+Node::Clock::duration Node::timeout_of(const wire::ClientRequest& request) const {
+    int ms = config_.request_timeout_ms;
+    if (request.timeout_ms != 0) ms = std::min(ms, static_cast<int>(request.timeout_ms));
+    return std::chrono::milliseconds(ms);
 }
 
 // Heartbeats on the PUB socket: topic hb/<id>, then the status map, so a

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,8 +61,21 @@ private:
         std::string id;
         Clock::time_point deadline;
     };
+    // A decoded request waiting in the inbox to be served, in arrival order.
+    struct Inbound {
+        Envelope envelope;
+        zmq::message_t body;  // as received: a follower forwards these bytes
+        wire::ClientRequest request;
+        Clock::time_point received;
+    };
 
     static constexpr std::size_t drain_per_turn_max = 4096;  // per socket: none starves the rest
+    // Work per loop turn (ticks, heartbeats and votes must keep their
+    // timing whatever the data size): requests served from the inbox, and
+    // time spent on Readies (apply) and on serving, before yielding to poll.
+    static constexpr std::size_t serve_per_turn_max = 4096;
+    static constexpr auto serve_time_per_turn_max = std::chrono::milliseconds(10);
+    static constexpr auto ready_time_per_turn_max = std::chrono::milliseconds(20);
 
     // node.cc: sockets and the loop.
     void open_sockets();
@@ -72,6 +86,10 @@ private:
     void run_ticks(Clock::time_point now);
     void publish_status(Clock::time_point now);
     wire::NodeStatus node_status(bool with_hash) const;
+    // Re-applying the log after a restart, up to recovering_to_.
+    bool recovering() const;
+    std::size_t requests_pending() const;
+    Clock::duration timeout_of(const wire::ClientRequest& request) const;
     std::optional<std::string> leader_endpoint() const;
 
     // node_ready.cc: the Ready cycle.
@@ -83,7 +101,10 @@ private:
     void serve_waiting_reads();
 
     // node_requests.cc: client requests.
-    void handle_request(Envelope envelope, const zmq::message_t& body);
+    void intake(Envelope envelope, zmq::message_t body);
+    void serve_inbox();
+    void dispatch(Inbound inbound);
+    void answer_status(const Envelope& envelope, const wire::ClientRequest& request);
     void handle_push(const zmq::message_t& body);
     void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
     raft::ProposeResult propose(const wire::ClientRequest& request);
@@ -93,8 +114,7 @@ private:
     void reply(const Envelope& envelope, wire::ClientReply reply);
     void reply_error(const Envelope& envelope, std::string_view code, std::string message,
                      std::string id);
-    void refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
-                           const zmq::message_t& body);
+    void refuse_not_leader(const Pending& pending, bool forwarded, const zmq::message_t& body);
     void expire_requests(Clock::time_point now);
 
     // node_forward.cc: forwarding to the leader, in batches.
@@ -106,9 +126,10 @@ private:
     };
     static bool is_forwarded(const Envelope& envelope);
     static bool is_batch_marker(const zmq::message_t& frame);
-    bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body);
+    bool forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body,
+                 Clock::time_point deadline);
     void flush_forwards();
-    void handle_forward_batch(const std::vector<zmq::message_t>& parts);
+    void handle_forward_batch(std::vector<zmq::message_t>& parts);
     void queue_forward_reply(const Envelope& envelope, std::string reply);
     void flush_forward_replies();
     void drain_forward_replies(zmq::socket_t& dealer);
@@ -131,7 +152,10 @@ private:
     std::multimap<raft::LogIndex, Pending> reads_ready_;  // confirmed, wait for apply
     std::map<std::uint64_t, Forwarded> forwards_;         // by forward id
     std::map<raft::NodeId, Batch> forward_batches_;       // to send to the leader this turn
-    std::map<std::string, std::vector<std::string>> forward_replies_;  // frames, by follower
+    // Frames to send per follower this turn. Keyed by a ROUTER identity, which
+    // any connection gets anew: emptied by every flush, never kept.
+    std::map<std::string, std::vector<std::string>> forward_replies_;
+    std::deque<Inbound> inbox_;  // Invariant: requests_pending() <= pending_requests_max
     std::uint64_t next_read_id_ = 1;
     std::uint64_t next_forward_id_ = 1;
 
@@ -143,6 +167,10 @@ private:
     Clock::time_point next_expire_;
     std::vector<zmq::pollitem_t> poll_items_;  // built once: the sockets never change
     std::uint64_t bad_requests_ = 0;
+    std::uint64_t requests_expired_ = 0;
+    std::uint64_t requests_overloaded_ = 0;
+    raft::LogIndex recovering_to_ = 0;   // the commit index found at start, while above applied
+    Clock::time_point turn_start_;
     int storage_failing_ = 0;  // the fault-injection state last applied
 };
 

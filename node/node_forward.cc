@@ -34,7 +34,8 @@ bool Node::is_batch_marker(const zmq::message_t& frame) {
     return frame.to_string_view() == forward_batch_marker;
 }
 
-bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body) {
+bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body,
+                   Clock::time_point deadline) {
     const raft::NodeId leader = raft_.leader();
     const std::uint64_t forward_id = next_forward_id_++;
     std::string id_frame(sizeof forward_id, '\0');
@@ -44,9 +45,7 @@ bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::m
     batch.frames.push_back(std::move(id_frame));
     batch.frames.push_back(to_string(body));
     batch.forward_ids.push_back(forward_id);
-    forwards_.emplace(forward_id,
-                      Forwarded{envelope, id,
-                                Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)});
+    forwards_.emplace(forward_id, Forwarded{envelope, id, deadline});
     if (batch.forward_ids.size() >= forward_batch_max) flush_forwards();
     return true;
 }
@@ -71,7 +70,7 @@ void Node::flush_forwards() {
 
 // At the leader: [identity, forward_batch_marker, id, body, id, body, ...].
 // The caller checked the marker.
-void Node::handle_forward_batch(const std::vector<zmq::message_t>& parts) {
+void Node::handle_forward_batch(std::vector<zmq::message_t>& parts) {
     if (parts.size() % 2 != 0) {
         ++bad_requests_;
         spdlog::warn("forward: dropped a batch of {} frames", parts.size());
@@ -79,8 +78,8 @@ void Node::handle_forward_batch(const std::vector<zmq::message_t>& parts) {
     }
     const std::string identity = to_string(parts[0]);
     for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
-        handle_request({identity, std::string(forward_marker), to_string(parts[i]), std::string()},
-                       parts[i + 1]);
+        intake({identity, std::string(forward_marker), to_string(parts[i]), std::string()},
+               std::move(parts[i + 1]));
     }
 }
 
@@ -104,8 +103,10 @@ void Node::flush_forward_replies() {
         frames.pop_back();
         // If the follower is gone, its clients time out there and retry.
         (void)send_frames(clients_, frames, last);
-        frames.clear();
     }
+    // Keyed by ROUTER identities, which every new connection gets afresh: a
+    // map that kept its keys grew by one per connection, forever.
+    forward_replies_.clear();
 }
 
 // At the follower: [forward_batch_marker, id, reply, id, reply, ...].

@@ -23,7 +23,12 @@ void Node::process_ready() {
         if (!complete_ready(ready, stalled_log_persisted_)) return;
         spdlog::info("node {}: storage works again, resuming", config_.id);
     }
-    while (raft_.has_ready()) {
+    for (bool first = true; raft_.has_ready(); first = false) {
+        // Past the turn's budget the rest waits for the next turn, which
+        // starts after a poll that does not wait: applying a long log (a
+        // restart, a lagging follower) yields to ticks, votes and requests.
+        // At least one Ready per call, so nothing starves it.
+        if (!first && Clock::now() - turn_start_ > ready_time_per_turn_max) return;
         raft::Ready ready = raft_.take_ready();
         if (ready.soft_state) {
             spdlog::info("node {}: {} in term {} (leader {})", config_.id,
@@ -92,11 +97,19 @@ Result<bool> Node::apply_committed(const std::vector<raft::Entry>& entries, raft
     if (!staged) return staged.error();
     auto committed = staged->txn.commit();
     if (!committed) return committed.error();
+    // Re-applying after a restart publishes nothing: those events went out
+    // when they first committed, and watch_from serves them exactly.
+    const bool publish = !recovering();
     for (const Applied& a : staged->applied) {
         answer_write(a);
-        if (!a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        if (publish && !a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
     }
     flush_forward_replies();  // answers go out now, not after the next fsync
+    if (recovering_to_ != 0 && !recovering()) {
+        spdlog::info("node {}: recovered: re-applied the log up to {}", config_.id,
+                     recovering_to_);
+        recovering_to_ = 0;
+    }
     return true;
 }
 

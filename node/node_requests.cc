@@ -24,8 +24,10 @@ bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 
 }  // namespace
 
-void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
-    const bool forwarded = is_forwarded(envelope);
+// Every client message as it arrives (and each request of a forwarded
+// batch): decoded, then answered at once if that is cheap and bounded
+// (status, refusals), or queued in the inbox, with its arrival time.
+void Node::intake(Envelope envelope, zmq::message_t body) {
     auto request = wire::decode_request(body.data(), body.size());
     if (!request) {
         if (worth_logging(++bad_requests_)) {
@@ -35,18 +37,55 @@ void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
                     wire::extract_id(body.data(), body.size()));
         return;
     }
-    Pending pending{std::move(envelope), std::move(*request),
-                    Clock::now() + std::chrono::milliseconds(config_.request_timeout_ms)};
-    switch (pending.request.op) {
-    case wire::Op::status: {
-        wire::ClientReply reply;
-        reply.ok = true;
-        reply.revision = storage_->applied_index();
-        reply.status = node_status(true);
-        reply.id = pending.request.id;
-        this->reply(pending.envelope, std::move(reply));
+    if (request->op == wire::Op::status) {
+        answer_status(envelope, *request);
         return;
     }
+    if (recovering()) {
+        reply_error(envelope, wire::error_unavailable,
+                    "this node is recovering: it re-applies its log (applied " +
+                        std::to_string(storage_->applied_index()) + " of " +
+                        std::to_string(recovering_to_) + ") and serves only status; ask another "
+                        "node",
+                    request->id);
+        return;
+    }
+    if (requests_pending() >= config_.pending_requests_max) {
+        ++requests_overloaded_;
+        reply_error(envelope, wire::error_overloaded,
+                    "this node holds " + std::to_string(requests_pending()) +
+                        " requests, its limit; back off and retry",
+                    request->id);
+        return;
+    }
+    inbox_.push_back(Inbound{std::move(envelope), std::move(body), std::move(*request),
+                             Clock::now()});
+}
+
+// Serves the inbox in arrival order, within the turn's budget. A request
+// that waited past its timeout is dropped unanswered: its client gave up,
+// and serving it would only delay the requests behind it.
+void Node::serve_inbox() {
+    const Clock::time_point start = Clock::now();
+    for (std::size_t served = 0; !inbox_.empty() && served < serve_per_turn_max; ++served) {
+        const Clock::time_point now = Clock::now();
+        if (now - start > serve_time_per_turn_max) break;
+        Inbound inbound = std::move(inbox_.front());
+        inbox_.pop_front();
+        if (now - inbound.received > timeout_of(inbound.request)) {
+            ++requests_expired_;
+            continue;
+        }
+        dispatch(std::move(inbound));
+    }
+}
+
+void Node::dispatch(Inbound inbound) {
+    const bool forwarded = is_forwarded(inbound.envelope);
+    const zmq::message_t body = std::move(inbound.body);
+    const Clock::time_point deadline = inbound.received + timeout_of(inbound.request);
+    Pending pending{std::move(inbound.envelope), std::move(inbound.request), deadline};
+    switch (pending.request.op) {
     case wire::Op::watch_from: serve_watch(pending); return;
     case wire::Op::get:
     case wire::Op::range:
@@ -60,6 +99,16 @@ void Node::handle_request(Envelope envelope, const zmq::message_t& body) {
     }
 }
 
+// O(1) whatever the data size (the state hash is kept incrementally).
+void Node::answer_status(const Envelope& envelope, const wire::ClientRequest& request) {
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = storage_->applied_index();
+    reply.status = node_status(true);
+    reply.id = request.id;
+    this->reply(envelope, std::move(reply));
+}
+
 void Node::start_write(Pending pending, const zmq::message_t& body, bool forwarded) {
     if (stalled_) {
         reply_error(pending.envelope, wire::error_storage_full,
@@ -68,7 +117,7 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
     }
     raft::ProposeResult proposed = propose(pending.request);
     if (proposed.status == Status::not_leader) {
-        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+        refuse_not_leader(pending, forwarded, body);
         return;
     }
     if (proposed.status != Status::ok) {
@@ -107,13 +156,13 @@ void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarde
                         pending.request.id);
             return;
         }
-        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+        refuse_not_leader(pending, forwarded, body);
         return;
     }
     const std::uint64_t id = next_read_id_++;
     raft::ReadIndexResult result = raft_.read_index(raft::ReadContext{id});
     if (result.status == Status::not_leader) {
-        refuse_not_leader(pending.envelope, pending.request.id, forwarded, body);
+        refuse_not_leader(pending, forwarded, body);
     } else if (result.status != Status::ok) {
         reply_error(pending.envelope, wire::error_unavailable, "too many reads pending; retry",
                     pending.request.id);
@@ -122,11 +171,12 @@ void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarde
     }
 }
 
-void Node::refuse_not_leader(const Envelope& envelope, const std::string& id, bool forwarded,
-                             const zmq::message_t& body) {
+void Node::refuse_not_leader(const Pending& pending, bool forwarded, const zmq::message_t& body) {
+    const Envelope& envelope = pending.envelope;
+    const std::string& id = pending.request.id;
     const raft::NodeId leader = raft_.leader();
     if (!forwarded && leader != raft::node_none && leader != config_.id) {
-        if (forward(envelope, id, body)) return;
+        if (forward(envelope, id, body, pending.deadline)) return;
         reply_error(envelope, wire::error_unavailable, "the leader cannot be reached; retry", id);
         return;
     }
@@ -142,20 +192,14 @@ void Node::serve_read(const Pending& pending) {
         reply.revision = storage_->applied_index();
         reply.value = storage_->get(r.key);
     } else {
-        storage::RangeResult result = storage_->range(r.prefix, r.limit);
+        // PROTOCOL.md: pairs stop once they pass range_reply_bytes_max;
+        // storage reads no more than that.
+        storage::RangeResult result =
+            storage_->range(r.prefix, r.limit, wire::range_reply_bytes_max);
         reply.revision = result.applied_index;
         wire::RangePage page;
         page.more = result.more;
-        std::size_t bytes = 0;
-        for (auto& [key, value] : result.kvs) {
-            // PROTOCOL.md: pairs stop once they pass range_reply_bytes_max.
-            if (!page.kvs.empty() && bytes + key.size() + value.size() > wire::range_reply_bytes_max) {
-                page.more = true;
-                break;
-            }
-            bytes += key.size() + value.size();
-            page.kvs.push_back({std::move(key), std::move(value)});
-        }
+        for (auto& [key, value] : result.kvs) page.kvs.push_back({std::move(key), std::move(value)});
         reply.range = std::move(page);
     }
     this->reply(pending.envelope, std::move(reply));

@@ -52,6 +52,19 @@ wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::Lo
                         std::to_string(record->seq) + ")",
                     {});
             }
+        } else if (command.seq > 1) {
+            // A session starts at seq 1, so this one was known and has been
+            // evicted (past --sessions-max): whether an earlier attempt of
+            // this very command was applied can no longer be told. Say so
+            // rather than run it; nothing is recorded, so every later write
+            // in the session gets this answer too.
+            return wire::make_error_reply(
+                wire::error_session_expired,
+                "session " + std::to_string(command.session) +
+                    " is not remembered (sessions are evicted least recently used first past "
+                    "the cluster's --sessions-max): this write was not applied now; start a new "
+                    "session",
+                {});
         }
     }
     wire::ClientReply reply = run(command, index, txn, event);

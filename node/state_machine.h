@@ -6,7 +6,10 @@
 // one storage transaction (a restart never applies an entry twice).
 //
 // Sessions make retries exactly-once: a command with (session, seq) that was
-// already applied is not executed again; its first reply is returned.
+// already applied is not executed again; its first reply is returned. A
+// session is remembered until sessions_max newer ones push it out (least
+// recently used first); a command with seq > 1 in a session that is not
+// remembered answers session_expired and is not executed.
 //
 // Each command that changed the state (a put, a delete of a present key, a
 // cas that swapped) yields an event, stored with its revision in the same

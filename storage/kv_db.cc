@@ -60,19 +60,23 @@ int KvDb::erase(MDB_txn* txn, std::string_view key, bool* existed) {
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, RangeResult* out) const {
+void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
+                 RangeResult* out) const {
     if (prefix.size() > key_bytes_max_)
         return;  // no stored key can be that long
     Cursor cursor(txn, dbi_);
     MDB_val k = to_val(prefix);
     MDB_val v{};
+    std::size_t bytes = 0;
     // MDB_SET_RANGE rejects an empty key: an empty prefix starts at the first key.
     int rc = mdb_cursor_get(cursor.raw(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
     while (rc == 0 && to_view(k).starts_with(prefix)) {
-        if (out->kvs.size() == limit) {
+        const std::size_t pair_bytes = k.mv_size + v.mv_size;
+        if (out->kvs.size() == limit || (!out->kvs.empty() && bytes + pair_bytes > bytes_max)) {
             out->more = true;
             return;
         }
+        bytes += pair_bytes;
         out->kvs.emplace_back(std::string(to_view(k)), std::string(to_view(v)));
         rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT);
     }

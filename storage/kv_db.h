@@ -31,8 +31,11 @@ public:
     // MDB_NOTFOUND is not an error here: *existed says whether it was there.
     int erase(MDB_txn* txn, std::string_view key, bool* existed);
 
-    // Up to limit pairs whose key starts with prefix; out->more if there are more.
-    void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, RangeResult* out) const;
+    // Up to limit pairs whose key starts with prefix, stopping before a pair
+    // that would take their key and value bytes past bytes_max (but never
+    // before the first); out->more if more match. Reads no more than that.
+    void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
+               RangeResult* out) const;
     // The hash of one pair: FNV-1a 64 over [key size u64 BE][key][value size
     // u64 BE][value], then splitmix64's finalizer. Sizes keep ("ab","c") and
     // ("a","bc") apart. The state hash is the sum (mod 2^64) over every

@@ -140,11 +140,12 @@ std::optional<std::string> Storage::get(std::string_view key) const {
     return dbs_->kv.get(txn.raw(), key);
 }
 
-Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit) const {
+Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit,
+                                    std::size_t bytes_max) const {
     ReadTxn txn(*dbs_->state_env);
     RangeResult result;
     result.applied_index = dbs_->state_meta.applied(txn.raw());
-    dbs_->kv.range(txn.raw(), prefix, limit, &result);
+    dbs_->kv.range(txn.raw(), prefix, limit, bytes_max, &result);
     return result;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -150,7 +151,10 @@ public:
     // Reads, each from one consistent snapshot. An empty or oversize key is
     // simply absent.
     std::optional<std::string> get(std::string_view key) const;
-    RangeResult range(std::string_view prefix, std::size_t limit) const;
+    // Pairs stop at `limit` or before the key and value bytes would pass
+    // bytes_max (at least one is returned); `more` says more matched.
+    RangeResult range(std::string_view prefix, std::size_t limit,
+                      std::size_t bytes_max = SIZE_MAX) const;
     std::optional<SessionRecord> session(std::uint64_t session_id) const;
     // The events with index >= from whose key starts with prefix, in index
     // order, from one read transaction. Stops after `limit` matches, or

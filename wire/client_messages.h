@@ -48,6 +48,11 @@ struct ClientRequest {
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
+    // How long the client waits for the answer, 1..timeout_ms_max; 0 = not
+    // given (the node's --request-timeout-ms). The node drops a request that
+    // waited longer than this before it got to it, and answers `timeout` for
+    // one it could not finish in time (the lower of this and its own).
+    std::uint32_t timeout_ms = 0;
     std::string id;  // the msgpack encoding of the request's `id`; empty if absent
 
     bool operator==(const ClientRequest&) const = default;
@@ -85,8 +90,15 @@ struct NodeStatus {
     std::uint64_t commit_index = 0;
     std::uint64_t applied_index = 0;
     std::uint64_t last_index = 0;
-    std::uint64_t state_hash = 0;  // FNV-1a over applied index and key-value data
+    std::uint64_t state_hash = 0;  // sum of per-pair hashes of the key-value data
     std::vector<MemberInfo> members;
+    // The node is re-applying its log after a restart (from applied_index up
+    // to recovering_to) and refuses every request but status meanwhile.
+    bool recovering = false;
+    std::uint64_t recovering_to = 0;
+    std::uint64_t requests_pending = 0;     // received, not yet answered
+    std::uint64_t requests_expired = 0;     // dropped: waited past their timeout
+    std::uint64_t requests_overloaded = 0;  // refused with `overloaded`
 
     bool operator==(const NodeStatus&) const = default;
 };

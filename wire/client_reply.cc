@@ -56,6 +56,11 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
         detail::pack_str(packer, "client_endpoint");
         detail::pack_str(packer, member.client_endpoint);
     }
+    detail::pack_bool(writer.key("recovering"), status.recovering);
+    writer.key("recovering_to").pack_uint64(status.recovering_to);
+    writer.key("requests_pending").pack_uint64(status.requests_pending);
+    writer.key("requests_expired").pack_uint64(status.requests_expired);
+    writer.key("requests_overloaded").pack_uint64(status.requests_overloaded);
 }
 
 // error and message are STR, so they must be valid UTF-8; they may quote
@@ -133,6 +138,16 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.last_index = reader.read_uint(value, name);
     } else if (name == "state_hash") {
         status.state_hash = reader.read_uint(value, name);
+    } else if (name == "recovering") {
+        status.recovering = reader.read_bool(value, name);
+    } else if (name == "recovering_to") {
+        status.recovering_to = reader.read_uint(value, name);
+    } else if (name == "requests_pending") {
+        status.requests_pending = reader.read_uint(value, name);
+    } else if (name == "requests_expired") {
+        status.requests_expired = reader.read_uint(value, name);
+    } else if (name == "requests_overloaded") {
+        status.requests_overloaded = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

@@ -42,6 +42,7 @@ struct RequestFields {
     std::optional<std::string> consistency;
     std::optional<std::uint64_t> session;
     std::optional<std::uint64_t> seq;
+    std::optional<std::uint64_t> timeout_ms;
     std::string id;
 };
 
@@ -80,6 +81,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.session = reader.read_uint(value, name);
     } else if (name == "seq") {
         fields.seq = reader.read_uint(value, name);
+    } else if (name == "timeout_ms") {
+        fields.timeout_ms = reader.read_uint(value, name);
     } else if (name == "id") {
         fields.id = read_id(reader, value);
     }
@@ -143,6 +146,13 @@ std::optional<Error> check_options(const RequestFields& fields, ClientRequest& r
     }
     request.session = fields.session.value_or(0);
     request.seq = fields.seq.value_or(0);
+    if (fields.timeout_ms) {
+        if (*fields.timeout_ms == 0 || *fields.timeout_ms > timeout_ms_max) {
+            return bad_request("timeout_ms: " + std::to_string(*fields.timeout_ms) + " not in 1.." +
+                               std::to_string(timeout_ms_max));
+        }
+        request.timeout_ms = static_cast<std::uint32_t>(*fields.timeout_ms);
+    }
     return std::nullopt;
 }
 
@@ -262,6 +272,8 @@ std::string encode_request(const ClientRequest& request) {
         writer.key("session").pack_uint64(request.session);
         writer.key("seq").pack_uint64(request.seq);
     }
+    if (request.timeout_ms != 0)
+        writer.key("timeout_ms").pack_uint32(request.timeout_ms);
     if (!request.id.empty()) {
         writer.key("id");
         writer.raw(request.id);

@@ -36,6 +36,8 @@ inline constexpr std::size_t entry_data_bytes_max = frame_bytes_max;
 inline constexpr std::uint32_t range_limit_default = 1000;
 inline constexpr std::uint32_t range_limit_max = 10000;
 inline constexpr std::size_t range_reply_bytes_max = std::size_t{4} << 20;
+// A request's `timeout_ms`: 1 ms to one hour.
+inline constexpr std::uint32_t timeout_ms_max = 3600000;
 // One reply frame, as the C++ client accepts it.
 inline constexpr std::size_t reply_frame_bytes_max = std::size_t{8} << 20;
 // Members listed in a status reply.
@@ -61,5 +63,7 @@ inline constexpr std::string_view error_storage_full = "storage_full";
 inline constexpr std::string_view error_stale_session = "stale_session";
 inline constexpr std::string_view error_internal = "internal";
 inline constexpr std::string_view error_compacted = "compacted";
+inline constexpr std::string_view error_overloaded = "overloaded";
+inline constexpr std::string_view error_session_expired = "session_expired";
 
 }  // namespace cabildo::wire
