@@ -40,7 +40,7 @@ Row node_row(const std::string& endpoint, const wire::NodeStatus& status,
              std::uint64_t commit_max) {
     return Row{endpoint,
                std::to_string(status.node_id),
-               status.role,
+               status.recovering ? status.role + " (recovering)" : status.role,
                std::to_string(status.term),
                status.leader_id == 0 ? "-" : std::to_string(status.leader_id),
                std::to_string(status.commit_index),
@@ -80,7 +80,12 @@ std::string node_json(const std::string& endpoint, const Result<wire::NodeStatus
         .add_uint("last_index", status->last_index)
         .add_uint("lag", lag_of(*status, commit_max))
         // A string: 64-bit integers lose precision in many JSON readers.
-        .add_text("state_hash", hash_text(status->state_hash));
+        .add_text("state_hash", hash_text(status->state_hash))
+        .add_bool("recovering", status->recovering)
+        .add_uint("recovering_to", status->recovering_to)
+        .add_uint("requests_pending", status->requests_pending)
+        .add_uint("requests_expired", status->requests_expired)
+        .add_uint("requests_overloaded", status->requests_overloaded);
     return object.str();
 }
 

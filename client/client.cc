@@ -86,7 +86,15 @@ Result<wire::ClientReply> Client::write(wire::ClientRequest request) {
     // One seq per new write; LeaderRpc resends these exact bytes on retry.
     request.session = session_.id();
     request.seq = session_.begin_write();
-    return rpc_.call(request, RequestKind::write);
+    Result<wire::ClientReply> reply = rpc_.call(request, RequestKind::write);
+    if (!reply && reply.error().status == Status::session_expired) {
+        // The cluster evicted this session: the state machine did not run
+        // this write (it answers that instead), but an earlier attempt of it,
+        // if one timed out, may have run. So no silent resend: the caller
+        // hears of it, and the next write uses a fresh session.
+        session_.renew();
+    }
+    return reply;
 }
 
 Result<GetResult> Client::get(std::string_view key, wire::Consistency consistency) {

@@ -60,12 +60,14 @@ Status status_for_error_code(std::string_view code) {
         return Status::storage_full;
     if (code == wire::error_stale_session)
         return Status::bad_request;
+    if (code == wire::error_session_expired)
+        return Status::session_expired;
     return Status::io_error;  // internal, and codes newer than this client
 }
 
 bool is_retryable_error_code(std::string_view code) {
     return code == wire::error_no_leader || code == wire::error_unavailable ||
-           code == wire::error_timeout;
+           code == wire::error_timeout || code == wire::error_overloaded;
 }
 
 LeaderRpc::LeaderRpc(zmq::context_t& context, LeaderRpcOptions options)

@@ -27,4 +27,9 @@ Session::Session(std::uint64_t id) : id_(id) {
     CABILDO_ASSERT(id != 0, "a session id must be non-zero");
 }
 
+void Session::renew() {
+    id_ = random_session_id();
+    last_seq_ = 0;
+}
+
 }  // namespace cabildo::client

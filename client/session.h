@@ -6,8 +6,9 @@
 // once and answers every retry with the first reply. The node keeps only the
 // last reply per session, so at most one write may be in flight per session;
 // the single-threaded Client guarantees that. Reads carry no session. This is
-// LogCabin's Client/SessionManager without the keep-alive: v1 sessions never
-// expire.
+// LogCabin's Client/SessionManager without the keep-alive. The cluster
+// remembers a bounded number of sessions; when it answers session_expired,
+// the Client starts a new one (renew()).
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,8 @@ public:
     std::uint64_t begin_write() { return ++last_seq_; }
     // The seq of the latest write begun; 0 before the first.
     std::uint64_t last_seq() const { return last_seq_; }
+    // A fresh random id, seq from 1 again: after the cluster forgot this one.
+    void renew();
 
 private:
     std::uint64_t id_;

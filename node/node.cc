@@ -236,6 +236,7 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.requests_pending = requests_pending();
     status.requests_expired = requests_expired_;
     status.requests_overloaded = requests_overloaded_;
+    status.forward_reply_queues = forward_replies_.size();
     return status;
 }
 

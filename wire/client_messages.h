@@ -99,6 +99,7 @@ struct NodeStatus {
     std::uint64_t requests_pending = 0;     // received, not yet answered
     std::uint64_t requests_expired = 0;     // dropped: waited past their timeout
     std::uint64_t requests_overloaded = 0;  // refused with `overloaded`
+    std::uint64_t forward_reply_queues = 0;  // followers with answers queued (0 between turns)
 
     bool operator==(const NodeStatus&) const = default;
 };

@@ -61,6 +61,7 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     writer.key("requests_pending").pack_uint64(status.requests_pending);
     writer.key("requests_expired").pack_uint64(status.requests_expired);
     writer.key("requests_overloaded").pack_uint64(status.requests_overloaded);
+    writer.key("forward_reply_queues").pack_uint64(status.forward_reply_queues);
 }
 
 // error and message are STR, so they must be valid UTF-8; they may quote
@@ -148,6 +149,8 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.requests_expired = reader.read_uint(value, name);
     } else if (name == "requests_overloaded") {
         status.requests_overloaded = reader.read_uint(value, name);
+    } else if (name == "forward_reply_queues") {
+        status.forward_reply_queues = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

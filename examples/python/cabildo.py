@@ -96,10 +96,7 @@ class Client:
         self._leader = None  # last leader hint seen
         self._suspect = {}  # endpoint -> monotonic time of its last timeout
         self._ids = itertools.count(1)
-        self.session = 0
-        while self.session == 0:
-            self.session = random.SystemRandom().getrandbits(64)
-        self.seq = 0
+        self._new_session()
         self.last_endpoint = None  # the endpoint that answered the last call
         self.last_attempts = 0  # attempts the last call took
 
@@ -179,6 +176,12 @@ class Client:
     def _event(self, text):
         if self.on_event is not None:
             self.on_event(text)
+
+    def _new_session(self):
+        self.session = 0
+        while self.session == 0:
+            self.session = random.SystemRandom().getrandbits(64)
+        self.seq = 0
 
     def _write(self, req):
         with self._lock:
@@ -279,7 +282,12 @@ class Client:
                 msg = rep.get("message", "")
                 if not isinstance(code, str):
                     raise CabildoError("internal", "error reply without a code: %r" % (rep,))
-                if code not in ("no_leader", "unavailable", "timeout"):
+                if code == "session_expired":
+                    # The cluster forgot our session (PROTOCOL.md section 6):
+                    # this write was not run now; the next one starts afresh.
+                    self._new_session()
+                    raise CabildoError(code, msg)
+                if code not in ("no_leader", "unavailable", "timeout", "overloaded"):
                     # bad_request, too_large, storage_full, stale_session,
                     # internal and unknown codes (treated like internal).
                     raise CabildoError(code, msg)

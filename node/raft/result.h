@@ -25,6 +25,7 @@ enum class Status {
     timeout,       // client side: the outcome of a write is unknown
     corrupt,       // stored data is damaged and cannot be repaired safely: stop
     locked,        // another process holds the data directory
+    session_expired,  // client side: the cluster no longer remembers the session
 };
 
 const char* status_name(Status status);
@@ -81,6 +82,7 @@ inline const char* status_name(Status status) {
     case Status::timeout: return "timeout";
     case Status::corrupt: return "corrupt";
     case Status::locked: return "locked";
+    case Status::session_expired: return "session_expired";
     }
     return "unknown";
 }

@@ -33,6 +33,12 @@ NodeStatus make_status() {
     status.last_index = 41;
     status.state_hash = 0xfeedfacecafebeefull;
     status.members = {{1, "tcp://10.0.0.1:7001"}, {2, "tcp://10.0.0.2:7001"}};
+    status.recovering = true;
+    status.recovering_to = 77;
+    status.requests_pending = 3;
+    status.requests_expired = 4;
+    status.requests_overloaded = 5;
+    status.forward_reply_queues = 6;
     return status;
 }
 

@@ -133,8 +133,13 @@ TEST(ClientRequest, RoundTripEdgeSizes) {
     range.limit = range_limit_max;
     ClientRequest empty_value = request_of(Op::put, std::string("\0", 1));
     empty_value.value = "";
+    ClientRequest timeouts = request_of(Op::get, "k");
+    timeouts.timeout_ms = timeout_ms_max;
     const std::vector<std::pair<std::string, ClientRequest>> cases = {
-        {"max_key_and_value", put}, {"max_limit", range}, {"empty_value", empty_value}};
+        {"max_key_and_value", put},
+        {"max_limit", range},
+        {"empty_value", empty_value},
+        {"max_timeout", timeouts}};
     for (const auto& [name, request] : cases) {
         SCOPED_TRACE(name);
         const std::string bytes = encode_request(request);
@@ -214,6 +219,10 @@ std::vector<RejectCase> reject_cases() {
          Status::too_large, "prefix:"},
         {"limit_0", mp_map({{"op", mp_str("range")}, {"limit", mp_uint(0)}}), Status::bad_request,
          "limit:"},
+        {"timeout_0", cas_with("timeout_ms", mp_uint(0)), Status::bad_request, "timeout_ms:"},
+        {"timeout_over_max", cas_with("timeout_ms", mp_uint(timeout_ms_max + 1)),
+         Status::bad_request, "timeout_ms:"},
+        {"timeout_str", cas_with("timeout_ms", mp_str("5")), Status::bad_request, "timeout_ms:"},
         {"limit_over_max",
          mp_map({{"op", mp_str("range")}, {"limit", mp_uint(range_limit_max + 1)}}),
          Status::bad_request, "limit:"},
