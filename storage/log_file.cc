@@ -191,14 +191,14 @@ Result<bool> LogFile::read_header() {
         return Error{Status::corrupt,
                      path_ + " does not start with a Cabildo log header: it was written by an "
                              "older Cabildo (before log format 1) or is not a Raft log. Nothing "
-                             "was changed. Start this node from an empty data directory: it "
-                             "catches up from the leader"};
+                             "was changed. Rejoin this node with an empty data directory (README, "
+                             "'Repairing a node')"};
     }
     if (checksum(header, file_header_bytes - 4) != get_u32(header + file_header_bytes - 4)) {
         return Error{Status::corrupt, path_ + ": the file header's checksum does not match (the "
                                               "header is damaged). Nothing was changed. Restore "
-                                              "this node's data directory from a backup, or wipe "
-                                              "it and let the node catch up from the leader"};
+                                              "this node's data directory from a backup, or rejoin "
+                                              "it empty (README, 'Repairing a node')"};
     }
     const std::uint32_t format = get_u32(header + magic.size());
     if (format != log_format) {
@@ -334,9 +334,9 @@ std::string LogFile::damage_message() const {
     return text + ". This is not a torn last write: cutting the log there would lose synced "
                   "entries and votes, so nothing was changed and the node stops. Inspect it with "
                   "`cabildo-node --check --data-dir " + dir +
-           "`. Then restore this data directory from a backup; or, with a healthy majority, wipe "
-           "it and restart the node so that it catches up from the leader; or, knowingly, cut "
-           "the log at the damage with --repair-log (entries and the vote after it are lost)";
+           "`. Then restore this data directory from a backup; or, with a healthy majority, rejoin "
+           "the node empty, or cut the log at the damage with --repair-log, knowingly (entries "
+           "and the vote after it are lost; README, 'Repairing a node')";
 }
 
 Result<bool> LogFile::cut_at(std::uint64_t offset) {

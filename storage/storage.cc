@@ -46,8 +46,8 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
                          " but the applied state in " + path + "/state is at index " +
                          std::to_string(storage->applied_index_) +
                          ": the log lost synced entries. Nothing was changed. Restore this data "
-                         "directory from a backup, or, with a healthy majority, wipe it and "
-                         "restart the node so that it catches up from the leader"};
+                         "directory from a backup, or, with a healthy majority, rejoin the node "
+                         "empty (README, 'Repairing a node')"};
     }
     return storage;
 }

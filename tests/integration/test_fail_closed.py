@@ -82,12 +82,16 @@ class FailClosedTest(harness.ClusterTestCase):
         self.assertIn("DAMAGED at offset %d" % bad, text)
         self.assertEqual(read_bytes(path), before)
 
-        # Knowingly: the log is cut at the damage, the state rebuilt, and the
-        # node catches up from the leader (which learns that the node's log is
-        # shorter than it acknowledged at the next append: a write).
+        # Knowingly: the log is cut at the damage and the state rebuilt. The
+        # leader still counts the entries the node acknowledged before, so,
+        # as README "Repairing a node" says, the leader is restarted: the new
+        # one probes the node's log and sends what it lacks.
         c.node(2).more_args = ["--repair-log"]
         c.start(2)
         harness.wait_for(lambda: c.status(2)["applied_index"] > 0, 10.0, "node 2 serving")
+        lead = c.wait_for_leader(timeout=10.0)
+        c.restart(lead)
+        c.wait_for_leader(timeout=10.0)
         c.client().put(b"fc/after-repair", b"1")
         c.wait_converged(timeout=30.0)
         self.assertIn("--repair-log: cut raft.log at offset %d" % bad, c.node(2).log())
