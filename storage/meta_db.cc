@@ -33,6 +33,17 @@ int write(MDB_txn* txn, MDB_dbi dbi, std::string_view name, std::string_view byt
     return mdb_put(txn, dbi, &key, &val, 0);
 }
 
+std::uint64_t read_u64(MDB_txn* txn, MDB_dbi dbi, std::string_view name,
+                       std::uint64_t absent) {
+    auto bytes = read(txn, dbi, name);
+    return bytes ? codec::decode_u64(*bytes) : absent;
+}
+
+int write_u64(MDB_txn* txn, MDB_dbi dbi, std::string_view name, std::uint64_t value) {
+    codec::U64Key bytes = codec::u64_key(value);
+    return write(txn, dbi, name, codec::view(bytes));
+}
+
 }  // namespace
 
 raft::HardState MetaDb::hard_state(MDB_txn* txn) const {
@@ -41,8 +52,7 @@ raft::HardState MetaDb::hard_state(MDB_txn* txn) const {
 }
 
 raft::LogIndex MetaDb::applied(MDB_txn* txn) const {
-    auto bytes = read(txn, dbi_, applied_key);
-    return bytes ? codec::decode_u64(*bytes) : 0;
+    return read_u64(txn, dbi_, applied_key, 0);
 }
 
 int MetaDb::set_hard_state(MDB_txn* txn, const raft::HardState& hard_state) {
@@ -50,38 +60,31 @@ int MetaDb::set_hard_state(MDB_txn* txn, const raft::HardState& hard_state) {
 }
 
 int MetaDb::set_applied(MDB_txn* txn, raft::LogIndex index) {
-    codec::U64Key bytes = codec::u64_key(index);
-    return write(txn, dbi_, applied_key, codec::view(bytes));
+    return write_u64(txn, dbi_, applied_key, index);
 }
 
 raft::LogIndex MetaDb::events_compacted(MDB_txn* txn) const {
-    auto bytes = read(txn, dbi_, events_compacted_key);
-    return bytes ? codec::decode_u64(*bytes) : 0;
+    return read_u64(txn, dbi_, events_compacted_key, 0);
 }
 
 int MetaDb::set_events_compacted(MDB_txn* txn, raft::LogIndex index) {
-    codec::U64Key bytes = codec::u64_key(index);
-    return write(txn, dbi_, events_compacted_key, codec::view(bytes));
+    return write_u64(txn, dbi_, events_compacted_key, index);
 }
 
 std::uint64_t MetaDb::kv_hash(MDB_txn* txn) const {
-    auto bytes = read(txn, dbi_, kv_hash_key);
-    return bytes ? codec::decode_u64(*bytes) : 0;
+    return read_u64(txn, dbi_, kv_hash_key, 0);
 }
 
 int MetaDb::set_kv_hash(MDB_txn* txn, std::uint64_t hash) {
-    codec::U64Key bytes = codec::u64_key(hash);
-    return write(txn, dbi_, kv_hash_key, codec::view(bytes));
+    return write_u64(txn, dbi_, kv_hash_key, hash);
 }
 
 std::uint64_t MetaDb::format(MDB_txn* txn) const {
-    auto bytes = read(txn, dbi_, format_key);
-    return bytes ? codec::decode_u64(*bytes) : 1;
+    return read_u64(txn, dbi_, format_key, 1);
 }
 
 int MetaDb::set_format(MDB_txn* txn, std::uint64_t format) {
-    codec::U64Key bytes = codec::u64_key(format);
-    return write(txn, dbi_, format_key, codec::view(bytes));
+    return write_u64(txn, dbi_, format_key, format);
 }
 
 }  // namespace cabildo::storage
