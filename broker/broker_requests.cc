@@ -75,8 +75,9 @@ void Broker::forward(Envelope envelope, const zmq::message_t& body) {
     std::string id = wire::extract_id(body.data(), body.size());
     if (pending_.size() >= pending_requests_max) {
         ++unavailable_;
-        reply_error(envelope, wire::error_unavailable,
-                    "the broker has too many requests in flight; retry", std::move(id));
+        reply_error(envelope, wire::error_overloaded,
+                    "the broker has too many requests in flight; back off and retry",
+                    std::move(id));
         return;
     }
     const std::uint64_t forward_id = next_forward_id_++;

@@ -17,8 +17,8 @@ responsive"). Each prints a table and a RESULT_JSON line.
       status latencies during it (p50, p99, max, and any that went
       unanswered), and every node's term before and after.
 
-Runs the built binaries (build/node/cabildo-node, build/client/cabildo) on
-ports 7100-7123; data in /tmp/cabildo-bounded-bench (wiped first). Needs
+Runs the built binaries (build/node/cabildo-node, build/client/cabildo, or
+$CABILDO_NODE and $CABILDO_CLI) on ports 7100-7123; data in /tmp/cabildo-bounded-bench (wiped first). Needs
 /usr/bin/python3 with python3-zmq and python3-msgpack.
 """
 
@@ -36,8 +36,9 @@ import msgpack
 import zmq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NODE = os.path.join(ROOT, "build", "node", "cabildo-node")
-CLI = os.path.join(ROOT, "build", "client", "cabildo")
+# CABILDO_NODE: another node binary, e.g. an older build to compare with.
+NODE = os.environ.get("CABILDO_NODE", os.path.join(ROOT, "build", "node", "cabildo-node"))
+CLI = os.environ.get("CABILDO_CLI", os.path.join(ROOT, "build", "client", "cabildo"))
 DATA = "/tmp/cabildo-bounded-bench"
 PORTS = [7100, 7110, 7120]
 ENDPOINTS = ["tcp://127.0.0.1:%d" % (p + 1) for p in PORTS]
