@@ -134,18 +134,42 @@ def pct(values, p):
 
 
 def poll_status(ctx, rate_per_node, stop, latencies, missed):
-    probes = [StatusProbe(ctx, ep) for ep in ENDPOINTS]
+    """Open loop, as a monitor does: `status` to every node at a fixed rate
+    over DEALERs, whether or not earlier ones were answered. Latencies of the
+    answers go to `latencies`; the count left unanswered 1 s after the last
+    send goes to `missed`."""
+    socks = []
+    for ep in ENDPOINTS:
+        d = ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.LINGER, 0)
+        d.connect(ep)
+        socks.append(d)
+    poller = zmq.Poller()
+    for d in socks:
+        poller.register(d, zmq.POLLIN)
+    sent = {}
     interval = 1.0 / rate_per_node
     next_at = time.monotonic()
-    while not stop.is_set():
-        for probe in probes:
-            st, dt = probe.call(1.0)
-            if st is None:
-                missed.append(probe.endpoint)
-            else:
-                latencies.append(dt)
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.monotonic()))
+    seq = 0
+    drain_until = None
+    while drain_until is None or (sent and time.monotonic() < drain_until):
+        now = time.monotonic()
+        if drain_until is None and stop.is_set():
+            drain_until = now + 1.0
+        if drain_until is None and now >= next_at:
+            for d in socks:
+                seq += 1
+                sent[seq] = now
+                d.send_multipart([b"", msgpack.packb({"op": "status", "id": seq})])
+            next_at += interval
+        for d, _ in poller.poll(max(0, int((next_at - time.monotonic()) * 1000)) or 1):
+            rep = msgpack.unpackb(d.recv_multipart()[-1])
+            t = sent.pop(rep.get("id"), None)
+            if t is not None:
+                latencies.append(time.monotonic() - t)
+    missed.extend(sent.values())
+    for d in socks:
+        d.close()
 
 
 def fill(keys, entries=None):
@@ -221,36 +245,37 @@ def recovery(a):
         victim = 3 if lead != 3 else 2
         time.sleep(1.0)  # let the victim apply what it has
         before = terms(ctx)
+        target = statuses(ctx)[lead]["commit_index"]
         c.kill(victim)
         t0 = time.monotonic()
         c.start(victim, ["--test-boot-id", "boot-2"])  # ... as after an OS crash
         probe = StatusProbe(ctx, ENDPOINTS[victim - 1])
         lat, missed, seen_recovering, first_answer = [], 0, 0, None
-        recovered_at = None
+        recovered_at, recovered = None, None
         while time.monotonic() - t0 < a.timeout:
             st, dt = probe.call(1.0)
             if st is None:
                 if first_answer is not None:
                     missed += 1
+                continue
+            if first_answer is None:
+                first_answer = time.monotonic() - t0
             else:
-                if first_answer is None:
-                    first_answer = time.monotonic() - t0
-                else:
-                    lat.append(dt)
-                if st.get("recovering"):
-                    seen_recovering += 1
-                elif seen_recovering:
-                    recovered_at = time.monotonic() - t0
-                    recovered = st
-                    break
+                lat.append(dt)
+            if st.get("recovering"):
+                seen_recovering += 1
+            elif st["applied_index"] >= target:
+                recovered_at, recovered = time.monotonic() - t0, st
+                break
             time.sleep(0.01)
         after = terms(ctx)
         if recovered_at is None:
             sys.exit("did not see the node recover within %.0f s (logs in %s)" % (a.timeout, DATA))
         result = {"bench": "recovery", "entries": n, "first_status_s": first_answer,
+                  "node": NODE,
                   "recovered_s": recovered_at, "statuses_while_recovering": seen_recovering,
                   "status_p50_ms": pct(lat, 50) * 1000, "status_p99_ms": pct(lat, 99) * 1000,
-                  "status_max_ms": max(lat) * 1000 if lat else None,
+                  "status_max_ms": max(lat) * 1000 if lat else float("nan"),
                   "status_unanswered": missed, "applied_after": recovered["applied_index"],
                   "terms_before": before, "terms_after": after}
         print("re-applied %d entries in %.2f s (first status answer %.3f s after start)"
