@@ -150,7 +150,7 @@ int ApplyTxn::run(const Write& write) {
 // one's in (kv_db.h).
 int ApplyTxn::run_put(const Put& write) {
     MDB_txn* txn = txn_->raw();
-    if (auto old = dbs_->kv.get(txn, write.key)) kv_hash_ -= KvDb::pair_hash(write.key, *old);
+    if (auto old = dbs_->kv.stored_pair_hash(txn, write.key)) kv_hash_ -= *old;
     const int rc = dbs_->kv.put(txn, write.key, write.value);
     if (rc == 0) kv_hash_ += KvDb::pair_hash(write.key, write.value);
     return rc;
@@ -158,9 +158,9 @@ int ApplyTxn::run_put(const Put& write) {
 
 int ApplyTxn::run_erase(const Erase& write) {
     MDB_txn* txn = txn_->raw();
-    const auto old = dbs_->kv.get(txn, write.key);
+    const auto old = dbs_->kv.stored_pair_hash(txn, write.key);
     const int rc = dbs_->kv.erase(txn, write.key, &erase_existed_);
-    if (rc == 0 && old) kv_hash_ -= KvDb::pair_hash(write.key, *old);
+    if (rc == 0 && old) kv_hash_ -= *old;
     return rc;
 }
 

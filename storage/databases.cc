@@ -22,10 +22,18 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
         return current.error();
     if (*current)
         return dbs;
-    // An older layout, without the incremental state hash: derived data, so
-    // it is rebuilt from the log rather than converted.
+    // Another layout (before the incremental state hash, or with another
+    // per-pair hash): derived data, so it is rebuilt from the log rather
+    // than converted.
+    std::uint64_t format = 0;
+    {
+        ReadTxn txn(*(*dbs)->state_env);
+        format = (*dbs)->state_meta.format(txn.raw());
+    }
     dbs->reset();
-    auto discarded = guard.discard("it has an older layout (no incremental state hash)");
+    auto discarded = guard.discard("it has state format " + std::to_string(format) +
+                                   " and this node writes format " +
+                                   std::to_string(state_format));
     if (!discarded)
         return discarded.error();
     dbs = open_env(guard, options);

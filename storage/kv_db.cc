@@ -1,33 +1,12 @@
 // KvDb: see kv_db.h.
 #include "storage/kv_db.h"
 
+#include <xxhash.h>
+
 #include "node/raft/assert.h"
 #include "storage/codec.h"
 
 namespace cabildo::storage {
-
-namespace {
-
-// FNV-1a, 64-bit (offset basis and prime from the FNV specification).
-class Fnv1a64 {
-public:
-    void add(std::string_view bytes) {
-        for (char c : bytes) {
-            hash_ ^= static_cast<unsigned char>(c);
-            hash_ *= 1099511628211ull;
-        }
-    }
-    void add_u64(std::uint64_t value) {
-        codec::U64Key bytes = codec::u64_key(value);
-        add(codec::view(bytes));
-    }
-    std::uint64_t value() const { return hash_; }
-
-private:
-    std::uint64_t hash_ = 14695981039346656037ull;
-};
-
-}  // namespace
 
 int KvDb::open(MDB_txn* txn, std::size_t key_bytes_max) {
     key_bytes_max_ = key_bytes_max;
@@ -84,16 +63,20 @@ void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::
 }
 
 std::uint64_t KvDb::pair_hash(std::string_view key, std::string_view value) {
-    Fnv1a64 fnv;
-    fnv.add_u64(key.size());
-    fnv.add(key);
-    fnv.add_u64(value.size());
-    fnv.add(value);
-    // splitmix64's finalizer: FNV's low bits are weak, and sums need all 64.
-    std::uint64_t z = fnv.value();
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    // The key's hash seeds the value's, so ("ab","c") and ("a","bc") differ.
+    const XXH64_hash_t key_hash = XXH3_64bits(key.data(), key.size());
+    return XXH3_64bits_withSeed(value.data(), value.size(), key_hash);
+}
+
+std::optional<std::uint64_t> KvDb::stored_pair_hash(MDB_txn* txn, std::string_view key) const {
+    CABILDO_ASSERT(key_fits(key), "kv get with a bad key size");
+    MDB_val k = to_val(key);
+    MDB_val v{};
+    const int rc = mdb_get(txn, dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return std::nullopt;
+    CABILDO_ASSERT(rc == 0, "mdb_get(kv) failed");
+    return pair_hash(key, to_view(v));  // hashed in place: no copy of the value
 }
 
 std::uint64_t KvDb::hash_by_scan(MDB_txn* txn) const {

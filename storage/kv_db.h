@@ -36,12 +36,13 @@ public:
     // before the first); out->more if more match. Reads no more than that.
     void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
                RangeResult* out) const;
-    // The hash of one pair: FNV-1a 64 over [key size u64 BE][key][value size
-    // u64 BE][value], then splitmix64's finalizer. Sizes keep ("ab","c") and
-    // ("a","bc") apart. The state hash is the sum (mod 2^64) over every
+    // The hash of one pair: XXH3-64 of the value, seeded with XXH3-64 of
+    // the key (xxHash 0.8). The state hash is the sum (mod 2^64) over every
     // pair: order-independent, so ApplyTxn keeps it up to date per write
     // (subtract the old pair, add the new) and reading it costs O(1).
     static std::uint64_t pair_hash(std::string_view key, std::string_view value);
+    // pair_hash of the stored pair for key, if there is one.
+    std::optional<std::uint64_t> stored_pair_hash(MDB_txn* txn, std::string_view key) const;
     // That sum computed by a full scan, O(keys): for tests and checks only.
     std::uint64_t hash_by_scan(MDB_txn* txn) const;
     std::size_t count(MDB_txn* txn) const;

@@ -53,9 +53,9 @@ struct Options {
 //     meta    "applied"                 -> [index u64]
 //             "events_compacted"        -> [index u64], the highest evicted event
 //             "kv_hash"                 -> [sum u64], the state hash (kv_db.h)
-//             "format"                  -> [2 u64]; an older state (no
-//                                          format) is discarded at open and
-//                                          rebuilt from the log
+//             "format"                  -> [3 u64]; an older state (no
+//                                          or another format) is discarded at
+//                                          open and rebuilt from the log
 //             Missing keys read as zero (a fresh node).
 //     kv      [client key, 1..511 B]    -> [client value]
 //     sessions [session id u64]         -> [seq u64][index u64][reply bytes]

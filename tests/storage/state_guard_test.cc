@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "storage/databases.h"
 #include "storage/storage.h"
 #include "tests/storage/storage_test_util.h"
 
@@ -176,6 +177,29 @@ TEST(StateGuardTest, LogEndingBeforeTheAppliedStateStopsTheNode) {
     EXPECT_EQ(storage.error().status, Status::corrupt);
     EXPECT_NE(storage.error().detail.find("ends at index 2"), std::string::npos)
         << storage.error().detail;
+}
+
+TEST(StateGuardTest, AnotherStateFormatIsRebuiltFromTheLog) {
+    TempDir dir;
+    ASSERT_NE(open_with_state(dir.db_path(), "boot-a"), nullptr);  // closed cleanly
+    {
+        // Stamp the state as an older node would have left it.
+        auto dbs = Databases::open(dir.db_path(), boot("boot-a"));
+        ASSERT_TRUE(dbs.ok());
+        Databases& d = **dbs;
+        auto stamped = d.write("test", [&d](MDB_txn* txn) { return d.state_meta.set_format(txn, 2); });
+        ASSERT_TRUE(stamped.ok());
+        ASSERT_EQ(d.state_env->sync(), 0);
+        ASSERT_TRUE(d.guard->mark_clean().ok());
+    }
+    auto storage = open_ok(dir.db_path(), boot("boot-a"));
+    ASSERT_NE(storage, nullptr);
+    EXPECT_TRUE(storage->state_discarded());
+    EXPECT_NE(storage->discard_reason().find("state format 2"), std::string::npos)
+        << storage->discard_reason();
+    EXPECT_EQ(storage->applied_index(), 0u);
+    EXPECT_EQ(storage->key_count(), 0u);
+    expect_log_intact(*storage);
 }
 
 TEST(StateGuardTest, OlderLayoutIsRefused) {
