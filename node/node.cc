@@ -127,7 +127,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     // until the next tick (a core's worth of CPU on a 2-core machine).
     // Work left over from the last turn (the inbox, Readies past the turn's
     // budget) is done after a poll that does not wait.
-    const bool more_work = !inbox_.empty() || (!stalled_ && raft_.has_ready());
+    const bool more_work = !inbox_.empty() || (!stalled_ && raft_.has_ready()) || reads_waiting();
     const auto wait = more_work ? Clock::duration::zero()
                                 : std::max(Clock::duration::zero(), next_tick_ - Clock::now());
     zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
@@ -149,6 +149,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     const Clock::time_point now = Clock::now();
     run_ticks(now);
     process_ready();
+    if (reads_waiting()) serve_waiting_reads();  // what the last turn's budget left
     expire_requests(now);
     publish_status(now);
     flush_forwards();

@@ -99,6 +99,7 @@ private:
     void answer_write(const Applied& applied);
     void finish_reads(const raft::Ready& ready);
     void serve_waiting_reads();
+    bool reads_waiting() const;  // confirmed reads that can be served now
 
     // node_requests.cc: client requests.
     void intake(Envelope envelope, zmq::message_t body);

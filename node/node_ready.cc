@@ -149,11 +149,21 @@ void Node::finish_reads(const raft::Ready& ready) {
     serve_waiting_reads();
 }
 
+// Within the turn's serving budget: a crowd of confirmed range reads (each
+// up to 4 MiB) must not hold the loop. The rest is served next turn.
 void Node::serve_waiting_reads() {
     const raft::LogIndex applied = storage_->applied_index();
-    auto end = reads_ready_.upper_bound(applied);
-    for (auto it = reads_ready_.begin(); it != end; ++it) serve_read(it->second);
-    reads_ready_.erase(reads_ready_.begin(), end);
+    const Clock::time_point start = Clock::now();
+    auto it = reads_ready_.begin();
+    while (it != reads_ready_.end() && it->first <= applied &&
+           Clock::now() - start <= serve_time_per_turn_max) {
+        serve_read(it->second);
+        it = reads_ready_.erase(it);
+    }
+}
+
+bool Node::reads_waiting() const {
+    return !reads_ready_.empty() && reads_ready_.begin()->first <= storage_->applied_index();
 }
 
 }  // namespace cabildo::node
