@@ -63,11 +63,29 @@ for i in $(seq "$nodes"); do
 done
 export CABILDO_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")
 
-# Wait (bounded) until the cluster has a leader.
+# The ids of nodes whose process is gone (a node that cannot open its data
+# directory exits at once, saying why in its log).
+exited_nodes() {
+    for i in $(seq "$nodes"); do
+        kill -0 "$(cat "$data/node$i.pid")" 2>/dev/null || echo "$i"
+    done
+}
+
+# Wait (bounded) until the cluster has a leader, or a node gave up.
 for _ in $(seq 100); do
     if build/client/cabildo status 2>/dev/null | grep -q leader; then break; fi
+    [ -n "$(exited_nodes)" ] && break
     sleep 0.1
 done
+dead=$(exited_nodes)
+if [ -n "$dead" ]; then
+    for i in $dead; do
+        echo "node $i exited: $(grep -E 'critical|error' "$data/node$i.log" | tail -1)" >&2
+    done
+    echo "Data in $data/ from another cluster size or an older Cabildo? Start over with --fresh." >&2
+    stop_cluster
+    exit 1
+fi
 build/client/cabildo status || true
 
 cat <<EOF_USAGE
