@@ -76,6 +76,10 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--events-max", config.events_max,
                    "changes kept for watch_from; older ones answer `compacted`")
         ->capture_default_str();
+    app.add_option("--events-bytes-max", config.events_bytes_max,
+                   "bytes of changes kept for watch_from (the oldest go first; the newest "
+                   "change is always kept)")
+        ->capture_default_str();
     app.add_option("--sessions-max", config.sessions_max,
                    "client sessions remembered for exactly-once writes; past this the least "
                    "recently used is evicted and its next write answers `session_expired`")
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
     cabildo::storage::Options options;
     options.map_bytes_initial = config.map_bytes_initial;
     options.events_max = config.events_max;
+    options.events_bytes_max = config.events_bytes_max;
     options.sessions_max = config.sessions_max;
     options.boot_id = modes.boot_id;
     options.identity = {config.cluster_number(), config.id};

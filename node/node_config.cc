@@ -88,8 +88,11 @@ Result<bool> validate(const NodeConfig& config) {
         return Error{Status::bad_request,
                      "timing: need tick-ms >= 1 and election-ticks > heartbeat-ticks >= 1"};
     }
-    if (config.sessions_max < 1 || config.pending_requests_max < 1) {
-        return Error{Status::bad_request, "sessions-max and pending-requests-max must be >= 1"};
+    if (config.sessions_max < 1 || config.pending_requests_max < 1 || config.events_max < 1 ||
+        config.events_bytes_max < 1) {
+        return Error{Status::bad_request,
+                     "sessions-max, pending-requests-max, events-max and events-bytes-max must be "
+                     ">= 1"};
     }
     if (config.request_timeout_ms < 10) {
         return Error{Status::bad_request, "request-timeout-ms must be >= 10"};

@@ -46,6 +46,7 @@ struct NodeConfig {
     int status_interval_ms = 100;   // hb/ status publication on the PUB socket
     std::size_t map_bytes_initial = 64u << 20;
     std::size_t events_max = 100000;  // change history kept for watch_from
+    std::uint64_t events_bytes_max = std::uint64_t{1} << 30;  // ... and its bytes at most
     std::size_t sessions_max = 100000;  // client sessions remembered (exactly-once)
     // Client requests received and not yet answered (waiting to be served,
     // proposed, confirming a read, forwarded): past this, new ones get

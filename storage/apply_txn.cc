@@ -25,6 +25,8 @@ ApplyTxn::ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> t
     : storage_(&storage), dbs_(&dbs), txn_(std::move(txn)) {
     kv_hash_begin_ = dbs_->state_meta.kv_hash(txn_->raw());
     kv_hash_ = kv_hash_begin_;
+    events_bytes_begin_ = dbs_->state_meta.events_bytes(txn_->raw());
+    events_bytes_ = events_bytes_begin_;
 }
 
 ApplyTxn::ApplyTxn(ApplyTxn&& other) noexcept = default;
@@ -83,8 +85,8 @@ void ApplyTxn::set_applied(raft::LogIndex index) {
 
 Result<bool> ApplyTxn::commit() {
     CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
-    if (!error_ && kv_hash_ != kv_hash_begin_)
-        record(SetKvHash{});  // last, so a replay stores the replayed sum
+    if (!error_ && (kv_hash_ != kv_hash_begin_ || events_bytes_ != events_bytes_begin_))
+        record(SetTotals{});  // last, so a replay stores the replayed totals
     finished_ = true;
     if (error_)
         return *error_;
@@ -141,7 +143,7 @@ int ApplyTxn::run(const Write& write) {
                           [&](const SetApplied& w) {
                               return d.state_meta.set_applied(txn, w.index);
                           },
-                          [&](const SetKvHash&) { return d.state_meta.set_kv_hash(txn, kv_hash_); },
+                          [&](const SetTotals&) { return run_set_totals(); },
                       },
                       write);
 }
@@ -168,15 +170,24 @@ int ApplyTxn::run_erase(const Erase& write) {
 int ApplyTxn::run_add_event(const AddEvent& write) {
     MDB_txn* txn = txn_->raw();
     raft::LogIndex evicted_through = 0;
-    int rc = dbs_->events.add(txn, write.index, write.key, write.event, dbs_->events_max,
-                              &evicted_through);
+    int rc = dbs_->events.add(txn, write.index, write.key, write.event, dbs_->event_bounds,
+                              &events_bytes_, &evicted_through);
     if (rc != 0 || evicted_through == 0)
         return rc;
     return dbs_->state_meta.set_events_compacted(txn, evicted_through);
 }
 
+// The running totals, stored once per batch.
+int ApplyTxn::run_set_totals() {
+    MDB_txn* txn = txn_->raw();
+    const int rc = dbs_->state_meta.set_kv_hash(txn, kv_hash_);
+    return rc != 0 ? rc : dbs_->state_meta.set_events_bytes(txn, events_bytes_);
+}
+
 int ApplyTxn::replay() {
-    kv_hash_ = kv_hash_begin_;  // the aborted transaction's changes are gone
+    // The aborted transaction's changes are gone.
+    kv_hash_ = kv_hash_begin_;
+    events_bytes_ = events_bytes_begin_;
     for (const Write& write : writes_) {
         int rc = run(write);
         if (rc != 0)

@@ -94,8 +94,8 @@ private:
     struct SetApplied {
         raft::LogIndex index;
     };
-    struct SetKvHash {};  // stores kv_hash_ as it is when this write runs
-    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetKvHash>;
+    struct SetTotals {};  // stores kv_hash_ and events_bytes_ as they are when it runs
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
@@ -104,6 +104,7 @@ private:
     int run_put(const Put& write);
     int run_erase(const Erase& write);
     int run_add_event(const AddEvent& write);
+    int run_set_totals();
     int replay();
     bool restart_after_map_full();
     void fail(Error error);
@@ -117,6 +118,8 @@ private:
     bool erase_existed_ = false;  // result of the last Erase run
     std::uint64_t kv_hash_begin_ = 0;  // the stored state hash when the batch began
     std::uint64_t kv_hash_ = 0;        // ... with this batch's kv writes so far
+    std::uint64_t events_bytes_begin_ = 0;  // the stored events' bytes when the batch began
+    std::uint64_t events_bytes_ = 0;        // ... with this batch's events so far
     int map_grows_ = 0;           // bounded by map_grows_per_txn_max
     bool finished_ = false;
 };

@@ -60,7 +60,7 @@ Result<std::unique_ptr<Databases>> Databases::open_env(const StateGuard& guard,
     if (!marked)
         return marked.error();
     dbs->sessions_max = options.sessions_max;
-    dbs->events_max = options.events_max;
+    dbs->event_bounds = {options.events_max, options.events_bytes_max};
     Databases& d = *dbs;
     auto opened = d.write("open databases", [&d](MDB_txn* txn) {
         int rc = d.state_meta.open(txn);

@@ -27,7 +27,7 @@ struct Options;
 
 struct Databases {
     static constexpr unsigned dbs_max = 5;  // meta, kv, sessions, session_age, events
-    static constexpr std::uint64_t state_format = 3;  // meta "format" (meta_db.h)
+    static constexpr std::uint64_t state_format = 4;  // meta "format" (meta_db.h)
 
     // Opens the environment under dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env. If
@@ -58,7 +58,7 @@ struct Databases {
     SessionDb sessions;
     EventDb events;
     std::size_t sessions_max = 0;
-    std::size_t events_max = 0;
+    EventDb::Bounds event_bounds;
     int commits_to_fail = 0;
 };
 

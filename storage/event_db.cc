@@ -1,6 +1,8 @@
 // EventDb: see event_db.h.
 #include "storage/event_db.h"
 
+#include <algorithm>
+
 #include <string>
 
 #include "node/raft/assert.h"
@@ -9,7 +11,7 @@
 namespace cabildo::storage {
 
 int EventDb::add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::string_view event,
-                 std::size_t events_max, raft::LogIndex* evicted_through) {
+                 const Bounds& bounds, std::uint64_t* bytes, raft::LogIndex* evicted_through) {
     *evicted_through = 0;
     codec::U64Key index_bytes = codec::u64_key(index);
     MDB_val k = to_val(codec::view(index_bytes));
@@ -20,21 +22,27 @@ int EventDb::add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::
     CABILDO_ASSERT(rc != MDB_KEYEXIST, "event index not above every earlier event's");
     if (rc != 0)
         return rc;
-    return evict_oldest(txn, events_max, evicted_through);
+    *bytes += value.size();
+    return evict_oldest(txn, bounds, bytes, evicted_through);
 }
 
-int EventDb::evict_oldest(MDB_txn* txn, std::size_t events_max, raft::LogIndex* evicted_through) {
+int EventDb::evict_oldest(MDB_txn* txn, const Bounds& bounds, std::uint64_t* bytes,
+                          raft::LogIndex* evicted_through) {
     MDB_stat stat{};
     int rc = mdb_stat(txn, dbi_, &stat);  // counts this transaction's own writes
     CABILDO_ASSERT(rc == 0, "mdb_stat(events) failed");
     Cursor cursor(txn, dbi_);
-    // Bounded: one event is added per call, so this runs at most once unless
-    // events_max was lowered since the last open.
-    for (std::size_t count = stat.ms_entries; count > events_max; --count) {
+    std::size_t count = stat.ms_entries;
+    for (std::size_t evicted = 0; evicted < evictions_per_add_max && count > 1 &&
+                                  (count > bounds.events_max || *bytes > bounds.bytes_max);
+         ++evicted, --count) {
         MDB_val k{}, v{};
         rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_FIRST);
         CABILDO_ASSERT(rc == 0, "fewer events than mdb_stat counts");
         *evicted_through = codec::decode_u64(to_view(k));
+        // A total that was never recorded (events kept before it was) is
+        // treated as zero, not let go below it.
+        *bytes -= std::min<std::uint64_t>(*bytes, v.mv_size);
         rc = mdb_cursor_del(cursor.raw(), 0);
         if (rc != 0)
             return rc;

@@ -7,14 +7,17 @@
 // The event bytes are node/'s encoding (through wire/); storage/ never looks
 // inside them, and keeps the client key beside them only to filter by
 // prefix. Not a log: indexes have gaps (entries that changed nothing).
-// Invariant: at most events_max events, the newest. Eviction removes the
-// smallest index first, inside the apply transaction, from replicated data
-// only, so every node keeps the same events; the caller records the highest
-// evicted index (meta "events_compacted"). Writes return LMDB codes; reads
-// assert.
+// Invariant (once eviction has caught up, see add()): at most events_max
+// events and at most bytes_max bytes of them (but always the newest one),
+// the newest. Eviction removes the smallest index first, inside the apply
+// transaction, from replicated data only, so every node with the same bounds
+// keeps the same events; the caller records the highest evicted index (meta
+// "events_compacted") and the bytes kept (meta "events_bytes"). Writes
+// return LMDB codes; reads assert.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "node/raft/types.h"
@@ -34,14 +37,26 @@ public:
         std::size_t scan_max = 0;
     };
 
+    // How much history to keep.
+    struct Bounds {
+        std::size_t events_max = 0;
+        std::uint64_t bytes_max = 0;  // of the stored values (key and event)
+    };
+    // Evictions per add() at most: one add evicts one event in the steady
+    // state, more after a large event or lowered bounds, and the rest on the
+    // next adds, so no single apply does unbounded work.
+    static constexpr std::size_t evictions_per_add_max = 1024;
+
     int open(MDB_txn* txn) { return open_dbi(txn, "events", &dbi_); }
 
-    // Stores the event under index and, if that makes more than events_max
-    // events, evicts the oldest; *evicted_through is then the highest evicted
-    // index, else 0. Preconditions (asserted): index is above every stored
-    // event's; key fits its u16 length.
+    // Stores the event under index and, while that leaves more than
+    // bounds.events_max events or more than bounds.bytes_max bytes, evicts
+    // the oldest (never the new one, at most evictions_per_add_max).
+    // *bytes is the stored total before and after; *evicted_through is the
+    // highest evicted index, else 0. Preconditions (asserted): index is above
+    // every stored event's; key fits its u16 length.
     int add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::string_view event,
-            std::size_t events_max, raft::LogIndex* evicted_through);
+            const Bounds& bounds, std::uint64_t* bytes, raft::LogIndex* evicted_through);
 
     // Appends to out->events the events with index >= from whose key starts
     // with prefix, in index order, within limits. Sets out->more if it
@@ -51,7 +66,8 @@ public:
               EventsResult* out) const;
 
 private:
-    int evict_oldest(MDB_txn* txn, std::size_t events_max, raft::LogIndex* evicted_through);
+    int evict_oldest(MDB_txn* txn, const Bounds& bounds, std::uint64_t* bytes,
+                     raft::LogIndex* evicted_through);
 
     MDB_dbi dbi_ = 0;
 };

@@ -16,6 +16,7 @@ constexpr std::string_view applied_key = "applied";
 constexpr std::string_view events_compacted_key = "events_compacted";
 constexpr std::string_view kv_hash_key = "kv_hash";
 constexpr std::string_view format_key = "format";
+constexpr std::string_view events_bytes_key = "events_bytes";
 
 std::optional<std::string_view> read(MDB_txn* txn, MDB_dbi dbi, std::string_view name) {
     MDB_val key = to_val(name);
@@ -77,6 +78,14 @@ std::uint64_t MetaDb::kv_hash(MDB_txn* txn) const {
 
 int MetaDb::set_kv_hash(MDB_txn* txn, std::uint64_t hash) {
     return write_u64(txn, dbi_, kv_hash_key, hash);
+}
+
+std::uint64_t MetaDb::events_bytes(MDB_txn* txn) const {
+    return read_u64(txn, dbi_, events_bytes_key, 0);
+}
+
+int MetaDb::set_events_bytes(MDB_txn* txn, std::uint64_t bytes) {
+    return write_u64(txn, dbi_, events_bytes_key, bytes);
 }
 
 std::uint64_t MetaDb::format(MDB_txn* txn) const {

@@ -3,7 +3,7 @@
 //
 // Keys are ASCII names: "hard_state" -> [term][voted_for][commit_index],
 // "applied" -> [index], "events_compacted" -> [index], "kv_hash" -> [sum],
-// "format" -> [version], all u64 big-endian.
+// "events_bytes" -> [bytes], "format" -> [version], all u64 big-endian.
 // A key never written reads as zero (a fresh node). Writes return LMDB
 // codes; reads assert.
 #pragma once
@@ -27,6 +27,9 @@ public:
     // The state hash: the sum of KvDb::pair_hash over every pair (0: empty).
     std::uint64_t kv_hash(MDB_txn* txn) const;
     int set_kv_hash(MDB_txn* txn, std::uint64_t hash);
+    // The bytes of the stored events (EventDb); 0 when never written.
+    std::uint64_t events_bytes(MDB_txn* txn) const;
+    int set_events_bytes(MDB_txn* txn, std::uint64_t bytes);
     // The state environment's layout version; 1 when never written (before
     // "kv_hash" existed).
     std::uint64_t format(MDB_txn* txn) const;

@@ -16,8 +16,8 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     }
     if (options.sessions_max == 0)
         return Error{Status::bad_request, "sessions_max must be > 0"};
-    if (options.events_max == 0)
-        return Error{Status::bad_request, "events_max must be > 0"};
+    if (options.events_max == 0 || options.events_bytes_max == 0)
+        return Error{Status::bad_request, "events_max and events_bytes_max must be > 0"};
     // The lock first: a second process on this directory touches nothing.
     auto lock = DirLock::acquire(path);
     if (!lock)

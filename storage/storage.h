@@ -36,6 +36,7 @@ struct Options {
     std::size_t map_bytes_max = 64ull << 30;
     std::size_t sessions_max = 100000;  // oldest (by last-used index) evicted first
     std::size_t events_max = 100000;    // oldest (lowest index) evicted first
+    std::uint64_t events_bytes_max = std::uint64_t{1} << 30;  // ... and past this many bytes
     std::string boot_id;  // empty: this system's; tests set it to act out a reboot
     LogIdentity identity;  // whose log this is: checked against raft.log's header
     Recovery recovery = Recovery::normal;  // repair: cut the log at damage (--repair-log)
@@ -53,7 +54,8 @@ struct Options {
 //     meta    "applied"                 -> [index u64]
 //             "events_compacted"        -> [index u64], the highest evicted event
 //             "kv_hash"                 -> [sum u64], the state hash (kv_db.h)
-//             "format"                  -> [3 u64]; an older state (no
+//             "events_bytes"            -> [u64], the bytes of the events kept
+//             "format"                  -> [4 u64]; an older state (no
 //                                          or another format) is discarded at
 //                                          open and rebuilt from the log
 //             Missing keys read as zero (a fresh node).
@@ -64,7 +66,8 @@ struct Options {
 //     events  [index u64]               -> [key_len u16][client key][event bytes]
 //             One opaque event (node/'s bytes) per applied index that
 //             changed the state, appended with MDB_APPEND; the lowest
-//             indexes are evicted past Options::events_max.
+//             indexes are evicted past Options::events_max events or
+//             Options::events_bytes_max bytes (event_db.h).
 //   state-in-use  the boot id of the system that has state/ open (StateGuard).
 //
 // Writes:

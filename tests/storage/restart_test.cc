@@ -77,10 +77,21 @@ TEST(RestartTest, BadOptionsRefused) {
         const char* name;
         Options options;
     };
+    const auto options = [](std::size_t initial, std::size_t max, std::size_t sessions,
+                            std::uint64_t events_bytes) {
+        Options o;
+        o.map_bytes_initial = initial;
+        o.map_bytes_max = max;
+        o.sessions_max = sessions;
+        o.events_max = 10;
+        o.events_bytes_max = events_bytes;
+        return o;
+    };
     std::vector<Case> cases = {
-        {"zero map", {0, 1 << 20, 10, 10, {}, {}, Recovery::normal}},
-        {"initial above max", {2 << 20, 1 << 20, 10, 10, {}, {}, Recovery::normal}},
-        {"no sessions", {1 << 20, 1 << 20, 0, 10, {}, {}, Recovery::normal}},
+        {"zero map", options(0, 1 << 20, 10, 1000)},
+        {"initial above max", options(2 << 20, 1 << 20, 10, 1000)},
+        {"no sessions", options(1 << 20, 1 << 20, 0, 1000)},
+        {"no event bytes", options(1 << 20, 1 << 20, 10, 0)},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
