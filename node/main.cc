@@ -29,6 +29,7 @@ struct Modes {
     std::string boot_id;
     bool check = false;
     bool repair_log = false;
+    bool storage_failing_at_start = false;
 };
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
@@ -42,6 +43,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--test-boot-id", boot_id,
                    "FOR TESTS: pretend the system's boot id is this (a changed one acts out an "
                    "OS crash since the last run)");
+    app.add_flag("--test-storage-failing", modes.storage_failing_at_start,
+                 "FOR TESTS: with --test-fault-injection, start as if SIGUSR1 had been sent "
+                 "(every storage commit fails until SIGUSR2)");
 #else
     (void)fault_injection;
     (void)boot_id;
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (modes.fault_injection) {
+        fail_storage.store(modes.storage_failing_at_start ? 1 : 0);
         std::signal(SIGUSR1, on_fail_storage);
         std::signal(SIGUSR2, on_fail_storage);
     }

@@ -5,6 +5,7 @@ state as everyone else; after a clean stop, or a kill -9 in the same boot, it
 keeps its state and re-applies nothing."""
 
 import re
+import signal
 import unittest
 
 import harness
@@ -64,6 +65,44 @@ class StateRebuildTest(harness.ClusterTestCase):
         self.assertEqual(self.applied_at_start(c, victim), applied)
         self.assertEqual(c.node(victim).log().count("rebuilt from the log"), 1)
         self.assertEqual(c.read_all(victim, b"sr/"), want)
+        self.assertAllAlive()
+
+
+    def test_a_recovering_node_answers_status_and_refuses_the_rest(self):
+        c = self.start_cluster(3)
+        for n in c.nodes:
+            n.more_args = ["--test-boot-id", "boot-1"]
+            c.stop(n.id)
+        for n in c.nodes:
+            c.start(n.id)
+        lead = c.wait_for_leader()
+        victim = [i for i in (1, 2, 3) if i != lead][0]
+        want = self.write_keys(c, b"r")
+        c.wait_converged()
+        c.kill(victim)
+        # As after an OS crash, and with a disk that refuses every commit, so
+        # the node stays recovering until the test heals it (SIGUSR2).
+        node = c.node(victim)
+        node.more_args = ["--test-boot-id", "boot-2", "--test-fault-injection",
+                          "--test-storage-failing"]
+        c.start(victim)
+        st = harness.wait_for(lambda: c.status(victim), 10.0, "a status answer while recovering")
+        self.assertTrue(st["recovering"], st)
+        self.assertGreaterEqual(st["recovering_to"], KEYS)
+        self.assertLess(st["applied_index"], st["recovering_to"])
+        rep = c.client().request({"op": "get", "key": b"sr/0001", "consistency": "serializable"},
+                                 endpoint=node.client_endpoint, timeout=2.0)
+        self.assertFalse(rep["ok"])
+        self.assertEqual(rep["error"], "unavailable")
+        self.assertIn("recovering", rep["message"])
+        # The others carry on meanwhile; then the disk heals and it catches up.
+        c.client().put(b"sr/while", b"1")
+        want[b"sr/while"] = b"1"
+        node.proc.send_signal(signal.SIGUSR2)
+        harness.wait_for(lambda: not c.status(victim)["recovering"], 20.0, "recovery to end")
+        c.wait_converged(timeout=30.0)
+        self.assertEqual(c.read_all(victim, b"sr/"), want)
+        self.assertIn("recovered: re-applied the log up to", node.log())
         self.assertAllAlive()
 
 
