@@ -97,12 +97,14 @@ Result<bool> Node::apply_committed(const std::vector<raft::Entry>& entries, raft
     if (!staged) return staged.error();
     auto committed = staged->txn.commit();
     if (!committed) return committed.error();
-    // Re-applying after a restart publishes nothing: those events went out
-    // when they first committed, and watch_from serves them exactly.
-    const bool publish = !recovering();
+    // Re-applying after a restart publishes nothing up to recovering_to_:
+    // those events went out when they first committed, and watch_from
+    // serves them exactly.
     for (const Applied& a : staged->applied) {
         answer_write(a);
-        if (publish && !a.event.empty()) send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        if (a.index > recovering_to_ && !a.event.empty()) {
+            send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        }
     }
     flush_forward_replies();  // answers go out now, not after the next fsync
     if (recovering_to_ != 0 && !recovering()) {
