@@ -34,21 +34,16 @@ struct Modes {
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                  std::vector<std::string>& members, Modes& modes) {
-    bool& fault_injection = modes.fault_injection;
-    std::string& boot_id = modes.boot_id;
 #ifdef CABILDO_FAULT_INJECTION
-    app.add_flag("--test-fault-injection", fault_injection,
+    app.add_flag("--test-fault-injection", modes.fault_injection,
                  "FOR TESTS: SIGUSR1 makes every storage commit fail (a broken disk), SIGUSR2 "
                  "heals it");
-    app.add_option("--test-boot-id", boot_id,
+    app.add_option("--test-boot-id", modes.boot_id,
                    "FOR TESTS: pretend the system's boot id is this (a changed one acts out an "
                    "OS crash since the last run)");
     app.add_flag("--test-storage-failing", modes.storage_failing_at_start,
                  "FOR TESTS: with --test-fault-injection, start as if SIGUSR1 had been sent "
                  "(every storage commit fails until SIGUSR2)");
-#else
-    (void)fault_injection;
-    (void)boot_id;
 #endif
     app.set_config("--config", "", "read options from a TOML/INI file");
     app.add_option("--id", config.id, "this node's id (one of the members)");
@@ -62,10 +57,11 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                    "log (default: derived from the --member list)");
     app.add_flag("--check", modes.check,
                  "inspect the data directory's raft.log and state marker, print what was found, "
-                 "change nothing, exit (0: intact or only a torn last write, 1: damaged)");
+                 "change nothing, exit (0: intact or only a torn last write, 1: damaged, 3: a node "
+                 "is using the directory)");
     app.add_flag("--repair-log", modes.repair_log,
                  "KNOWINGLY cut raft.log at its first damaged record, losing every entry and "
-                 "vote after it, then start (see README, 'Storage and durability')");
+                 "vote after it, then start (see README, 'Repairing a node')");
     app.add_option("--tick-ms", config.tick_ms, "length of one Raft tick")->capture_default_str();
     app.add_option("--election-ticks", config.election_ticks,
                    "election timeout: randomized in [N, 2N) ticks")

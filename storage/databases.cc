@@ -9,7 +9,8 @@
 
 namespace cabildo::storage {
 
-Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const Options& options) {
+Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const Options& options,
+                                                   std::optional<raft::LogIndex> applied_max) {
     StateGuard guard(dir, options.boot_id);
     auto prepared = guard.prepare();  // discards an untrustworthy state env
     if (!prepared)
@@ -17,32 +18,23 @@ Result<std::unique_ptr<Databases>> Databases::open(const std::string& dir, const
     auto dbs = open_env(guard, options);
     if (!dbs)
         return dbs.error();
-    auto current = (*dbs)->check_format();
-    if (!current)
-        return current.error();
-    if (*current)
+    auto reason = (*dbs)->discard_reason(applied_max);
+    if (!reason)
+        return reason.error();
+    if (reason->empty())
         return dbs;
-    // Another layout (before the incremental state hash, or with another
-    // per-pair hash): derived data, so it is rebuilt from the log rather
-    // than converted.
-    std::uint64_t format = 0;
-    {
-        ReadTxn txn(*(*dbs)->state_env);
-        format = (*dbs)->state_meta.format(txn.raw());
-    }
-    dbs->reset();
-    auto discarded = guard.discard("it has state format " + std::to_string(format) +
-                                   " and this node writes format " +
-                                   std::to_string(state_format));
+    // Derived data: rebuilt from the log rather than converted or trusted.
+    dbs->reset();  // closes the environment
+    auto discarded = guard.discard(*reason);
     if (!discarded)
         return discarded.error();
     dbs = open_env(guard, options);
     if (!dbs)
         return dbs.error();
-    current = (*dbs)->check_format();
-    if (!current)
-        return current.error();
-    CABILDO_ASSERT(*current, "a new state environment has an old format");
+    reason = (*dbs)->discard_reason(applied_max);
+    if (!reason)
+        return reason.error();
+    CABILDO_ASSERT(reason->empty(), "a new state environment must be kept");
     return dbs;
 }
 
@@ -77,25 +69,34 @@ Result<std::unique_ptr<Databases>> Databases::open_env(const StateGuard& guard,
     return dbs;
 }
 
-// True if the environment has the current layout, stamping an empty one.
-Result<bool> Databases::check_format() {
-    bool empty = false;
+// Why this environment must be discarded, or empty if it can be kept: another
+// layout (before the incremental state hash, or with another per-pair hash),
+// or an applied index above applied_max. An empty one is stamped with the
+// current format.
+Result<std::string> Databases::discard_reason(std::optional<raft::LogIndex> applied_max) {
     std::uint64_t format = 0;
+    raft::LogIndex applied = 0;
+    bool empty = false;
     {
         ReadTxn txn(*state_env);
         format = state_meta.format(txn.raw());
-        empty = state_meta.applied(txn.raw()) == 0 && kv.count(txn.raw()) == 0;
+        applied = state_meta.applied(txn.raw());
+        empty = applied == 0 && kv.count(txn.raw()) == 0;
     }
+    if (applied_max && applied > *applied_max)
+        return std::string("--repair-log cut the log below it");
     if (format == state_format)
-        return true;
-    if (!empty)
-        return false;
+        return std::string();
+    if (!empty) {
+        return "it has state format " + std::to_string(format) + " and this node writes format " +
+               std::to_string(state_format);
+    }
     auto stamped = write("stamp the state format", [this](MDB_txn* txn) {
         return state_meta.set_format(txn, state_format);
     });
     if (!stamped)
         return stamped.error();
-    return true;
+    return std::string();
 }
 
 Result<bool> Databases::write(std::string_view what, const std::function<int(MDB_txn*)>& body) {

@@ -31,14 +31,17 @@ struct Databases {
 
     // Opens the environment under dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env. If
-    // the state cannot be trusted (see StateGuard), or has an older layout,
-    // it is emptied first.
-    static Result<std::unique_ptr<Databases>> open(const std::string& dir, const Options& options);
+    // the state cannot be trusted (see StateGuard), has another layout, or
+    // is applied past applied_max (given after --repair-log cut the log),
+    // it is emptied first; guard->reason() says why.
+    static Result<std::unique_ptr<Databases>> open(
+        const std::string& dir, const Options& options,
+        std::optional<raft::LogIndex> applied_max = std::nullopt);
 
     // The environment and its databases, with guard's marker set in use.
     static Result<std::unique_ptr<Databases>> open_env(const StateGuard& guard,
                                                        const Options& options);
-    Result<bool> check_format();
+    Result<std::string> discard_reason(std::optional<raft::LogIndex> applied_max);
 
     // Runs body in one write transaction of env and commits it. If body or
     // the commit hits MDB_MAP_FULL, the transaction is aborted, the map

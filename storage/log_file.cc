@@ -91,6 +91,12 @@ std::string encode_file_header(const LogIdentity& identity) {
     return header;
 }
 
+// Writes and syncs the file header at offset 0; false with errno set.
+bool write_file_header(int fd, const LogIdentity& identity) {
+    const std::string header = encode_file_header(identity);
+    return write_fully(fd, header.data(), header.size(), 0) && ::fdatasync(fd) == 0;
+}
+
 // True if [from, to) of the file holds only zero bytes.
 std::optional<bool> all_zero(int fd, std::uint64_t from, std::uint64_t to) {
     std::string buffer;
@@ -152,9 +158,7 @@ Result<int> LogFile::open_or_create(const std::string& dir, const std::string& p
         const std::string tmp = path + ".new";
         int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return errno_error("create " + tmp, errno);
-        const std::string header = encode_file_header(identity);
-        if (!write_fully(fd, header.data(), header.size(), 0) || ::fdatasync(fd) != 0 ||
-            ::rename(tmp.c_str(), path.c_str()) != 0) {
+        if (!write_file_header(fd, identity) || ::rename(tmp.c_str(), path.c_str()) != 0) {
             const int err = errno;
             ::close(fd);
             return errno_error("create " + path, err);
@@ -170,8 +174,7 @@ Result<int> LogFile::open_or_create(const std::string& dir, const std::string& p
     if (fd < 0) return errno_error("open " + path, errno);
     struct stat st{};
     if (::fstat(fd, &st) == 0 && st.st_size == 0) {
-        const std::string header = encode_file_header(identity);
-        if (!write_fully(fd, header.data(), header.size(), 0) || ::fdatasync(fd) != 0) {
+        if (!write_file_header(fd, identity)) {
             const int err = errno;
             ::close(fd);
             return errno_error("write the header of " + path, err);

@@ -45,11 +45,6 @@ public:
     const std::string& reason() const { return reason_; }
     // Empties the state environment's directory (it must not be open).
     Result<bool> discard(const std::string& reason);
-    // Records a discard done by another guard before this one's open.
-    void discard_reason_for_open(const std::string& reason) {
-        discarded_ = true;
-        reason_ = reason;
-    }
     // Writes and syncs the marker. Call before the first unsynced commit.
     Result<bool> mark_in_use();
     // Marks the state clean. Call only after the state environment was synced.

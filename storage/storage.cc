@@ -27,17 +27,14 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     auto log = LogFile::open(path, options.identity, options.recovery);
     if (!log)
         return log.error();
-    auto dbs = Databases::open(path, options);
+    // A repair's cut may take the log below the applied state, whose entries
+    // are committed but now missing here: then the state is rebuilt from
+    // what is left and what the leader sends.
+    const bool cut = options.recovery == Recovery::repair && (*log)->report().damage_offset;
+    auto dbs = Databases::open(path, options,
+                               cut ? std::optional((*log)->last_index()) : std::nullopt);
     if (!dbs)
         return dbs.error();
-    if (options.recovery == Recovery::repair && (*log)->report().damage_offset) {
-        // The cut may take the log below the applied state, whose entries
-        // are committed but now missing here: rebuild the state from what
-        // is left and what the leader sends.
-        dbs = discard_state(path, options, std::move(*dbs), (*log)->last_index());
-        if (!dbs)
-            return dbs.error();
-    }
     auto storage =
         std::unique_ptr<Storage>(new Storage(std::move(*lock), std::move(*dbs), std::move(*log)));
     if (storage->applied_index_ > storage->last_index()) {
@@ -50,28 +47,6 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
                          "empty (README, 'Repairing a node')"};
     }
     return storage;
-}
-
-// After --repair-log: the state, unless it is within the repaired log.
-Result<std::unique_ptr<Databases>> Storage::discard_state(const std::string& path,
-                                                          const Options& options,
-                                                          std::unique_ptr<Databases> dbs,
-                                                          raft::LogIndex last_index) {
-    {
-        ReadTxn txn(*dbs->state_env);
-        if (dbs->state_meta.applied(txn.raw()) <= last_index)
-            return dbs;
-    }
-    dbs.reset();  // closes the environment
-    StateGuard guard(path, options.boot_id);
-    auto discarded = guard.discard("--repair-log cut the log below it");
-    if (!discarded)
-        return discarded.error();
-    auto reopened = Databases::open(path, options);
-    if (!reopened)
-        return reopened.error();
-    (*reopened)->guard->discard_reason_for_open(guard.reason());
-    return reopened;
 }
 
 Storage::Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,

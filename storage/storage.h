@@ -189,10 +189,6 @@ private:
 
     Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,
             std::unique_ptr<LogFile> log);
-    static Result<std::unique_ptr<Databases>> discard_state(const std::string& path,
-                                                            const Options& options,
-                                                            std::unique_ptr<Databases> dbs,
-                                                            raft::LogIndex last_index);
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
 

@@ -32,16 +32,19 @@ class StateRebuildTest(harness.ClusterTestCase):
         self.assertTrue(found, "no start line in node %d's log" % node_id)
         return int(found[-1])
 
-    def test_os_crash_rebuilds_from_the_log(self):
+    def cluster_in_boot_1(self):
+        """A cluster restarted with --test-boot-id boot-1, and a follower."""
         c = self.start_cluster(3)
         for n in c.nodes:
             n.more_args = ["--test-boot-id", "boot-1"]
-        for n in c.nodes:
             c.stop(n.id)
         for n in c.nodes:
             c.start(n.id)
         lead = c.wait_for_leader()
-        victim = [i for i in (1, 2, 3) if i != lead][0]
+        return c, [i for i in (1, 2, 3) if i != lead][0]
+
+    def test_os_crash_rebuilds_from_the_log(self):
+        c, victim = self.cluster_in_boot_1()
         want = self.write_keys(c, b"a")
         c.wait_converged()
         c.kill(victim)  # with unsynced applied state on "disk"
@@ -69,14 +72,7 @@ class StateRebuildTest(harness.ClusterTestCase):
 
 
     def test_a_recovering_node_answers_status_and_refuses_the_rest(self):
-        c = self.start_cluster(3)
-        for n in c.nodes:
-            n.more_args = ["--test-boot-id", "boot-1"]
-            c.stop(n.id)
-        for n in c.nodes:
-            c.start(n.id)
-        lead = c.wait_for_leader()
-        victim = [i for i in (1, 2, 3) if i != lead][0]
+        c, victim = self.cluster_in_boot_1()
         want = self.write_keys(c, b"r")
         c.wait_converged()
         c.kill(victim)
