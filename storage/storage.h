@@ -126,6 +126,7 @@ public:
     std::optional<raft::Term> term_at(raft::LogIndex index) const override;
     std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
                                      std::size_t bytes_max) const override;
+    raft::SnapshotMeta snapshot() const override { return {}; }
 
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }

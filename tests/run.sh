@@ -6,7 +6,9 @@
 #   2. the unit and simulation tests again in an ASan+UBSan build (fewer
 #      seeds: ~10x slower there). The multi-process suites assert timing
 #      (failover within 1 s) and run in the normal build only;
-#   3. a short libFuzzer run of every wire decoder.
+#   3. a short libFuzzer run of every wire decoder;
+#   4. tests/sim/mutation_check.sh: every deliberate bug in
+#      tests/sim/mutations/ must be caught by the simulator.
 # The last line counts the CTest tests of both builds.
 #
 #   tests/run.sh             # everything
@@ -35,5 +37,8 @@ if [ "${1:-}" != "--quick" ]; then
 
     echo "== fuzzing (short) =="
     tests/fuzz/run.sh "${CABILDO_FUZZ_SECONDS:-10}"
+
+    echo "== mutations (the simulator must catch each) =="
+    tests/sim/mutation_check.sh "${CABILDO_MUTATION_SEEDS:-20000}"
 fi
 echo "tests: $passed passed, 0 failed"

@@ -18,7 +18,11 @@ namespace {
 using Packer = msgpack::packer<msgpack::sbuffer>;
 using Fields = std::span<const msgpack::object>;
 
-constexpr std::size_t message_fields = 18;  // after the version
+constexpr std::size_t message_fields = 18;  // after the version, required
+// Appended later in v1, optional when decoding (absent: zero): the
+// snapshot's index, term and members (install_snapshot).
+constexpr std::size_t message_fields_snapshot = 21;
+constexpr std::size_t snapshot_members_max = 1024;
 constexpr std::size_t entry_fields = 4;     // term, index, type, data
 constexpr std::size_t hard_state_fields = 3;
 constexpr std::size_t record_elements_max = 64;
@@ -111,6 +115,17 @@ raft::Message read_message_fields(detail::FieldReader& reader, Fields f) {
     message.hint_index = reader.read_uint(f[15], "hint_index");
     message.hint_term = reader.read_uint(f[16], "hint_term");
     message.read_round = reader.read_uint(f[17], "read_round");
+    if (f.size() >= message_fields_snapshot) {
+        message.snapshot.index = reader.read_uint(f[18], "snapshot_index");
+        message.snapshot.term = reader.read_uint(f[19], "snapshot_term");
+        const Fields members = reader.read_array(f[20], "snapshot_members", 0);
+        if (reader.ok() && members.size() > snapshot_members_max) {
+            reader.fail(Status::bad_request, "snapshot_members: too many");
+        }
+        for (std::size_t i = 0; reader.ok() && i < members.size(); ++i) {
+            message.snapshot.members.push_back(reader.read_uint(members[i], "snapshot member"));
+        }
+    }
     return message;
 }
 
@@ -144,6 +159,13 @@ std::optional<Error> check_message(const raft::Message& message) {
     }
     if (message.type != raft::MessageType::append_entries && !message.entries.empty()) {
         return Error{Status::bad_request, "entries: only append_entries carries entries"};
+    }
+    if (message.type == raft::MessageType::install_snapshot &&
+        (message.snapshot.index == 0 || message.snapshot.term == 0 ||
+         message.snapshot.term > message.term)) {
+        return Error{Status::bad_request,
+                     "install_snapshot: snapshot index and term must be >= 1, the term at most "
+                     "the message's"};
     }
     return check_entries(message);
 }
@@ -211,7 +233,7 @@ std::string encode_message(const raft::Message& message) {
     CABILDO_ASSERT(message.to != raft::node_none, "encode_message without to");
     msgpack::sbuffer buffer;
     Packer packer(buffer);
-    packer.pack_array(message_fields + 1);
+    packer.pack_array(message_fields_snapshot + 1);
     packer.pack_uint64(protocol_version);
     packer.pack_uint8(static_cast<std::uint8_t>(message.type));
     packer.pack_uint64(message.from);
@@ -235,6 +257,10 @@ std::string encode_message(const raft::Message& message) {
     packer.pack_uint64(message.hint_index);
     packer.pack_uint64(message.hint_term);
     packer.pack_uint64(message.read_round);
+    packer.pack_uint64(message.snapshot.index);
+    packer.pack_uint64(message.snapshot.term);
+    packer.pack_array(static_cast<std::uint32_t>(message.snapshot.members.size()));
+    for (raft::NodeId id : message.snapshot.members) packer.pack_uint64(id);
     return detail::to_string(buffer);
 }
 

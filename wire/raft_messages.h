@@ -19,8 +19,10 @@ namespace cabildo::wire {
 
 // [version, type, from, to, term, last_log_index, last_log_term, transfer,
 //  granted, prev_log_index, prev_log_term, entries, leader_commit, success,
-//  match_index, reject_index, hint_index, hint_term, read_round], every
-// element present for every type. Precondition: message passes
+//  match_index, reject_index, hint_index, hint_term, read_round,
+//  snapshot_index, snapshot_term, snapshot_members], every element present
+// for every type (a decoder accepts a frame without the last three, as
+// nodes before them sent). Precondition: message passes
 // decode_message()'s checks (it is asserted on the encoded form's cheap
 // parts: from and to non-zero).
 std::string encode_message(const raft::Message& message);

@@ -30,6 +30,10 @@ struct Config {
     std::size_t apply_bytes_max = 16u << 20; // per Ready
     std::size_t uncommitted_entries_max = 1u << 16;
     std::size_t pending_reads_max = 1u << 16;
+    // A follower sent a snapshot gets nothing else until it answers; if it
+    // does not within this many ticks (a lost message, a transfer the shell
+    // gave up without report_snapshot()), the leader probes it again.
+    int snapshot_timeout_ticks = 100;
 
     LogIndex applied = 0;  // the state machine already holds entries up to here
 };

@@ -26,6 +26,7 @@ void Raft::tick_heartbeat() {
         // up, so the leader takes proposals again (thesis §3.10).
         transfer_target_ = node_none;
     }
+    tick_snapshots();
     if (heartbeat_elapsed_ >= config_.heartbeat_interval_ticks) {
         heartbeat_elapsed_ = 0;
         broadcast_heartbeat();

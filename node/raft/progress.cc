@@ -8,6 +8,7 @@
 namespace cabildo::raft {
 
 bool Progress::is_paused(std::size_t inflight_max) const {
+    if (state == State::snapshot) return true;
     if (state == State::probe) return probe_sent;
     return inflight_.size() >= inflight_max;
 }
@@ -36,6 +37,7 @@ bool Progress::maybe_update(LogIndex index) {
 }
 
 bool Progress::maybe_decrease_to(LogIndex rejected, LogIndex match_hint) {
+    if (state == State::snapshot) return false;  // answers to older appends
     if (state == State::replicate) {
         // Everything up to match_index is known to match: an older rejection is stale.
         if (rejected <= match_index) return false;
@@ -60,6 +62,14 @@ void Progress::become_probe() {
     inflight_.clear();
 }
 
+void Progress::become_snapshot(LogIndex snapshot_index) {
+    state = State::snapshot;
+    probe_sent = false;
+    pending_snapshot = snapshot_index;
+    snapshot_ticks = 0;
+    inflight_.clear();
+}
+
 void Progress::become_replicate() {
     state = State::replicate;
     probe_sent = false;
@@ -68,7 +78,12 @@ void Progress::become_replicate() {
 }
 
 const char* progress_state_name(Progress::State state) {
-    return state == Progress::State::probe ? "probe" : "replicate";
+    switch (state) {
+    case Progress::State::probe: return "probe";
+    case Progress::State::replicate: return "replicate";
+    case Progress::State::snapshot: return "snapshot";
+    }
+    return "unknown";
 }
 
 }  // namespace cabildo::raft

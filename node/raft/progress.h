@@ -4,7 +4,10 @@
 // In `probe` the leader does not know where the follower's log matches: it
 // sends one append at a time and waits for the answer. In `replicate` the
 // follower is keeping up: appends are pipelined, at most inflight_max of them
-// unacknowledged. Invariant: match_index < next_index.
+// unacknowledged. In `snapshot` the follower needs entries that are
+// compacted away: a snapshot was sent and nothing else goes until it is
+// answered, reported failed, or snapshot_timeout_ticks pass. Invariant:
+// match_index < next_index.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +19,7 @@ namespace cabildo::raft {
 
 class Progress {
 public:
-    enum class State { probe, replicate };
+    enum class State { probe, replicate, snapshot };
 
     explicit Progress(LogIndex next_index = 1) : next_index(next_index) {}
 
@@ -26,6 +29,8 @@ public:
     bool probe_sent = false;     // probe: an append is out, wait for its answer
     bool recent_active = false;  // heard from within the last election timeout (check quorum)
     std::uint64_t read_round_acked = 0;
+    LogIndex pending_snapshot = 0;  // snapshot: the index of the snapshot sent
+    int snapshot_ticks = 0;         // snapshot: leader ticks since it was sent
 
     bool is_paused(std::size_t inflight_max) const;
     // An append carrying entries up to last_index (count of them) was sent.
@@ -41,6 +46,7 @@ public:
     void free_first_inflight_if_full(std::size_t inflight_max);
     void become_probe();
     void become_replicate();
+    void become_snapshot(LogIndex snapshot_index);
     std::size_t inflight_count() const { return inflight_.size(); }
 
 private:

@@ -16,6 +16,8 @@ Raft::Raft(const Config& config, const HardState& hard_state, const LogReader& l
       persisted_index_(log.last_index()),
       reported_hard_(hard_state) {
     CABILDO_ASSERT(config.id != node_none, "node id 0 is reserved");
+    CABILDO_ASSERT(config.applied + 1 >= log.first_index(),
+                   "the state machine is behind the compacted log: restore the snapshot first");
     CABILDO_ASSERT(is_member(config.id), "this node is not a member");
     CABILDO_ASSERT(config.election_timeout_ticks > config.heartbeat_interval_ticks,
                    "election timeout must exceed the heartbeat interval");
@@ -63,8 +65,9 @@ bool Raft::step_higher_term(const Message& m) {
     // A pre-vote does not change anyone's term.
     if (m.type == MessageType::request_pre_vote) return true;
     if (m.type == MessageType::request_pre_vote_response && m.granted) return true;
-    const bool from_leader =
-        m.type == MessageType::append_entries || m.type == MessageType::heartbeat;
+    const bool from_leader = m.type == MessageType::append_entries ||
+                             m.type == MessageType::heartbeat ||
+                             m.type == MessageType::install_snapshot;
     become_follower(m.term, from_leader ? m.from : node_none);
     return true;
 }
@@ -73,7 +76,8 @@ bool Raft::step_higher_term(const Message& m) {
 // any answer), as etcd's Step does. Two answers are still useful.
 void Raft::step_lower_term(const Message& m) {
     if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type == MessageType::append_entries || m.type == MessageType::heartbeat)) {
+        (m.type == MessageType::append_entries || m.type == MessageType::heartbeat ||
+         m.type == MessageType::install_snapshot)) {
         // A leader that was cut off (and whose followers ignore its vote
         // requests under PreVote/CheckQuorum) must learn the newer term to
         // step down.
@@ -103,6 +107,9 @@ void Raft::dispatch(const Message& m) {
         return;
     case MessageType::timeout_now:
         if (role_ != Role::leader) handle_timeout_now(m);
+        return;
+    case MessageType::install_snapshot:
+        if (role_ != Role::leader) handle_install_snapshot(m);
         return;
     }
 }
@@ -164,6 +171,7 @@ bool Raft::has_ready() const {
     return broadcast_wanted_ || read_round_wanted_ || !messages_.empty() ||
            !messages_early_.empty() ||
            !log_.unstable().empty() || log_.has_entries_to_apply() || !reads_ready_.empty() ||
+           log_.pending_snapshot().has_value() ||
            !reads_failed_.empty() || SoftState{role_, leader_} != reported_soft_ ||
            HardState{term_, voted_for_, log_.commit_index()} != reported_hard_;
 }
@@ -176,6 +184,7 @@ Ready Raft::take_ready() {
     if (soft != reported_soft_) ready.soft_state = soft;
     const HardState hard{term_, voted_for_, log_.commit_index()};
     if (hard != reported_hard_) ready.hard_state = hard;
+    ready.snapshot = log_.pending_snapshot();
     ready.entries_to_persist = log_.unstable();
     ready.messages_early = std::move(messages_early_);
     messages_early_.clear();
@@ -195,6 +204,10 @@ void Raft::advance(const Ready& ready) {
     ready_in_flight_ = false;
     if (ready.soft_state) reported_soft_ = *ready.soft_state;
     if (ready.hard_state) reported_hard_ = *ready.hard_state;
+    if (ready.snapshot) {
+        log_.snapshot_installed();
+        persisted_index_ = std::max(persisted_index_, ready.snapshot->index);
+    }
     if (!ready.entries_to_persist.empty()) {
         const Entry& last = ready.entries_to_persist.back();
         log_.stable_to(last.index, last.term);
@@ -206,7 +219,7 @@ void Raft::advance(const Ready& ready) {
 RaftStatus Raft::status() const {
     RaftStatus s{config_.id,       role_,        term_,      voted_for_,       leader_,
                  log_.commit_index(), log_.applied(), log_.last_index(), persisted_index_,
-                 transfer_target_,  {}};
+                 log_.first_index(), transfer_target_,  {}};
     for (const auto& [id, pr] : progress_) {
         s.progress.push_back({id, pr.match_index, pr.next_index, pr.state});
     }
@@ -217,6 +230,7 @@ void Raft::check_invariants() const {
     CABILDO_ASSERT(log_.applied() <= log_.commit_index(), "applied > commit");
     CABILDO_ASSERT(log_.commit_index() <= log_.last_index(), "commit > last index");
     CABILDO_ASSERT(persisted_index_ <= log_.last_index(), "persisted > last index");
+    CABILDO_ASSERT(log_.first_index() <= log_.applied() + 1, "entries not applied were compacted");
     CABILDO_ASSERT(role_ != Role::leader || leader_ == config_.id, "leader not leading");
     CABILDO_ASSERT(role_ != Role::candidate || voted_for_ == config_.id,
                    "candidate did not vote for itself");
@@ -248,6 +262,7 @@ const char* message_type_name(MessageType type) {
     case MessageType::heartbeat: return "heartbeat";
     case MessageType::heartbeat_response: return "heartbeat_response";
     case MessageType::timeout_now: return "timeout_now";
+    case MessageType::install_snapshot: return "install_snapshot";
     }
     return "unknown";
 }

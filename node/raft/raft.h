@@ -12,7 +12,9 @@
 // CheckQuorum (thesis §9.6, §6.2); log replication with fast backtracking,
 // flow control and pipelining (§5.3); the current-term commit rule (§5.4.2);
 // a no-op entry at the start of each term (§8); ReadIndex (thesis §6.4);
-// leadership transfer with TimeoutNow (thesis §3.10).
+// leadership transfer with TimeoutNow (thesis §3.10); log compaction and
+// InstallSnapshot (§7): a follower that needs an entry the shell compacted
+// away is sent the shell's latest snapshot.
 //
 // It is not: a network, a storage engine or a state machine. Proposals at a
 // follower are refused with the leader's id; forwarding is the shell's job.
@@ -62,6 +64,7 @@ struct RaftStatus {
     LogIndex applied = 0;
     LogIndex last_index = 0;
     LogIndex persisted_index = 0;
+    LogIndex first_index = 0;
     NodeId transfer_target = node_none;
     std::vector<ProgressStatus> progress;  // leader only
 };
@@ -80,6 +83,9 @@ public:
     // the leader hint) or dropped (too many reads pending).
     ReadIndexResult read_index(ReadContext context);
     Status transfer_leadership(NodeId to);
+    // Leader's shell: the snapshot transfer to `to` ended. A failed one is
+    // retried after the next probe; a delivered one waits for the answer.
+    void report_snapshot(NodeId to, bool delivered);
     void campaign();  // start an election now (tests; a shell may use it too)
 
     bool has_ready() const;
@@ -121,6 +127,9 @@ private:
 
     // replication.cc
     bool send_append(NodeId to, bool send_if_empty);
+    void send_snapshot(NodeId to, Progress& pr);
+    void handle_install_snapshot(const Message& m);
+    void tick_snapshots();
     void broadcast_append();
     void broadcast_append_commit();
     void become_follower_if_needed(NodeId leader);

@@ -7,20 +7,24 @@
 
 namespace cabildo::raft {
 
+// Entries below the stable log's first index are committed and applied (they
+// are in a snapshot), whatever the stored commit index says.
 RaftLog::RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied)
     : stable_(stable),
       unstable_offset_(stable.last_index() + 1),
-      commit_index_(commit_index),
-      applied_(applied) {
-    CABILDO_ASSERT(applied <= commit_index, "applied beyond commit");
-    CABILDO_ASSERT(commit_index <= stable.last_index(), "commit beyond the durable log");
+      commit_index_(std::max(commit_index, stable.first_index() - 1)),
+      applied_(std::max(applied, stable.first_index() - 1)) {
+    CABILDO_ASSERT(applied_ <= commit_index_, "applied beyond commit");
+    CABILDO_ASSERT(commit_index_ <= stable.last_index(), "commit beyond the durable log");
 }
 
-LogIndex RaftLog::first_index() const { return stable_.first_index(); }
+LogIndex RaftLog::first_index() const {
+    return pending_snapshot_ ? pending_snapshot_->index + 1 : stable_.first_index();
+}
 
 LogIndex RaftLog::last_index() const {
     if (!unstable_.empty()) return unstable_offset_ + unstable_.size() - 1;
-    return stable_.last_index();
+    return pending_snapshot_ ? pending_snapshot_->index : stable_.last_index();
 }
 
 Term RaftLog::last_term() const {
@@ -33,6 +37,10 @@ std::optional<Term> RaftLog::term_at(LogIndex index) const {
     if (!unstable_.empty() && index >= unstable_offset_) {
         if (index > last_index()) return std::nullopt;
         return unstable_[index - unstable_offset_].term;
+    }
+    if (pending_snapshot_) {
+        if (index == pending_snapshot_->index) return pending_snapshot_->term;
+        return index == 0 ? std::optional<Term>(0) : std::nullopt;  // replaced by the snapshot
     }
     return stable_.term_at(index);
 }
@@ -55,7 +63,8 @@ std::vector<Entry> RaftLog::entries(LogIndex lo, LogIndex hi, std::size_t count_
     hi = std::min(hi, lo + count_max);
     std::vector<Entry> out;
     if (lo >= hi) return out;
-    const LogIndex stable_hi = unstable_.empty() ? hi : std::min(hi, unstable_offset_);
+    LogIndex stable_hi = unstable_.empty() ? hi : std::min(hi, unstable_offset_);
+    if (pending_snapshot_) stable_hi = lo;  // the stable log is being replaced
     if (lo < stable_hi) {
         out = stable_.entries(lo, stable_hi, bytes_max);
         if (out.size() < stable_hi - lo) return out;  // bytes_max reached
@@ -130,6 +139,25 @@ void RaftLog::applied_to(LogIndex index) {
 std::vector<Entry> RaftLog::entries_to_apply(std::size_t bytes_max) const {
     if (!has_entries_to_apply()) return {};
     return entries(applied_ + 1, commit_index_ + 1, commit_index_ - applied_, bytes_max);
+}
+
+void RaftLog::restore(const SnapshotMeta& snapshot) {
+    // An older snapshot would roll the state machine back past entries it
+    // applied (and answered clients for).
+    CABILDO_ASSERT(snapshot.index > commit_index_, "restoring a snapshot at or below commit");
+    pending_snapshot_ = snapshot;
+    unstable_.clear();
+    unstable_offset_ = snapshot.index + 1;
+    commit_index_ = snapshot.index;
+    applied_ = snapshot.index;
+}
+
+void RaftLog::snapshot_installed() {
+    CABILDO_ASSERT(pending_snapshot_.has_value(), "no snapshot pending");
+    const SnapshotMeta s = *pending_snapshot_;
+    pending_snapshot_.reset();
+    CABILDO_ASSERT(stable_.first_index() == s.index + 1 && stable_.term_at(s.index) == s.term,
+                   "the installed log does not start after the snapshot");
 }
 
 void RaftLog::stable_to(LogIndex index, Term term) {

@@ -6,8 +6,13 @@
 // back as durable through stable_to(). The shell must call take_ready() and
 // advance() in lockstep, so the whole tail is handed out at once.
 //
-// Invariants: applied <= commit_index <= last_index(); unstable entries are
-// consecutive from unstable_offset_; committed entries are never truncated.
+// A snapshot received from the leader is pending from restore() until the
+// shell has installed it (snapshot_installed()): meanwhile the log is
+// empty up to the snapshot's index, whatever the stable log still holds.
+//
+// Invariants: first_index() - 1 <= applied <= commit_index <= last_index();
+// unstable entries are consecutive from unstable_offset_; committed entries
+// are never truncated.
 #pragma once
 
 #include <cstddef>
@@ -53,6 +58,17 @@ public:
     void commit_to(LogIndex index);
     LogIndex applied() const { return applied_; }
     void applied_to(LogIndex index);
+    // The shell's latest snapshot, to send to a follower that needs a
+    // compacted entry.
+    SnapshotMeta snapshot() const { return stable_.snapshot(); }
+
+    // Follower (§7): the log and the state machine are replaced by a
+    // snapshot newer than the commit index. Its entries are all committed.
+    void restore(const SnapshotMeta& snapshot);
+    const std::optional<SnapshotMeta>& pending_snapshot() const { return pending_snapshot_; }
+    // The shell installed the pending snapshot: the stable log now starts
+    // after it.
+    void snapshot_installed();
     bool has_entries_to_apply() const { return commit_index_ > applied_; }
     std::vector<Entry> entries_to_apply(std::size_t bytes_max) const;
 
@@ -68,6 +84,7 @@ private:
     void truncate_and_append(const std::vector<Entry>& entries, std::size_t from);
 
     const LogReader& stable_;
+    std::optional<SnapshotMeta> pending_snapshot_;
     std::vector<Entry> unstable_;
     LogIndex unstable_offset_;  // index of unstable_[0]; meaningful when non-empty
     LogIndex commit_index_;

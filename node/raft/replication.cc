@@ -14,7 +14,10 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
     if (pr.is_paused(config_.inflight_appends_max)) return false;
     const LogIndex prev_log_index = pr.next_index - 1;
     const auto prev_log_term = log_.term_at(prev_log_index);
-    CABILDO_ASSERT(prev_log_term.has_value(), "no term for prev_log_index (no snapshots yet)");
+    if (!prev_log_term || pr.next_index < log_.first_index()) {
+        send_snapshot(to, pr);  // §7: what it needs next was compacted away
+        return true;
+    }
     std::vector<Entry> entries;
     if (pr.next_index <= log_.last_index()) {
         entries = log_.entries(pr.next_index, log_.last_index() + 1,
@@ -31,6 +34,28 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
                  .leader_commit = log_.commit_index(),
                  .read_round = read_round_});
     return true;
+}
+
+void Raft::send_snapshot(NodeId to, Progress& pr) {
+    const SnapshotMeta snapshot = log_.snapshot();
+    CABILDO_ASSERT(snapshot.index + 1 >= log_.first_index(), "compacted past the latest snapshot");
+    pr.become_snapshot(snapshot.index);
+    send(Message{.type = MessageType::install_snapshot, .to = to, .snapshot = snapshot});
+}
+
+void Raft::report_snapshot(NodeId to, bool delivered) {
+    CABILDO_ASSERT(!ready_in_flight_, "report_snapshot() between take_ready() and advance()");
+    auto it = progress_.find(to);
+    if (role_ != Role::leader || it == progress_.end()) return;
+    if (it->second.state == Progress::State::snapshot && !delivered) it->second.become_probe();
+}
+
+// Leader tick: a snapshot that was not answered in time is sent again.
+void Raft::tick_snapshots() {
+    for (auto& [id, pr] : progress_) {
+        if (pr.state != Progress::State::snapshot) continue;
+        if (++pr.snapshot_ticks >= config_.snapshot_timeout_ticks) pr.become_probe();
+    }
 }
 
 void Raft::broadcast_append() {
@@ -84,6 +109,29 @@ void Raft::handle_append_entries(const Message& m) {
     send(std::move(response));
 }
 
+// §7: the snapshot replaces the whole log unless the log already holds its
+// last entry. One at or below the commit index is old news: installing it
+// would take the state machine back.
+void Raft::handle_install_snapshot(const Message& m) {
+    become_follower_if_needed(m.from);
+    Message response{.type = MessageType::append_entries_response,
+                     .to = m.from,
+                     .success = true,
+                     .read_round = m.read_round};
+    const SnapshotMeta& s = m.snapshot;
+    if (s.index <= log_.commit_index()) {
+        response.match_index = log_.commit_index();
+    } else if (log_.match_term(s.index, s.term)) {
+        log_.commit_to(s.index);  // the log holds it: commit it, keep what follows
+        response.match_index = s.index;
+    } else {
+        log_.restore(s);
+        persisted_index_ = 0;  // until the shell installed it (advance)
+        response.match_index = s.index;
+    }
+    send(std::move(response));
+}
+
 void Raft::handle_append_entries_response(const Message& m) {
     Progress& pr = progress_.at(m.from);
     pr.recent_active = true;
@@ -95,7 +143,10 @@ void Raft::handle_append_entries_response(const Message& m) {
     }
     const bool was_paused = pr.is_paused(config_.inflight_appends_max);
     if (!pr.maybe_update(m.match_index)) return;
-    if (pr.state == Progress::State::probe) pr.become_replicate();
+    if (pr.state == Progress::State::probe ||
+        (pr.state == Progress::State::snapshot && pr.match_index >= pr.pending_snapshot)) {
+        pr.become_replicate();
+    }
     if (maybe_commit()) {
         broadcast_append_commit();
     } else if (was_paused) {

@@ -45,6 +45,17 @@ struct HardState {
     bool operator==(const HardState&) const = default;
 };
 
+// A snapshot of the state machine: the state after applying every entry up
+// to index (Raft §7). The core sees only this metadata; the bytes are the
+// shell's (a file it takes, sends in chunks and installs).
+struct SnapshotMeta {
+    LogIndex index = 0;  // 0: no snapshot
+    Term term = 0;       // of the entry at index
+    std::vector<NodeId> members{};  // the membership as of index
+
+    bool operator==(const SnapshotMeta&) const = default;
+};
+
 enum class MessageType : std::uint8_t {
     request_vote = 0,
     request_vote_response = 1,
@@ -55,8 +66,9 @@ enum class MessageType : std::uint8_t {
     heartbeat = 6,                  // leader -> follower: commit + read_round, no entries
     heartbeat_response = 7,
     timeout_now = 8,                // leadership transfer: start an election now (thesis §3.10)
+    install_snapshot = 9,           // leader -> follower: replace your log with this snapshot (§7)
 };
-constexpr std::uint8_t message_type_max = 8;
+constexpr std::uint8_t message_type_max = 9;
 const char* message_type_name(MessageType type);
 
 // One flat message for every RPC, as etcd's raftpb.Message. Fields a type does
@@ -75,6 +87,11 @@ const char* message_type_name(MessageType type);
 //     (fast backtracking), and read_round echoed.
 // heartbeat: leader_commit (already capped at the follower's match), read_round.
 // heartbeat_response: read_round echoed.
+// install_snapshot: snapshot (the leader's latest; its shell sends the bytes
+//     beside the message, and the follower's shell steps the message only
+//     once it holds them, verified). The follower answers with an
+//     append_entries_response: success, match_index = the snapshot's index
+//     (or its own commit index if that is higher).
 struct Message {
     MessageType type = MessageType::heartbeat;
     NodeId from = node_none;
@@ -98,6 +115,8 @@ struct Message {
     Term hint_term = 0;
 
     std::uint64_t read_round = 0;  // ReadIndex: leader's heartbeat round (thesis §6.4)
+
+    SnapshotMeta snapshot{};
 
     bool operator==(const Message&) const = default;
 };
@@ -123,14 +142,19 @@ struct SoftState {
 
 // The work the core asks the shell to do, in this order:
 //   0. messages_early may be sent at once, BEFORE step 1;
-//   1. persist hard_state and entries_to_persist (entries replace any stored
-//      suffix starting at entries_to_persist.front().index), synced;
+//   1. install snapshot, if set: the state machine becomes the received
+//      snapshot's state and the log is emptied to start after its index
+//      (first_index() == snapshot.index + 1, term_at(snapshot.index) ==
+//      snapshot.term), durably; then persist hard_state and
+//      entries_to_persist (entries replace any stored suffix starting at
+//      entries_to_persist.front().index), synced;
 //   2. send messages: only AFTER step 1 is durable (Raft's durability rule);
 //   3. apply entries_to_apply in order and record the applied index;
 //   4. serve reads_ready whose index is applied; fail reads_failed;
 //   5. call advance(ready).
 struct Ready {
     std::optional<SoftState> soft_state;
+    std::optional<SnapshotMeta> snapshot;  // received from the leader, to install
     std::optional<HardState> hard_state;
     std::vector<Entry> entries_to_persist;
     // A leader's appends, heartbeats and TimeoutNow depend on nothing it has

@@ -26,8 +26,7 @@ static std::optional<Entry> entry_at(const test::MemoryLog& log,
         if (index > unstable.back().index) return std::nullopt;
         return unstable[index - unstable.front().index];
     }
-    if (index == 0 || index > log.last_index()) return std::nullopt;
-    return log.all()[index - 1];
+    return log.at(index);
 }
 
 void SafetyChecker::on_leader(NodeId id, Term term, const test::MemoryLog& log,
@@ -38,7 +37,7 @@ void SafetyChecker::on_leader(NodeId id, Term term, const test::MemoryLog& log,
                          id, term));
         return;
     }
-    for (LogIndex i = 1; i <= committed_.size(); ++i) {
+    for (LogIndex i = log.first_index(); i <= committed_.size(); ++i) {
         auto e = entry_at(log, unstable, i);
         if (!e || e->term != committed_[i - 1].term || e->data != committed_[i - 1].data) {
             fail(fmt::format("leader completeness: leader {} of term {} lacks committed "
@@ -51,8 +50,8 @@ void SafetyChecker::on_leader(NodeId id, Term term, const test::MemoryLog& log,
 
 void SafetyChecker::on_persisted(NodeId id, const test::MemoryLog& log, LogIndex first_new) {
     for (LogIndex i = first_new; i <= log.last_index(); ++i) {
-        const Entry& e = log.all()[i - 1];
-        const Term prev_term = i == 1 ? 0 : log.all()[i - 2].term;
+        const Entry e = *log.at(i);
+        const Term prev_term = *log.term_at(i - 1);
         EntryId entry_id{prev_term, e.data, e.type};
         auto [it, inserted] = seen_.emplace(std::make_pair(i, e.term), entry_id);
         if (!inserted && (it->second.prev_term != prev_term || it->second.data != e.data ||
@@ -67,7 +66,9 @@ void SafetyChecker::on_persisted(NodeId id, const test::MemoryLog& log, LogIndex
 void SafetyChecker::on_commit(NodeId id, LogIndex commit_index, const test::MemoryLog& log,
                               const std::vector<Entry>& unstable) {
     LogIndex& checked = commit_checked_[id];
-    for (LogIndex i = checked + 1; i <= commit_index; ++i) {
+    // Below the first index the node holds a snapshot, checked when taken or
+    // installed.
+    for (LogIndex i = std::max(checked + 1, log.first_index()); i <= commit_index; ++i) {
         auto e = entry_at(log, unstable, i);
         if (!e) {
             fail(fmt::format("node {} commits index {} it does not hold", id, i));
@@ -109,6 +110,48 @@ void SafetyChecker::on_apply(NodeId id, LogIndex durable_applied, const Entry& e
     applied_.push_back(entry);
 }
 
+void SafetyChecker::on_state(NodeId id, LogIndex index, std::uint64_t state) {
+    auto [it, inserted] = states_.emplace(index, state);
+    if (!inserted && it->second != state) {
+        fail(fmt::format("state machine safety: node {} has another state after index {}", id,
+                         index));
+    }
+}
+
+void SafetyChecker::check_snapshot(const char* what, NodeId id,
+                                   const raft::SnapshotMeta& snapshot, std::uint64_t state) {
+    const Entry* committed = committed_at(snapshot.index);
+    if (committed == nullptr || committed->term != snapshot.term) {
+        fail(fmt::format("snapshot: node {} {} a snapshot at index {} term {}, which is not a "
+                         "committed entry",
+                         id, what, snapshot.index, snapshot.term));
+        return;
+    }
+    auto it = states_.find(snapshot.index);
+    if (it == states_.end() || it->second != state) {
+        fail(fmt::format("snapshot: node {} {} a snapshot at index {} whose state is not the "
+                         "state nodes had there",
+                         id, what, snapshot.index));
+    }
+}
+
+void SafetyChecker::on_snapshot_taken(NodeId id, const raft::SnapshotMeta& snapshot,
+                                      std::uint64_t state) {
+    check_snapshot("took", id, snapshot, state);
+}
+
+void SafetyChecker::on_snapshot_installed(NodeId id, LogIndex applied_before,
+                                          const raft::SnapshotMeta& snapshot,
+                                          std::uint64_t state) {
+    if (snapshot.index < applied_before) {
+        fail(fmt::format("snapshot: node {} installed a snapshot at index {} over a state "
+                         "machine that had applied {} (its state went back)",
+                         id, snapshot.index, applied_before));
+        return;
+    }
+    check_snapshot("installed", id, snapshot, state);
+}
+
 void SafetyChecker::on_write_acked(LogIndex index) {
     acked_index_max_ = std::max<std::uint64_t>(acked_index_max_, index);
 }
@@ -127,14 +170,39 @@ void SafetyChecker::check_committed_durable(const std::vector<const test::Memory
     const Entry& last = committed_.back();
     std::size_t holders = 0;
     for (const test::MemoryLog* log : logs) {
-        if (log->last_index() >= last.index && log->all()[last.index - 1].term == last.term) {
-            ++holders;
-        }
+        // A compacted entry is in the node's snapshot (checked to match).
+        if (log->first_index() > last.index || log->term_at(last.index) == last.term) ++holders;
     }
     if (holders < members_ / 2 + 1) {
         fail(fmt::format("committed entry {} (term {}) is durable on only {} of {} nodes",
                          last.index, last.term, holders, members_));
     }
+}
+
+}  // namespace cabildo::sim
+
+namespace cabildo::sim {
+
+void SafetyChecker::check_node_log(NodeId id, const test::MemoryLog& log) {
+    if (log.first_index() > log.snapshot().index + 1) {
+        fail(fmt::format("compaction: node {} dropped its log through {} but its latest "
+                         "snapshot is at {}: an OS crash would lose the entries between",
+                         id, log.first_index() - 1, log.snapshot().index));
+        return;
+    }
+    // Log matching: holding the entry at held_ means holding all before it.
+    const auto holds = [&](LogIndex i) {
+        return i < log.first_index() || log.term_at(i) == committed_[i - 1].term;
+    };
+    LogIndex& held = held_[id];
+    if (held > 0 && !holds(held)) {
+        fail(fmt::format("committed entry lost: node {} held committed entry {} (term {}) "
+                         "durably and no longer does (log {}..{}, snapshot {})",
+                         id, held, committed_[held - 1].term, log.first_index(),
+                         log.last_index(), log.snapshot().index));
+        return;
+    }
+    while (held < committed_.size() && holds(held + 1)) ++held;
 }
 
 }  // namespace cabildo::sim

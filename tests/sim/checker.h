@@ -10,11 +10,18 @@
 //   same command and the same predecessor term, on every node.
 // - Leader completeness: a new leader's log holds every committed entry.
 // - Committed entries are never lost: a majority's durable logs hold the
-//   highest committed entry.
+//   highest committed entry, and a node that durably held a committed entry
+//   holds it for good (in its log, or compacted into its snapshot).
+// - Compaction: a node drops only entries its latest durable snapshot
+//   covers, so an OS crash (which loses the applied state) can restart it.
 // - State machine safety: no two nodes apply different entries at one index;
 //   each node applies in order, never twice (across restarts too).
 // - Reads: a ReadIndex read never reflects a state older than a write that
 //   was acknowledged before the read started.
+// - Snapshots: a snapshot holds the state every node had at its index, and
+//   its index is a committed entry of its term; installing one never takes
+//   a node's state machine back. Compacted entries count as held (they are
+//   in the node's snapshot, which these checks cover).
 #pragma once
 
 #include <cstdint>
@@ -38,10 +45,18 @@ public:
     void on_commit(raft::NodeId id, raft::LogIndex commit_index, const test::MemoryLog& log,
                    const std::vector<raft::Entry>& unstable);
     void on_apply(raft::NodeId id, raft::LogIndex durable_applied, const raft::Entry& entry);
+    // The state machine of node id after applying index.
+    void on_state(raft::NodeId id, raft::LogIndex index, std::uint64_t state);
+    void on_snapshot_taken(raft::NodeId id, const raft::SnapshotMeta& snapshot,
+                           std::uint64_t state);
+    void on_snapshot_installed(raft::NodeId id, raft::LogIndex applied_before,
+                               const raft::SnapshotMeta& snapshot, std::uint64_t state);
     void on_write_acked(raft::LogIndex index);
     std::uint64_t acked_index_max() const { return acked_index_max_; }
     void on_read(raft::NodeId id, raft::LogIndex read_index, std::uint64_t acked_index_at_start);
     void check_committed_durable(const std::vector<const test::MemoryLog*>& logs);
+    // After any change to a node's durable log or snapshot.
+    void check_node_log(raft::NodeId id, const test::MemoryLog& log);
 
     const std::optional<std::string>& violation() const { return violation_; }
     std::uint64_t committed_max() const { return committed_.size(); }
@@ -49,6 +64,8 @@ public:
 
 private:
     void fail(std::string message);
+    void check_snapshot(const char* what, raft::NodeId id, const raft::SnapshotMeta& snapshot,
+                        std::uint64_t state);
     const raft::Entry* committed_at(raft::LogIndex index) const;
 
     std::size_t members_;
@@ -62,6 +79,8 @@ private:
     std::map<std::pair<raft::LogIndex, raft::Term>, EntryId> seen_;  // log matching
     std::vector<raft::Entry> committed_;                             // committed_[i-1] at index i
     std::vector<raft::Entry> applied_;                               // the one applied sequence
+    std::map<raft::LogIndex, std::uint64_t> states_;                 // state after each index
+    std::map<raft::NodeId, raft::LogIndex> held_;  // per node: held committed 1..this durably
     std::uint64_t acked_index_max_ = 0;
     std::uint64_t reads_checked_ = 0;
     std::optional<std::string> violation_;

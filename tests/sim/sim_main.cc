@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
     const auto began = std::chrono::steady_clock::now();
     std::uint64_t committed = 0, acked = 0, reads = 0, crashes = 0, partitions = 0, leaders = 0;
-    std::uint64_t liveness_max = 0;
+    std::uint64_t liveness_max = 0, snapshots = 0, installs = 0, compactions = 0;
     for (std::uint64_t seed = start; seed < start + seeds; ++seed) {
         current_seed = seed;
         const cabildo::sim::SimReport r = cabildo::sim::run_simulation(seed, options);
@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
         crashes += r.crashes;
         partitions += r.partitions;
         leaders += r.leaders;
+        snapshots += r.snapshots_taken;
+        installs += r.snapshots_installed;
+        compactions += r.compactions;
         liveness_max = std::max(liveness_max, r.liveness_ticks);
     }
     const double seconds =
@@ -68,5 +71,7 @@ int main(int argc, char** argv) {
     fmt::print("checked: {} committed entries, {} acknowledged writes, {} ReadIndex reads, "
                "{} leaders elected, {} crashes, {} partitions; liveness after heal <= {} ticks\n",
                committed, acked, reads, leaders, crashes, partitions, liveness_max);
+    fmt::print("snapshots: {} taken, {} compactions, {} installed by followers\n", snapshots,
+               compactions, installs);
     return 0;
 }

@@ -5,6 +5,8 @@
 
 #include <map>
 
+#include "node/raft/compaction.h"
+
 namespace cabildo::sim {
 namespace {
 
@@ -29,17 +31,42 @@ struct Profile {
     std::uint64_t propose_per_mille = 0;    // per unit
     std::uint64_t read_per_mille = 0;       // per unit
     std::uint64_t transfer_per_mille = 0;   // per tick
+    std::uint64_t snapshot_per_mille = 0;   // per tick and node: take a snapshot, compact
+    LogIndex trailing_max = 0;              // entries kept after the snapshot: 0..this
     // A targeted nemesis: a newly elected leader is cut off or crashed within
     // a few ticks, before its no-op replicates. That churn is what Figure 8's
     // histories are made of.
     std::uint64_t new_leader_fault_per_mille = 0;
 };
 
+// The state machine is a hash of every entry applied, in order: two nodes
+// that applied the same entries up to an index hold the same state there.
+std::uint64_t apply_to_state(std::uint64_t state, const Entry& e) {
+    std::uint64_t h = state ^ (0x9e3779b97f4a7c15ull * (e.index + 1));
+    for (unsigned char c : e.data) h = (h ^ c) * 0x100000001b3ull;
+    h ^= static_cast<std::uint64_t>(e.type) << 32;
+    h ^= h >> 29;
+    return h * 0xbf58476d1ce4e5b9ull;
+}
+
 struct SimNode {
     NodeId id = raft::node_none;
-    test::MemoryLog log;         // durable
+    test::MemoryLog log;         // durable, with the latest snapshot's metadata
     raft::HardState hard_state;  // durable
-    LogIndex applied = 0;        // durable, with the state machine
+    LogIndex applied = 0;        // durable, with the state machine, but an OS
+    std::uint64_t state = 0;     // crash may take both back to the snapshot
+    std::uint64_t snapshot_state = 0;  // durable: the state of log.snapshot()
+    // Snapshot data that arrived with install_snapshot messages, until the
+    // core asks to install it (lost in a crash, like any received message).
+    std::map<std::pair<LogIndex, Term>, std::uint64_t> received_snapshots;
+    // A snapshot being written (a node writes one off its loop, for a
+    // while): it becomes the node's snapshot at done_at, unless it crashes.
+    struct Writing {
+        raft::SnapshotMeta meta;
+        std::uint64_t state = 0;
+        std::uint64_t done_at = 0;
+    };
+    std::optional<Writing> writing;
     std::unique_ptr<raft::Rng> rng;
     std::unique_ptr<raft::Raft> raft;  // null while crashed
     std::uint64_t tick_phase = 0;
@@ -71,6 +98,11 @@ private:
     void tick_nodes(bool faults);
     void process_ready(SimNode& node, bool crash_midway);
     void apply(SimNode& node, const Ready& ready);
+    void install_snapshot(SimNode& node, const raft::SnapshotMeta& snapshot);
+    void send(SimNode& node, Message m, const char* how);
+    void take_snapshot(SimNode& node);
+    void finish_snapshot(SimNode& node);
+    void compact(SimNode& node);
     void client_ops(bool faults);
     void inject_faults();
     void partition();
@@ -102,6 +134,7 @@ private:
     std::uint64_t next_read_ = 0;
     std::map<std::pair<NodeId, LogIndex>, PendingWrite> writes_;
     std::map<std::uint64_t, PendingRead> reads_;
+    std::vector<std::pair<NodeId, NodeId>> failed_snapshots_;  // (leader, follower)
     bool pre_vote_ = true;
     bool check_quorum_ = true;
     std::size_t entries_per_append_max_ = 64;
@@ -145,6 +178,10 @@ void Simulation::choose_profile() {
     profile_.read_per_mille = rng_.uniform(40);
     profile_.transfer_per_mille = rng_.uniform(2) * 5;
     profile_.new_leader_fault_per_mille = leader_faults[rng_.uniform(3)];
+    const std::uint64_t snapshots[] = {0, 20, 100};
+    const LogIndex trailing[] = {0, 3, 20};
+    profile_.snapshot_per_mille = snapshots[rng_.uniform(3)];
+    profile_.trailing_max = trailing[rng_.uniform(3)];
     pre_vote_ = rng_.uniform(4) != 0;
     check_quorum_ = rng_.uniform(4) != 0;
     entries_per_append_max_ = batch[rng_.uniform(3)];
@@ -163,6 +200,7 @@ raft::Config Simulation::node_config(const SimNode& node) const {
     config.entries_per_append_max = entries_per_append_max_;
     config.inflight_appends_max = inflight_appends_max_;
     config.applied = node.applied;
+    config.snapshot_timeout_ticks = 20;
     return config;
 }
 
@@ -174,9 +212,18 @@ void Simulation::start(SimNode& node) {
 
 // Everything not yet persisted is lost: the unstable tail, unsent messages,
 // volatile state. Pending client work on this node has an unknown outcome.
+// Half the crashes are OS crashes, which also lose the applied state (a
+// node does not sync it): the node restarts from its latest snapshot.
 void Simulation::crash(SimNode& node) {
     trace("crash node {}", node.id);
     node.raft.reset();
+    node.received_snapshots.clear();
+    node.writing.reset();
+    if (rng_.chance(1, 2)) {
+        node.applied = node.log.snapshot().index;
+        node.state = node.snapshot_state;
+        trace("node {} lost its applied state: back to snapshot {}", node.id, node.applied);
+    }
     node.restart_at = now_ + tick_units * (1 + rng_.uniform(restart_ticks_max));
     std::erase_if(writes_, [&](const auto& w) { return w.first.first == node.id; });
     std::erase_if(reads_, [&](const auto& r) { return r.second.node == node.id; });
@@ -209,6 +256,13 @@ void Simulation::step_unit(bool faults) {
     tick_nodes(faults);
     client_ops(faults);
     for (SimNode& n : nodes_) {
+        if (!n.raft) continue;
+        finish_snapshot(n);
+        if (now_ % tick_units != n.tick_phase) continue;
+        if (rng_.chance(profile_.snapshot_per_mille, 1000)) take_snapshot(n);
+        if (rng_.chance(profile_.snapshot_per_mille, 1000)) compact(n);
+    }
+    for (SimNode& n : nodes_) {
         if (stopped()) return;
         if (!n.raft || !n.raft->has_ready()) continue;
         if (faults && !rng_.chance(profile_.ready_per_mille, 1000)) continue;
@@ -218,12 +272,17 @@ void Simulation::step_unit(bool faults) {
     std::vector<const test::MemoryLog*> logs;
     for (const SimNode& n : nodes_) logs.push_back(&n.log);
     checker_.check_committed_durable(logs);
+    for (const SimNode& n : nodes_) checker_.check_node_log(n.id, n.log);
 }
 
 void Simulation::deliver() {
-    for (Message& m : network_.take_due(now_)) {
+    for (SimMessage& sm : network_.take_due(now_)) {
+        Message& m = sm.message;
         SimNode& to = nodes_[m.to - 1];
         if (!to.raft) continue;
+        if (m.type == raft::MessageType::install_snapshot) {
+            to.received_snapshots[{m.snapshot.index, m.snapshot.term}] = sm.snapshot_state;
+        }
         trace("deliver {} {}->{} term {}{}", raft::message_type_name(m.type), m.from, m.to, m.term,
               m.granted ? " granted" : "");
         to.raft->step(m);
@@ -249,15 +308,13 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
     Ready ready = node.raft->take_ready();
     // 0. A leader's appends may leave before its own log write (§10.2.1);
     // a crash right after them loses the unpersisted entries on this node.
-    for (Message& m : ready.messages_early) {
-        trace("send {} {}->{} term {} (early)", raft::message_type_name(m.type), m.from, m.to,
-              m.term);
-        network_.send(now_, std::move(m));
-    }
+    for (Message& m : ready.messages_early) send(node, std::move(m), " (early)");
     if (crash_midway && rng_.chance(1, 2)) {
         crash(node);
         return;
     }
+    if (ready.snapshot) install_snapshot(node, *ready.snapshot);
+    if (stopped()) return;
     // 1. Persist: hard state and entries, atomically.
     if (ready.hard_state) node.hard_state = *ready.hard_state;
     if (!ready.entries_to_persist.empty()) {
@@ -280,8 +337,7 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
     // 2. Send, only now that the state they depend on is durable.
     for (Message& m : ready.messages) {
         if (crash_midway && rng_.chance(1, 2)) continue;
-        trace("send {} {}->{} term {}", raft::message_type_name(m.type), m.from, m.to, m.term);
-        network_.send(now_, std::move(m));
+        send(node, std::move(m), "");
     }
     if (crash_midway) {
         crash(node);  // persisted, maybe partly sent, not applied
@@ -291,12 +347,81 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
     if (stopped()) return;  // report the violation rather than trip the core's asserts
     node.raft->advance(ready);
     node.raft->check_invariants();
+    for (auto [from, to] : failed_snapshots_) {
+        if (from == node.id) node.raft->report_snapshot(to, false);
+    }
+    std::erase_if(failed_snapshots_, [&](const auto& f) { return f.first == node.id; });
+}
+
+// A snapshot goes with the data of the one it names. If the leader has a
+// newer one by now, that data is gone: the transfer fails, as a node's
+// would whose snapshot file was replaced, and the core is told.
+void Simulation::send(SimNode& node, Message m, const char* how) {
+    trace("send {} {}->{} term {}{}", raft::message_type_name(m.type), m.from, m.to, m.term, how);
+    std::uint64_t data = 0;
+    if (m.type == raft::MessageType::install_snapshot) {
+        if (m.snapshot != node.log.snapshot()) {
+            failed_snapshots_.emplace_back(node.id, m.to);
+            return;
+        }
+        data = node.snapshot_state;
+    }
+    network_.send(now_, std::move(m), data);
+}
+
+void Simulation::install_snapshot(SimNode& node, const raft::SnapshotMeta& snapshot) {
+    auto it = node.received_snapshots.find({snapshot.index, snapshot.term});
+    CABILDO_ASSERT(it != node.received_snapshots.end(), "installing a snapshot never received");
+    trace("node {} installs snapshot {} (term {})", node.id, snapshot.index, snapshot.term);
+    checker_.on_snapshot_installed(node.id, node.applied, snapshot, it->second);
+    node.log.install(snapshot);
+    node.applied = snapshot.index;
+    node.state = it->second;
+    node.snapshot_state = it->second;
+    node.received_snapshots.clear();
+    ++report_.snapshots_installed;
+}
+
+// The shell starts a snapshot of its applied state; it is done (durable,
+// the one sent to followers) a few ticks later, while the node goes on
+// applying.
+void Simulation::take_snapshot(SimNode& node) {
+    if (node.writing || node.applied <= node.log.snapshot().index) return;
+    raft::SnapshotMeta snapshot{node.applied, *node.log.term_at(node.applied), {}};
+    for (const SimNode& n : nodes_) snapshot.members.push_back(n.id);
+    node.writing = SimNode::Writing{snapshot, node.state, now_ + rng_.uniform(5 * tick_units)};
+}
+
+void Simulation::finish_snapshot(SimNode& node) {
+    if (!node.writing || now_ < node.writing->done_at) return;
+    const SimNode::Writing w = *node.writing;
+    node.writing.reset();
+    if (w.meta.index <= node.log.snapshot().index) return;  // an installed one is newer
+    trace("node {} took snapshot {}", node.id, w.meta.index);
+    node.log.set_snapshot(w.meta);
+    node.snapshot_state = w.state;
+    checker_.on_snapshot_taken(node.id, w.meta, w.state);
+    ++report_.snapshots_taken;
+}
+
+// Compaction by the node's own rule (raft::compaction_index).
+void Simulation::compact(SimNode& node) {
+    test::MemoryLog& log = node.log;
+    const LogIndex through = raft::compaction_index(log.snapshot().index, node.applied,
+                                                    rng_.uniform(profile_.trailing_max + 1));
+    if (through < log.first_index()) return;
+    trace("node {} compacts through {} (snapshot {})", node.id, through, log.snapshot().index);
+    log.compact(std::min(through, log.last_index()));
+    ++report_.compactions;
+    node.raft->check_invariants();
 }
 
 void Simulation::apply(SimNode& node, const Ready& ready) {
     for (const Entry& e : ready.entries_to_apply) {
         checker_.on_apply(node.id, node.applied, e);
         node.applied = e.index;
+        node.state = apply_to_state(node.state, e);
+        checker_.on_state(node.id, e.index, node.state);
         auto it = writes_.find({node.id, e.index});
         if (it == writes_.end()) continue;
         if (it->second.term == e.term && it->second.command == e.data) {
@@ -317,7 +442,9 @@ void Simulation::apply(SimNode& node, const Ready& ready) {
 void Simulation::client_ops(bool faults) {
     SimNode& node = random_node();
     if (!node.raft) return;
-    if (rng_.chance(faults ? profile_.propose_per_mille : 20, 1000)) {
+    // After the faults only a trickle: a slow profile (one entry per append,
+    // one in flight, long delays) must be able to catch up for liveness.
+    if (rng_.chance(faults ? profile_.propose_per_mille : 2, 1000)) {
         std::string command = fmt::format("c{}", next_command_++);
         SimNode* target = &node;
         raft::ProposeResult r = node.raft->propose(command);
@@ -425,8 +552,10 @@ bool Simulation::run_liveness() {
         if (!probe) continue;
         bool everywhere = true;
         for (const SimNode& n : nodes_) {
-            everywhere = everywhere && n.applied >= probe->first &&
-                         n.log.term_at(probe->first) == probe->second;
+            // Compacted away is fine: it is then in the node's snapshot.
+            const bool held = n.log.first_index() > probe->first ||
+                              n.log.term_at(probe->first) == probe->second;
+            everywhere = everywhere && n.applied >= probe->first && held;
         }
         if (everywhere) {
             report_.liveness_ticks = (now_ - healed_at) / tick_units;
@@ -442,10 +571,23 @@ SimReport Simulation::run() {
     }
     if (!stopped() && !run_liveness()) {
         SimNode* l = leader();
+        std::string nodes;
+        for (const SimNode& n : nodes_) {
+            const raft::RaftStatus st = n.raft->status();
+            nodes += fmt::format("; node {}: {} term {} commit {} applied {} log {}..{}", n.id,
+                                 raft::role_name(st.role), st.term, st.commit_index, n.applied,
+                                 n.log.first_index(), n.log.last_index());
+        }
+        if (l != nullptr) {
+            for (const raft::ProgressStatus& p : l->raft->status().progress) {
+                nodes += fmt::format("; progress {}: match {} next {} {}", p.id, p.match_index,
+                                     p.next_index, raft::progress_state_name(p.state));
+            }
+        }
         report_.violation = fmt::format(
             "liveness: no command committed on every node within {} ticks after healing "
-            "(leader: {})",
-            options_.liveness_ticks_max, l != nullptr ? l->id : 0);
+            "(leader: {}){}",
+            options_.liveness_ticks_max, l != nullptr ? l->id : 0, nodes);
     }
     if (checker_.violation()) report_.violation = checker_.violation();
     report_.committed = checker_.committed_max();

@@ -9,6 +9,11 @@
 // checked: a leader is elected and a new command commits on every node within
 // a bounded number of ticks.
 //
+// Nodes also take snapshots of their applied state at random and compact
+// their logs by the node's rule (raft::compaction_index), so lagging and
+// restarted followers catch up through InstallSnapshot; half the crashes
+// are OS crashes that lose the applied state back to the latest snapshot.
+//
 // Time is a counter of units; a tick is tick_units of them. Nothing reads a
 // clock, so a seed replays exactly.
 #pragma once
@@ -43,6 +48,9 @@ struct SimReport {
     std::uint64_t crashes = 0;
     std::uint64_t partitions = 0;
     std::uint64_t leaders = 0;
+    std::uint64_t snapshots_taken = 0;
+    std::uint64_t snapshots_installed = 0;
+    std::uint64_t compactions = 0;
     std::uint64_t liveness_ticks = 0;  // ticks from heal to the liveness command on every node
 };
 

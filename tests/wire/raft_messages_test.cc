@@ -95,6 +95,9 @@ std::vector<MessageCase> message_cases() {
     heartbeat_response.read_round = 4;
     cases.push_back({"heartbeat_response", heartbeat_response});
     cases.push_back({"timeout_now", make_message(MessageType::timeout_now)});
+    Message install = make_message(MessageType::install_snapshot);
+    install.snapshot = raft::SnapshotMeta{41, 2, {1, 2, 3}};
+    cases.push_back({"install_snapshot", install});
     return cases;
 }
 
@@ -182,8 +185,10 @@ std::vector<RejectCase> reject_cases() {
     with_from_0[2] = mp_uint(0);
     std::vector<std::string> to_self = heartbeat_elements();
     to_self[3] = mp_uint(1);
-    std::vector<std::string> type_9 = heartbeat_elements();
-    type_9[1] = mp_uint(9);
+    std::vector<std::string> type_10 = heartbeat_elements();
+    type_10[1] = mp_uint(10);
+    std::vector<std::string> snapshot_index_0 = heartbeat_elements();
+    snapshot_index_0[1] = mp_uint(static_cast<std::uint64_t>(MessageType::install_snapshot));
     std::vector<std::string> version_2 = heartbeat_elements();
     version_2[0] = mp_uint(2);
     std::vector<std::string> heartbeat_entries = heartbeat_elements();
@@ -198,7 +203,9 @@ std::vector<RejectCase> reject_cases() {
     return {
         {"from_0", mp_array(with_from_0), Status::bad_request, "from"},
         {"to_self", mp_array(to_self), Status::bad_request, "itself"},
-        {"type_9", mp_array(type_9), Status::bad_request, "type: unknown 9"},
+        {"type_10", mp_array(type_10), Status::bad_request, "type: unknown 10"},
+        {"install_snapshot_without_snapshot", mp_array(snapshot_index_0), Status::bad_request,
+         "install_snapshot"},
         {"version_2", mp_array(version_2), Status::bad_request, "version"},
         {"entries_on_heartbeat", mp_array(heartbeat_entries), Status::bad_request, "entries"},
         {"18_elements", mp_array(short_array), Status::bad_request, "at least 19"},
