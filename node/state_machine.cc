@@ -33,7 +33,7 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
         }
         applied.push_back(std::move(a));
     }
-    if (!entries.empty()) txn->set_applied(entries.back().index);
+    if (!entries.empty()) txn->set_applied(entries.back().index, entries.back().term);
     return Staged{std::move(*txn), std::move(applied)};
 }
 

@@ -76,11 +76,11 @@ void ApplyTxn::add_event(raft::LogIndex index, std::string_view key, std::string
     record(AddEvent{index, std::string(key), std::string(event)});
 }
 
-void ApplyTxn::set_applied(raft::LogIndex index) {
+void ApplyTxn::set_applied(raft::LogIndex index, raft::Term term) {
     CABILDO_ASSERT(index >= storage_->applied_index(), "applied index going backwards");
     CABILDO_ASSERT(!applied_ || index >= *applied_, "applied index going backwards");
     applied_ = index;
-    record(SetApplied{index});
+    record(SetApplied{index, term});
 }
 
 Result<bool> ApplyTxn::commit() {
@@ -141,7 +141,8 @@ int ApplyTxn::run(const Write& write) {
                           },
                           [&](const AddEvent& w) { return run_add_event(w); },
                           [&](const SetApplied& w) {
-                              return d.state_meta.set_applied(txn, w.index);
+                              const int rc = d.state_meta.set_applied(txn, w.index);
+                              return rc != 0 ? rc : d.state_meta.set_applied_term(txn, w.term);
                           },
                           [&](const SetTotals&) { return run_set_totals(); },
                       },
@@ -204,7 +205,7 @@ bool ApplyTxn::restart_after_map_full() {
     txn_.reset();
     Status grown = dbs_->state_env->grow();
     if (grown != Status::ok) {
-        fail(Error{grown, "apply: map is full and cannot grow"});
+        fail(Error{grown, "apply: map is full and cannot grow now"});
         return false;
     }
     auto txn = WriteTxn::begin(*dbs_->state_env);

@@ -63,8 +63,9 @@ public:
     // transaction. Preconditions (asserted): index > every earlier event's
     // index and > Storage::applied_index(); key.size() <= 65535.
     void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
-    // Precondition: index >= Storage::applied_index().
-    void set_applied(raft::LogIndex index);
+    // Precondition: index >= Storage::applied_index(). term is the entry's
+    // (kept beside it, so a snapshot of the state knows its position).
+    void set_applied(raft::LogIndex index, raft::Term term = 0);
     // Commit, unsynced (storage.h says why that is safe). storage_full on a
     // full disk or a map at map_bytes_max, io_error otherwise. Either way the
     // ApplyTxn is finished afterwards.
@@ -93,6 +94,7 @@ private:
     };
     struct SetApplied {
         raft::LogIndex index;
+        raft::Term term;
     };
     struct SetTotals {};  // stores kv_hash_ and events_bytes_ as they are when it runs
     using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals>;

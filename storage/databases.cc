@@ -118,7 +118,7 @@ Result<bool> Databases::write(std::string_view what, const std::function<int(MDB
             return lmdb_error(rc, what);
         Status grown = env.grow();
         if (grown != Status::ok) {
-            return Error{grown, std::string(what) + ": map is full and cannot grow"};
+            return Error{grown, std::string(what) + ": map is full and cannot grow now"};
         }
     }
 }

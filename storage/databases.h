@@ -27,7 +27,7 @@ struct Options;
 
 struct Databases {
     static constexpr unsigned dbs_max = 5;  // meta, kv, sessions, session_age, events
-    static constexpr std::uint64_t state_format = 4;  // meta "format" (meta_db.h)
+    static constexpr std::uint64_t state_format = 5;  // 5: meta "applied_term"  // meta "format" (meta_db.h)
 
     // Opens the environment under dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env. If

@@ -97,6 +97,10 @@ std::size_t Env::key_bytes_max() const {
 
 Status Env::grow() {
     CABILDO_ASSERT(txns_active_ == 0, "map resize with a live transaction");
+    // A snapshot being written on another thread reads through the map:
+    // the caller fails this write and retries once the snapshot is done.
+    if (pinned_.load() > 0)
+        return Status::unavailable;
     if (map_bytes_ >= map_bytes_max_)
         return Status::storage_full;
     // A reset reader holds no pointers into the map, but drop it anyway so

@@ -9,6 +9,7 @@
 
 #include <lmdb.h>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -66,6 +67,20 @@ public:
     // Forces every commit so far to disk (fsync). 0 or an errno-style code.
     int sync();
 
+    // Held by a thread that reads the map with its own transaction (a
+    // snapshot being written): meanwhile grow() refuses with `unavailable`,
+    // since a remap would pull the pages from under it.
+    class ReaderPin {
+    public:
+        explicit ReaderPin(Env& env) : env_(env) { ++env_.pinned_; }
+        ~ReaderPin() { --env_.pinned_; }
+        ReaderPin(const ReaderPin&) = delete;
+        ReaderPin& operator=(const ReaderPin&) = delete;
+
+    private:
+        Env& env_;
+    };
+
 private:
     friend class ReadTxn;
     friend class WriteTxn;
@@ -79,6 +94,7 @@ private:
     MDB_txn* read_idle_ = nullptr;
     int txns_active_ = 0;
     bool write_active_ = false;
+    std::atomic<int> pinned_{0};
 };
 
 // A read-only snapshot for the duration of one Storage call. Reads have no

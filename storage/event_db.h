@@ -65,6 +65,8 @@ public:
     void scan(MDB_txn* txn, raft::LogIndex from, std::string_view prefix, const Limits& limits,
               EventsResult* out) const;
 
+    MDB_dbi dbi() const { return dbi_; }
+
 private:
     int evict_oldest(MDB_txn* txn, const Bounds& bounds, std::uint64_t* bytes,
                      raft::LogIndex* evicted_through);

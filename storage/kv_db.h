@@ -47,6 +47,8 @@ public:
     std::uint64_t hash_by_scan(MDB_txn* txn) const;
     std::size_t count(MDB_txn* txn) const;
 
+    MDB_dbi dbi() const { return dbi_; }
+
 private:
     MDB_dbi dbi_ = 0;
     std::size_t key_bytes_max_ = 0;

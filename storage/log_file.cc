@@ -7,7 +7,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -21,8 +23,10 @@ namespace cabildo::storage {
 namespace {
 
 constexpr std::string_view magic = "CABILDOL";
-constexpr std::uint32_t log_format = 1;
+constexpr std::uint32_t log_format = 1;          // the first segment, raft.log
+constexpr std::uint32_t segment_format = 2;      // later segments: with their base
 constexpr std::size_t file_header_bytes = 36;    // magic, format, zero, cluster, node, crc
+constexpr std::size_t segment_header_bytes = 52; // ... with base index and term before the crc
 constexpr std::size_t record_header_bytes = 12;  // payload_len, payload crc, header crc
 constexpr std::size_t hard_state_bytes = 3 * codec::u64_bytes;
 constexpr std::size_t batch_header_bytes = codec::u64_bytes + 4;  // first, count
@@ -32,69 +36,54 @@ constexpr std::size_t scan_chunk_bytes = 1 << 20;
 // The file grows in zero-filled steps of this size (see reserve()).
 constexpr std::uint64_t reserve_step_bytes = 512 << 10;
 
-void append_u32(std::string& out, std::uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
-}
-
-std::uint32_t get_u32(const char* in) {
-    std::uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) value = value << 8 | static_cast<unsigned char>(in[i]);
-    return value;
-}
-
-void put_u32(char* out, std::uint32_t value) {
-    for (int i = 3; i >= 0; --i, value >>= 8) out[i] = static_cast<char>(value & 0xff);
-}
-
-// zlib's CRC-32 (the common polynomial); records are well under 4 GiB.
-std::uint32_t checksum(const char* data, std::size_t size) {
-    const auto start = crc32(0L, Z_NULL, 0);
-    return static_cast<std::uint32_t>(
-        crc32(start, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size)));
-}
-
-// pread/pwrite until done: false with errno set on failure or end of file.
-bool read_fully(int fd, char* out, std::size_t size, std::uint64_t at) {
-    while (size > 0) {
-        ssize_t n = ::pread(fd, out, size, static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return false;
-        }
-        out += n;
-        size -= static_cast<std::size_t>(n);
-        at += static_cast<std::uint64_t>(n);
-    }
-    return true;
-}
-
-bool write_fully(int fd, const char* data, std::size_t size, std::uint64_t at) {
-    while (size > 0) {
-        ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        data += n;
-        size -= static_cast<std::size_t>(n);
-        at += static_cast<std::uint64_t>(n);
-    }
-    return true;
-}
-
-std::string encode_file_header(const LogIdentity& identity) {
+// raft.log's header (format 1), or a later segment's (format 2, with the
+// index and term of the entry before its first: where the log stood when
+// the segment began).
+std::string encode_file_header(const LogIdentity& identity,
+                               std::optional<std::pair<raft::LogIndex, raft::Term>> base) {
     std::string header(magic);
-    append_u32(header, log_format);
+    append_u32(header, base ? segment_format : log_format);
     append_u32(header, 0);
     codec::append_u64(header, identity.cluster_id);
     codec::append_u64(header, identity.node_id);
+    if (base) {
+        codec::append_u64(header, base->first);
+        codec::append_u64(header, base->second);
+    }
     append_u32(header, checksum(header.data(), header.size()));
     return header;
 }
 
 // Writes and syncs the file header at offset 0; false with errno set.
-bool write_file_header(int fd, const LogIdentity& identity) {
-    const std::string header = encode_file_header(identity);
+bool write_file_header(int fd, const LogIdentity& identity,
+                       std::optional<std::pair<raft::LogIndex, raft::Term>> base = {}) {
+    const std::string header = encode_file_header(identity, base);
     return write_fully(fd, header.data(), header.size(), 0) && ::fdatasync(fd) == 0;
+}
+
+// Segment files after raft.log: raft.log.<seq>, seq >= 1, 10 digits.
+std::string segment_path(const std::string& dir, std::uint32_t seq) {
+    if (seq == 0) return dir + "/raft.log";
+    char name[32];
+    std::snprintf(name, sizeof name, "/raft.log.%010u", seq);
+    return dir + name;
+}
+
+// The segments present in dir, by seq.
+std::vector<std::uint32_t> list_segments(const std::string& dir) {
+    std::vector<std::uint32_t> seqs;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name == "raft.log") {
+            seqs.push_back(0);
+        } else if (name.size() == 19 && name.rfind("raft.log.", 0) == 0 &&
+                   name.find_first_not_of("0123456789", 9) == std::string::npos) {
+            seqs.push_back(static_cast<std::uint32_t>(std::stoul(name.substr(9))));
+        }
+    }
+    std::sort(seqs.begin(), seqs.end());
+    return seqs;
 }
 
 // True if [from, to) of the file holds only zero bytes.
@@ -115,12 +104,55 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Error{Status::io_error, "create " + dir + ": " + ec.message()};
-    const std::string path = dir + "/raft.log";
-    auto fd = open_or_create(dir, path, identity);
-    if (!fd) return fd.error();
-    std::unique_ptr<LogFile> log(new LogFile(*fd, path));
-    if (auto header = log->read_header(); !header) return header.error();
-    const LogIdentity& found = log->report_.identity;
+    std::vector<std::uint32_t> seqs = list_segments(dir);
+    if (seqs.empty()) {
+        auto fd = open_or_create(dir, segment_path(dir, 0), identity);
+        if (!fd) return fd.error();
+        ::close(*fd);
+        seqs.push_back(0);
+    }
+    std::unique_ptr<LogFile> log(new LogFile(-1, ""));
+    log->dir_ = dir;
+    log->identity_ = identity;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+        const bool last = i + 1 == seqs.size();
+        auto opened = log->open_segment(seqs[i], last, identity);
+        if (!opened) return opened.error();
+        if (last) break;
+        // Only the newest segment can end in a torn write: every earlier one
+        // was complete and synced before the next was created.
+        if (log->report_.torn_bytes > 0 && !log->report_.damage_offset) {
+            log->report_.damage_offset = log->report_.records_end;
+            log->report_.damage = "a damaged record at the end of a segment that is not the last";
+        }
+        if (log->report_.damage_offset) {
+            if (recovery != Recovery::repair) return Error{Status::corrupt, log->damage_message()};
+            // Repair: cut here and drop every later segment.
+            auto done = log->finish_recovery(recovery);
+            if (!done) return done.error();
+            for (std::size_t j = i + 1; j < seqs.size(); ++j) {
+                ::unlink(segment_path(dir, seqs[j]).c_str());
+            }
+            return log;
+        }
+    }
+    if (auto done = log->finish_recovery(recovery); !done) return done.error();
+    return log;
+}
+
+// Opens segment seq, checks its header and identity, and replays it. The
+// newest stays open for appends.
+Result<bool> LogFile::open_segment(std::uint32_t seq, bool last, const LogIdentity& identity) {
+    const std::string path = segment_path(dir_, seq);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno_error("open " + path, errno);
+    segments_.push_back({seq, path, fd, 0});
+    fd_ = fd;
+    path_ = path;
+    report_ = LogReport{};
+    report_.segments = segments_.size();
+    if (auto header = read_header(); !header) return header.error();
+    const LogIdentity& found = report_.identity;
     if (found.cluster_id != identity.cluster_id || found.node_id != identity.node_id) {
         return Error{Status::bad_request,
                      path + " belongs to node " + std::to_string(found.node_id) + " of cluster " +
@@ -129,36 +161,48 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
                          std::to_string(identity.cluster_id) +
                          ": check --id, --data-dir and --cluster-id (nothing was changed)"};
     }
-    if (auto scanned = log->scan(); !scanned) return scanned.error();
-    if (auto done = log->finish_recovery(recovery); !done) return done.error();
-    return log;
+    if (auto scanned = scan(); !scanned) return scanned.error();
+    (void)last;
+    return true;
 }
 
 Result<LogReport> LogFile::check(const std::string& dir) {
-    const std::string path = dir + "/raft.log";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno_error("open " + path, errno);
-    LogFile log(fd, path);
-    if (auto header = log.read_header(); !header) return header.error();
-    if (auto scanned = log.scan(); !scanned) return scanned.error();
+    const std::vector<std::uint32_t> seqs = list_segments(dir);
+    if (seqs.empty()) return errno_error("open " + dir + "/raft.log", ENOENT);
+    LogFile log(-1, "");
+    log.dir_ = dir;
+    for (std::uint32_t seq : seqs) {
+        const std::string path = segment_path(dir, seq);
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return errno_error("open " + path, errno);
+        log.segments_.push_back({seq, path, fd, 0});
+        log.fd_ = fd;
+        log.path_ = path;
+        log.report_ = LogReport{};
+        log.report_.segments = log.segments_.size();
+        if (auto header = log.read_header(); !header) return header.error();
+        if (auto scanned = log.scan(); !scanned) return scanned.error();
+        if (log.report_.damage_offset || (seq != seqs.back() && log.report_.torn_bytes > 0)) break;
+    }
     return log.report_;
 }
 
 LogFile::~LogFile() {
-    ::close(fd_);
+    for (const Segment& segment : segments_) ::close(segment.fd);
 }
 
 // A new log gets its header through a synced temporary file and a rename, so
 // raft.log never exists without one. A zero-length raft.log (left by an
 // earlier version that had not written yet) gets it in place.
 Result<int> LogFile::open_or_create(const std::string& dir, const std::string& path,
-                                    const LogIdentity& identity) {
+                                    const LogIdentity& identity,
+                                    std::optional<std::pair<raft::LogIndex, raft::Term>> base) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
         const std::string tmp = path + ".new";
         int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) return errno_error("create " + tmp, errno);
-        if (!write_file_header(fd, identity) || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        if (!write_file_header(fd, identity, base) || ::rename(tmp.c_str(), path.c_str()) != 0) {
             const int err = errno;
             ::close(fd);
             return errno_error("create " + path, err);
@@ -174,7 +218,7 @@ Result<int> LogFile::open_or_create(const std::string& dir, const std::string& p
     if (fd < 0) return errno_error("open " + path, errno);
     struct stat st{};
     if (::fstat(fd, &st) == 0 && st.st_size == 0) {
-        if (!write_file_header(fd, identity)) {
+        if (!write_file_header(fd, identity, base)) {
             const int err = errno;
             ::close(fd);
             return errno_error("write the header of " + path, err);
@@ -187,7 +231,7 @@ Result<bool> LogFile::read_header() {
     struct stat st{};
     if (::fstat(fd_, &st) != 0) return errno_error("stat " + path_, errno);
     report_.file_bytes = static_cast<std::uint64_t>(st.st_size);
-    char header[file_header_bytes] = {};
+    char header[segment_header_bytes] = {};
     const bool whole = report_.file_bytes >= file_header_bytes &&
                        read_fully(fd_, header, file_header_bytes, 0);
     if (!whole || std::string_view(header, magic.size()) != magic) {
@@ -197,21 +241,41 @@ Result<bool> LogFile::read_header() {
                              "was changed. Rejoin this node with an empty data directory (README, "
                              "'Repairing a node')"};
     }
-    if (checksum(header, file_header_bytes - 4) != get_u32(header + file_header_bytes - 4)) {
+    const std::uint32_t format = get_u32(header + magic.size());
+    const std::size_t size = format == segment_format ? segment_header_bytes : file_header_bytes;
+    if (format == segment_format &&
+        (report_.file_bytes < size || !read_fully(fd_, header, size, 0))) {
+        return Error{Status::corrupt, path_ + ": the segment header is cut short. Nothing was "
+                                              "changed (README, 'Repairing a node')"};
+    }
+    if (checksum(header, size - 4) != get_u32(header + size - 4)) {
         return Error{Status::corrupt, path_ + ": the file header's checksum does not match (the "
                                               "header is damaged). Nothing was changed. Restore "
                                               "this node's data directory from a backup, or rejoin "
                                               "it empty (README, 'Repairing a node')"};
     }
-    const std::uint32_t format = get_u32(header + magic.size());
-    if (format != log_format) {
+    if (format != log_format && format != segment_format) {
         return Error{Status::corrupt, path_ + " has log format " + std::to_string(format) +
-                                          "; this cabildo-node reads format " +
-                                          std::to_string(log_format) + " (use a newer version)"};
+                                          "; this cabildo-node reads formats 1 and 2 (use a "
+                                          "newer version)"};
     }
     report_.identity = {codec::get_u64(header + 16), codec::get_u64(header + 24)};
-    end_ = file_header_bytes;
+    if (format == segment_format) {
+        start_segment_at(codec::get_u64(header + 32), codec::get_u64(header + 40));
+    }
+    end_ = size;
     return true;
+}
+
+// A segment's header says where the log stood when it began: at base. If
+// the log replayed so far ends there, the segment continues it; otherwise
+// the segment began a new log after a snapshot (reset()), or the segments
+// before it were compacted away: the log starts after base.
+void LogFile::start_segment_at(raft::LogIndex base_index, raft::Term base_term) {
+    if (last_index() == base_index && term_at_or_base(base_index) == base_term) return;
+    slots_.clear();
+    first_index_ = base_index + 1;
+    base_term_ = base_term;
 }
 
 // Reads every record from the start, replaying the valid ones, and stops at
@@ -361,6 +425,7 @@ bool LogFile::replay(const std::string& payload, std::uint64_t at) {
     if (count > 0 && (first == 0 || first > last_index() + 1)) return false;
     std::vector<Slot> slots;
     std::size_t pos = hard_state_bytes + batch_header_bytes;
+    const std::uint32_t seq = segments_.back().seq;
     for (std::uint32_t i = 0; i < count; ++i) {
         if (payload.size() - pos < 4) return false;
         const std::uint32_t value_size = get_u32(p + pos);
@@ -368,33 +433,61 @@ bool LogFile::replay(const std::string& payload, std::uint64_t at) {
         if (value_size < codec::entry_header_bytes || payload.size() - pos < value_size) {
             return false;
         }
-        slots.push_back({at + pos, value_size, codec::get_u64(p + pos)});
+        slots.push_back({at + pos, value_size, seq, codec::get_u64(p + pos)});
         pos += value_size;
     }
     if (pos != payload.size()) return false;
     hard_state_ = hard_state;
-    if (count > 0) {
-        slots_.resize(first - 1);
-        slots_.insert(slots_.end(), slots.begin(), slots.end());
-    }
+    if (count > 0) replace_from(first, std::move(slots));
     return true;
+}
+
+// The slots of entries first.. replace the log from first on. Entries below
+// first_index_ were compacted (they are committed, so the same): skipped,
+// but for the one just below it, whose term is the base's.
+void LogFile::replace_from(raft::LogIndex first, std::vector<Slot> slots) {
+    std::size_t skip = 0;
+    if (first < first_index_) {
+        skip = std::min<std::size_t>(first_index_ - first, slots.size());
+        if (first + skip - 1 == first_index_ - 1 && skip > 0) base_term_ = slots[skip - 1].term;
+        first = first_index_;
+    }
+    slots_.resize(first - first_index_);
+    slots_.insert(slots_.end(), slots.begin() + static_cast<std::ptrdiff_t>(skip), slots.end());
+    if (!slots_.empty()) {
+        segments_.back().max_index = std::max(segments_.back().max_index, last_index());
+    }
+}
+
+raft::Term LogFile::term_at_or_base(raft::LogIndex index) const {
+    if (index + 1 == first_index_) return base_term_;
+    CABILDO_ASSERT(index >= first_index_ && index <= last_index(), "term_at outside the log");
+    return slots_[index - first_index_].term;
+}
+
+int LogFile::segment_fd(std::uint32_t seq) const {
+    for (const Segment& segment : segments_) {
+        if (segment.seq == seq) return segment.fd;
+    }
+    CABILDO_ASSERT(false, "an entry in a segment that is gone");
+    return -1;
 }
 
 std::vector<raft::Entry> LogFile::entries(raft::LogIndex lo, raft::LogIndex hi,
                                           std::size_t bytes_max) const {
-    CABILDO_ASSERT(lo >= 1 && hi <= last_index() + 1, "entries() outside the log");
+    CABILDO_ASSERT(lo >= first_index_ && hi <= last_index() + 1, "entries() outside the log");
     std::vector<raft::Entry> out;
     std::size_t bytes = 0;
     std::string value;
     for (raft::LogIndex index = lo; index < hi; ++index) {
-        const Slot& slot = slots_[index - 1];
+        const Slot& slot = slots_[index - first_index_];
         bytes += slot.size - codec::entry_header_bytes;
         // At least one entry, then only while the total stays within bytes_max.
         if (!out.empty() && bytes > bytes_max) break;
         value.resize(slot.size);
         // No error channel for reads (as with LMDB's): a log that cannot be
         // read back is fatal rather than answered wrongly.
-        CABILDO_ASSERT(read_fully(fd_, value.data(), slot.size, slot.offset),
+        CABILDO_ASSERT(read_fully(segment_fd(slot.segment), value.data(), slot.size, slot.offset),
                        "cannot read the Raft log file");
         out.push_back(codec::decode_entry(index, value));
     }
@@ -404,7 +497,7 @@ std::vector<raft::Entry> LogFile::entries(raft::LogIndex lo, raft::LogIndex hi,
 void LogFile::check_replace(const std::vector<raft::Entry>& entries,
                             raft::LogIndex commit_index) const {
     const raft::LogIndex from = entries.front().index;
-    CABILDO_ASSERT(from >= 1, "an entry with index 0");
+    CABILDO_ASSERT(from >= first_index_, "persist below the first index");
     CABILDO_ASSERT(from <= last_index() + 1, "persist leaves a hole in the log");
     for (raft::LogIndex index = from; index <= last_index() && index <= commit_index; ++index) {
         CABILDO_ASSERT(index - from < entries.size(), "truncating a committed entry");
@@ -425,10 +518,11 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
     append_u32(record, static_cast<std::uint32_t>(entries.size()));
     std::vector<Slot> slots;
     slots.reserve(entries.size());
+    const std::uint32_t seq = segments_.back().seq;
     for (const raft::Entry& entry : entries) {
         const std::string value = codec::encode_entry(entry);
         append_u32(record, static_cast<std::uint32_t>(value.size()));
-        slots.push_back({end_ + record.size(), static_cast<std::uint32_t>(value.size()),
+        slots.push_back({end_ + record.size(), static_cast<std::uint32_t>(value.size()), seq,
                          entry.term});
         record += value;
     }
@@ -448,11 +542,66 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
     }
     end_ += record.size();
     hard_state_ = hard_state;
-    if (!entries.empty()) {
-        slots_.resize(entries.front().index - 1);
-        slots_.insert(slots_.end(), slots.begin(), slots.end());
+    if (!entries.empty()) replace_from(entries.front().index, std::move(slots));
+    if (end_ >= segment_bytes_max_) {
+        // A failed roll is retried at the next append; this one is durable.
+        (void)start_segment(last_index(), term_at_or_base(last_index()));
     }
     return true;
+}
+
+// Creates the next segment, beginning at base, and makes it the one appended
+// to. The previous one is complete: its reserved zeros are cut off.
+Result<bool> LogFile::start_segment(raft::LogIndex base_index, raft::Term base_term) {
+    const std::uint32_t seq = segments_.back().seq + 1;
+    const std::string path = segment_path(dir_, seq);
+    auto fd = open_or_create(dir_, path, identity_, std::make_pair(base_index, base_term));
+    if (!fd) return fd.error();
+    if (::ftruncate(fd_, static_cast<off_t>(end_)) != 0) {
+        ::close(*fd);
+        ::unlink(path.c_str());
+        return errno_error("truncate " + path_, errno);
+    }
+    segments_.push_back({seq, path, *fd, 0});
+    fd_ = *fd;
+    path_ = path;
+    end_ = segment_header_bytes;
+    reserved_ = segment_header_bytes;
+    return true;
+}
+
+void LogFile::compact(raft::LogIndex through, raft::LogIndex commit_index) {
+    if (through < first_index_) return;
+    CABILDO_ASSERT(through <= last_index(), "compacting past the log");
+    CABILDO_ASSERT(through <= commit_index, "compacting uncommitted entries");
+    base_term_ = term_at_or_base(through);
+    slots_.erase(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(through + 1 -
+                                                                              first_index_));
+    first_index_ = through + 1;
+    // A segment may go once no entry it holds is still in the log. The
+    // newest always stays: it is the one appended to.
+    while (segments_.size() > 1 && segments_.front().max_index <= through) {
+        ::close(segments_.front().fd);
+        ::unlink(segments_.front().path.c_str());
+        segments_.erase(segments_.begin());
+    }
+}
+
+Result<bool> LogFile::reset(raft::LogIndex base_index, raft::Term base_term,
+                            const raft::HardState& hard_state) {
+    auto started = start_segment(base_index, base_term);
+    if (!started) return started.error();
+    slots_.clear();
+    first_index_ = base_index + 1;
+    base_term_ = base_term;
+    auto written = append(hard_state, {}, 0);
+    if (!written) return written.error();
+    while (segments_.size() > 1) {
+        ::close(segments_.front().fd);
+        ::unlink(segments_.front().path.c_str());
+        segments_.erase(segments_.begin());
+    }
+    return sync_directory(dir_);
 }
 
 // Makes the file at least `bytes` long, zero-filled, in reserve_step_bytes

@@ -24,6 +24,16 @@
 // valid record's hard state is the current one. The header checksum lets
 // recovery find records after a damaged one without trusting its length.
 //
+// Segments: the log is raft.log followed by raft.log.0000000001, ...; a new
+// segment starts once the current one passes segment_bytes_max (64 MiB),
+// and one whose entries were all compacted away is deleted, so compaction
+// frees disk and memory at once. A later segment's header (format 2) adds
+// [base_index u64][base_term u64] before its crc: the log's last entry when
+// the segment began. Replaying the segments in order rebuilds the log; a
+// segment whose base is not where the replayed log ends starts a new log
+// after base (the older segments were compacted away, or a snapshot was
+// installed: reset()). Only the newest segment may end in a torn write.
+//
 // Past the last record the file holds zeros: it grows in zero-filled steps
 // so that most writes change no file metadata and their fdatasync is a
 // single flush (reserve()). A zero record header ends the log.
@@ -43,12 +53,13 @@
 // The index of every entry (file offset, size, term) is kept in memory;
 // entry bytes are read back with pread.
 //
-// Invariants: last_index() == number of entries (no compaction yet: the
-// first index is 1); every entry below the stored commit index is never
-// removed or changed (asserted). Not thread-safe: the node's loop owns it.
+// Invariants: last_index() == first_index() - 1 + number of entries; every
+// entry below the stored commit index is never changed (asserted), and is
+// removed only by compact(). Not thread-safe: the node's loop owns it.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +92,7 @@ struct LogReport {
     std::uint64_t torn_bytes = 0;  // a torn last write (cut, unless checking)
     // Damage that is not a torn tail: where and what, and the next valid
     // record after it, if any (its offset).
+    std::size_t segments = 0;  // files read
     std::optional<std::uint64_t> damage_offset;
     std::string damage;
     std::optional<std::uint64_t> next_record_offset;
@@ -100,11 +112,13 @@ public:
     LogFile(const LogFile&) = delete;
     LogFile& operator=(const LogFile&) = delete;
 
-    raft::LogIndex last_index() const { return slots_.size(); }
-    // Precondition: 1 <= index <= last_index().
-    raft::Term term_at(raft::LogIndex index) const { return slots_[index - 1].term; }
+    raft::LogIndex first_index() const { return first_index_; }
+    raft::LogIndex last_index() const { return first_index_ - 1 + slots_.size(); }
+    // Precondition: first_index() - 1 <= index <= last_index() (the term of
+    // the entry before the first is kept: where the log was compacted).
+    raft::Term term_at(raft::LogIndex index) const { return term_at_or_base(index); }
     // Entries [lo, hi): at least one, then only while their data stays
-    // within bytes_max. Precondition: 1 <= lo < hi <= last_index() + 1.
+    // within bytes_max. Precondition: first_index() <= lo < hi <= last_index() + 1.
     std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
                                      std::size_t bytes_max) const;
     const raft::HardState& hard_state() const { return hard_state_; }
@@ -120,16 +134,44 @@ public:
     Result<bool> append(const raft::HardState& hard_state,
                         const std::vector<raft::Entry>& entries, raft::LogIndex commit_index);
 
+    // Drops the entries up to `through` (committed: <= commit_index,
+    // asserted) from memory, and deletes the segments that hold nothing
+    // newer. Nothing is written: after a restart the log may start a little
+    // earlier again (at its oldest segment's base), never later.
+    void compact(raft::LogIndex through, raft::LogIndex commit_index);
+    // Empties the log to start after (base_index, base_term), an installed
+    // snapshot's position, with hard_state: a new segment, synced, then the
+    // older ones deleted. On error the log is unchanged (on disk as in
+    // memory, up to a new empty segment that replays as the same log).
+    Result<bool> reset(raft::LogIndex base_index, raft::Term base_term,
+                       const raft::HardState& hard_state);
+    // Tests: a smaller segment size, to see segments come and go.
+    void set_segment_bytes_max(std::uint64_t bytes) { segment_bytes_max_ = bytes; }
+
 private:
     struct Slot {
-        std::uint64_t offset = 0;  // of the entry's value in the file
+        std::uint64_t offset = 0;  // of the entry's value in its segment
         std::uint32_t size = 0;    // of the value
+        std::uint32_t segment = 0;  // the segment's seq
         raft::Term term = 0;
+    };
+    struct Segment {
+        std::uint32_t seq = 0;
+        std::string path;
+        int fd = -1;
+        raft::LogIndex max_index = 0;  // the highest index written to it
     };
 
     LogFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-    static Result<int> open_or_create(const std::string& dir, const std::string& path,
-                                      const LogIdentity& identity);
+    static Result<int> open_or_create(
+        const std::string& dir, const std::string& path, const LogIdentity& identity,
+        std::optional<std::pair<raft::LogIndex, raft::Term>> base = {});
+    Result<bool> open_segment(std::uint32_t seq, bool last, const LogIdentity& identity);
+    void start_segment_at(raft::LogIndex base_index, raft::Term base_term);
+    Result<bool> start_segment(raft::LogIndex base_index, raft::Term base_term);
+    void replace_from(raft::LogIndex first, std::vector<Slot> slots);
+    raft::Term term_at_or_base(raft::LogIndex index) const;
+    int segment_fd(std::uint32_t seq) const;
     Result<bool> read_header();
     Result<bool> scan();
     Result<bool> classify_damage(const std::string& damage);
@@ -144,11 +186,17 @@ private:
                        raft::LogIndex commit_index) const;
     bool reserve(std::uint64_t bytes);
 
-    int fd_;
-    std::string path_;
+    int fd_;            // of the newest segment, appended to
+    std::string path_;  // ... and its path
+    std::string dir_;
+    LogIdentity identity_;
+    std::vector<Segment> segments_;  // oldest first
+    std::uint64_t segment_bytes_max_ = 64 << 20;
+    raft::LogIndex first_index_ = 1;
+    raft::Term base_term_ = 0;  // of the entry at first_index_ - 1
     std::uint64_t end_ = 0;       // where the next record goes
     std::uint64_t reserved_ = 0;  // the file's size: zeros from end_ on
-    std::vector<Slot> slots_;
+    std::deque<Slot> slots_;  // from first_index_
     raft::HardState hard_state_;
     LogReport report_;
 };

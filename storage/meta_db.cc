@@ -17,6 +17,7 @@ constexpr std::string_view events_compacted_key = "events_compacted";
 constexpr std::string_view kv_hash_key = "kv_hash";
 constexpr std::string_view format_key = "format";
 constexpr std::string_view events_bytes_key = "events_bytes";
+constexpr std::string_view applied_term_key = "applied_term";
 
 std::optional<std::string_view> read(MDB_txn* txn, MDB_dbi dbi, std::string_view name) {
     MDB_val key = to_val(name);
@@ -94,6 +95,14 @@ std::uint64_t MetaDb::format(MDB_txn* txn) const {
 
 int MetaDb::set_format(MDB_txn* txn, std::uint64_t format) {
     return write_u64(txn, dbi_, format_key, format);
+}
+
+raft::Term MetaDb::applied_term(MDB_txn* txn) const {
+    return read_u64(txn, dbi_, applied_term_key, 0);
+}
+
+int MetaDb::set_applied_term(MDB_txn* txn, raft::Term term) {
+    return write_u64(txn, dbi_, applied_term_key, term);
 }
 
 }  // namespace cabildo::storage

@@ -35,6 +35,12 @@ public:
     std::uint64_t format(MDB_txn* txn) const;
     int set_format(MDB_txn* txn, std::uint64_t format);
 
+    // The term of the entry at the applied index, so that a copy of the
+    // state says where in the log it is (a snapshot).
+    raft::Term applied_term(MDB_txn* txn) const;
+    int set_applied_term(MDB_txn* txn, raft::Term term);
+    MDB_dbi dbi() const { return dbi_; }
+
 private:
     MDB_dbi dbi_ = 0;
 };

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,53 @@ Result<bool> sync_directory(const std::string& dir) {
     int err = errno;
     ::close(fd);
     if (rc != 0) return errno_error("fsync " + dir, err);
+    return true;
+}
+
+void append_u32(std::string& out, std::uint32_t value) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+
+std::uint32_t get_u32(const char* in) {
+    std::uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) value = value << 8 | static_cast<unsigned char>(in[i]);
+    return value;
+}
+
+void put_u32(char* out, std::uint32_t value) {
+    for (int i = 3; i >= 0; --i, value >>= 8) out[i] = static_cast<char>(value & 0xff);
+}
+
+std::uint32_t checksum(const char* data, std::size_t size) {
+    const auto start = crc32(0L, Z_NULL, 0);
+    return static_cast<std::uint32_t>(
+        crc32(start, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size)));
+}
+
+bool read_fully(int fd, char* out, std::size_t size, std::uint64_t at) {
+    while (size > 0) {
+        ssize_t n = ::pread(fd, out, size, static_cast<off_t>(at));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return false;
+        }
+        out += n;
+        size -= static_cast<std::size_t>(n);
+        at += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+bool write_fully(int fd, const char* data, std::size_t size, std::uint64_t at) {
+    while (size > 0) {
+        ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(at));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        at += static_cast<std::uint64_t>(n);
+    }
     return true;
 }
 

@@ -33,6 +33,9 @@ public:
     int set(MDB_txn* txn, std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
             std::string_view reply, std::size_t sessions_max);
 
+    MDB_dbi sessions_dbi() const { return sessions_dbi_; }
+    MDB_dbi age_dbi() const { return age_dbi_; }
+
 private:
     int evict_oldest(MDB_txn* txn, std::size_t sessions_max);
 

@@ -1,12 +1,16 @@
 // Storage: see storage.h.
 #include "storage/storage.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "node/raft/assert.h"
 #include "storage/databases.h"
 #include "storage/dir_lock.h"
+#include "storage/posix_file.h"
 
 namespace cabildo::storage {
 
@@ -27,6 +31,7 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     auto log = LogFile::open(path, options.identity, options.recovery);
     if (!log)
         return log.error();
+    (*log)->set_segment_bytes_max(options.log_segment_bytes);
     // A repair's cut may take the log below the applied state, whose entries
     // are committed but now missing here: then the state is rebuilt from
     // what is left and what the leader sends.
@@ -35,8 +40,18 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
                                cut ? std::optional((*log)->last_index()) : std::nullopt);
     if (!dbs)
         return dbs.error();
-    auto storage =
-        std::unique_ptr<Storage>(new Storage(std::move(*lock), std::move(*dbs), std::move(*log)));
+    auto storage = std::unique_ptr<Storage>(
+        new Storage(path, options, std::move(*lock), std::move(*dbs), std::move(*log)));
+    if (auto found = storage->find_snapshot(); !found) return found.error();
+    // The state is behind the start of the log (an OS crash lost it, or an
+    // install stopped half way): it comes back from the newest snapshot,
+    // then the log after it is applied again.
+    if (storage->applied_index_ + 1 < storage->first_index()) {
+        auto loaded = storage->load_state_from_snapshot(
+            "the applied state (index " + std::to_string(storage->applied_index_) +
+            ") is behind the log, which starts at " + std::to_string(storage->first_index()));
+        if (!loaded) return loaded.error();
+    }
     if (storage->applied_index_ > storage->last_index()) {
         return Error{Status::corrupt,
                      path + "/raft.log ends at index " + std::to_string(storage->last_index()) +
@@ -49,21 +64,133 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     return storage;
 }
 
-Storage::Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,
-                 std::unique_ptr<LogFile> log)
-    : lock_(std::move(lock)), dbs_(std::move(dbs)), log_(std::move(log)) {
+Storage::Storage(std::string path, const Options& options, std::unique_ptr<DirLock> lock,
+                 std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log)
+    : lock_(std::move(lock)),
+      dbs_(std::move(dbs)),
+      log_(std::move(log)),
+      path_(std::move(path)),
+      options_(options) {
     hard_state_ = log_->hard_state();
+    read_applied();
+}
+
+void Storage::read_applied() {
     ReadTxn txn(*dbs_->state_env);
     applied_index_ = dbs_->state_meta.applied(txn.raw());
     // The stored commit index may lag (persist() skips commit-only changes),
-    // but whatever was applied was committed.
-    hard_state_.commit_index = std::max(hard_state_.commit_index, applied_index_);
+    // but whatever was applied, or compacted, was committed.
+    hard_state_.commit_index =
+        std::max({hard_state_.commit_index, applied_index_, log_->first_index() - 1});
+}
+
+// The newest snapshot file whose header reads; a half-written one (its
+// temporary name) is removed.
+Result<bool> Storage::find_snapshot() {
+    std::error_code ec;
+    std::filesystem::create_directories(snapshots_dir(), ec);
+    if (ec) return Error{Status::io_error, "create " + snapshots_dir() + ": " + ec.message()};
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.size() > 5 && name.substr(name.size() - 5) == ".snap" && name.size() == 46) {
+            names.push_back(name);
+        } else {
+            std::filesystem::remove(e.path(), ec);  // a .part or other leftover
+        }
+    }
+    std::sort(names.rbegin(), names.rend());
+    for (const std::string& name : names) {
+        auto info = read_snapshot_header(snapshots_dir() + "/" + name);
+        if (info) {
+            snapshot_ = *info;
+            return true;
+        }
+    }
+    return true;
+}
+
+std::optional<std::string> Storage::snapshot_path() const {
+    if (snapshot_.meta.index == 0) return std::nullopt;
+    return snapshots_dir() + "/" + snapshot_file_name(snapshot_.meta.index, snapshot_.meta.term);
+}
+
+Result<bool> Storage::load_state_from_snapshot(const std::string& reason) {
+    const auto file = snapshot_path();
+    if (!file || snapshot_.meta.index + 1 < first_index()) {
+        return Error{Status::corrupt,
+                     reason + ", and no snapshot in " + snapshots_dir() +
+                         " covers the entries between. Nothing was changed. Restore this data "
+                         "directory from a backup, or rejoin the node empty (README, 'Repairing a "
+                         "node')"};
+    }
+    StateGuard guard = *dbs_->guard;
+    dbs_.reset();  // closes the environment
+    auto discarded = guard.discard(reason + ": loading snapshot " + *file);
+    if (!discarded) return discarded.error();
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) return dbs.error();
+    dbs_ = std::move(*dbs);
+    auto loaded = load_snapshot(*file, *dbs_);
+    if (!loaded) return loaded.error();
+    read_applied();
+    return true;
+}
+
+Result<bool> Storage::adopt_snapshot(const std::string& file, const SnapshotInfo& info,
+                                     std::size_t keep) {
+    const std::string target =
+        snapshots_dir() + "/" + snapshot_file_name(info.meta.index, info.meta.term);
+    if (file != target && ::rename(file.c_str(), target.c_str()) != 0) {
+        return errno_error("rename " + file + " to " + target, errno);
+    }
+    auto synced = sync_directory(snapshots_dir());
+    if (!synced) return synced.error();
+    if (info.meta.index >= snapshot_.meta.index) snapshot_ = info;
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.size() == 46 && name.substr(name.size() - 5) == ".snap") names.push_back(name);
+    }
+    std::sort(names.rbegin(), names.rend());
+    for (std::size_t i = std::max<std::size_t>(keep, 1); i < names.size(); ++i) {
+        std::filesystem::remove(snapshots_dir() + "/" + names[i], ec);
+    }
+    return true;
+}
+
+void Storage::compact(raft::LogIndex through) {
+    CABILDO_ASSERT(through <= snapshot_.meta.index, "compacting past the newest snapshot");
+    CABILDO_ASSERT(through <= applied_index_, "compacting entries not applied");
+    log_->compact(through, hard_state_.commit_index);
+}
+
+Result<bool> Storage::install_snapshot(const std::string& file) {
+    auto info = read_snapshot(file, {});  // every checksum, before anything changes
+    if (!info) return info.error();
+    if (info->cluster_id != options_.identity.cluster_id) {
+        return Error{Status::bad_request, "snapshot " + file + " is of cluster " +
+                                              std::to_string(info->cluster_id) + ", not " +
+                                              std::to_string(options_.identity.cluster_id)};
+    }
+    auto adopted = adopt_snapshot(file, *info);
+    if (!adopted) return adopted.error();
+    // The log first: a crash after it restarts from this snapshot (the state
+    // is then behind the log); the other order would leave a state ahead of
+    // the log.
+    raft::HardState hs = hard_state_;
+    hs.commit_index = std::max(hs.commit_index, info->meta.index);
+    auto reset = log_->reset(info->meta.index, info->meta.term, hs);
+    if (!reset) return reset.error();
+    hard_state_ = hs;
+    return load_state_from_snapshot("installing snapshot " + std::to_string(info->meta.index));
 }
 
 // A failed sync keeps the marker: the next open then trusts the state only
 // within this boot, which is exactly what an unsynced state deserves.
 Storage::~Storage() {
-    if (dbs_->state_env->sync() == 0)
+    if (dbs_ && dbs_->state_env->sync() == 0)
         dbs_->guard->mark_clean();
 }
 
@@ -78,7 +205,7 @@ raft::LogIndex Storage::last_index() const {
 std::optional<raft::Term> Storage::term_at(raft::LogIndex index) const {
     if (index == 0)
         return 0;
-    if (index > last_index())
+    if (index > last_index() || index + 1 < first_index())
         return std::nullopt;
     return log_->term_at(index);
 }

@@ -25,6 +25,7 @@
 #include "storage/apply_txn.h"
 #include "storage/log_file.h"
 #include "storage/records.h"
+#include "storage/snapshot_file.h"
 
 namespace cabildo::storage {
 
@@ -40,6 +41,7 @@ struct Options {
     std::string boot_id;  // empty: this system's; tests set it to act out a reboot
     LogIdentity identity;  // whose log this is: checked against raft.log's header
     Recovery recovery = Recovery::normal;  // repair: cut the log at damage (--repair-log)
+    std::uint64_t log_segment_bytes = 64 << 20;  // a new log segment past this (log_file.h)
 };
 
 // On-disk layout. `path` is a directory holding:
@@ -121,12 +123,35 @@ public:
     Storage& operator=(const Storage&) = delete;
 
     // raft::LogReader. first_index, last_index and the last term are cached.
-    raft::LogIndex first_index() const override { return 1; }  // no compaction yet
+    raft::LogIndex first_index() const override { return log_->first_index(); }
     raft::LogIndex last_index() const override;
     std::optional<raft::Term> term_at(raft::LogIndex index) const override;
     std::vector<raft::Entry> entries(raft::LogIndex lo, raft::LogIndex hi,
                                      std::size_t bytes_max) const override;
-    raft::SnapshotMeta snapshot() const override { return {}; }
+    raft::SnapshotMeta snapshot() const override { return snapshot_.meta; }
+
+    // Snapshots (snapshot_file.h) live in <path>/snapshots; the newest one
+    // is what a follower that needs compacted entries is sent, and what an
+    // OS crash restarts from. Its file, if any.
+    std::string snapshots_dir() const { return path_ + "/snapshots"; }
+    std::optional<std::string> snapshot_path() const;
+    const SnapshotInfo& snapshot_info() const { return snapshot_.meta.index ? snapshot_ : none_; }
+    // Writes a snapshot of the applied state to a temporary name in
+    // snapshots_dir() (safe on another thread: see write_snapshot), and
+    // returns the path it must be adopted from.
+    std::string snapshot_part_path() const { return snapshots_dir() + "/taking.snap"; }
+    const Databases& databases() const { return *dbs_; }
+    // Makes a written snapshot file the newest (renamed to its final name),
+    // and deletes all but the `keep` newest ones.
+    Result<bool> adopt_snapshot(const std::string& file, const SnapshotInfo& info,
+                                std::size_t keep = 2);
+    // Drops the log through `through` (<= the newest snapshot's index and
+    // the applied index: asserted; raft::compaction_index says how far).
+    void compact(raft::LogIndex through);
+    // Replaces the applied state and the log with a snapshot file (received
+    // from the leader, or a backup): the file is checked, adopted, the log
+    // emptied to start after it, the state loaded from it. Synchronous.
+    Result<bool> install_snapshot(const std::string& file);
 
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }
@@ -188,14 +213,21 @@ public:
 private:
     friend class storage::ApplyTxn;
 
-    Storage(std::unique_ptr<DirLock> lock, std::unique_ptr<Databases> dbs,
-            std::unique_ptr<LogFile> log);
+    Storage(std::string path, const Options& options, std::unique_ptr<DirLock> lock,
+            std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log);
+    Result<bool> find_snapshot();
+    Result<bool> load_state_from_snapshot(const std::string& reason);
+    void read_applied();
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
 
     std::unique_ptr<DirLock> lock_;  // first in, last out: held while anything is open
     std::unique_ptr<Databases> dbs_;
     std::unique_ptr<LogFile> log_;
+    std::string path_;
+    Options options_;
+    SnapshotInfo snapshot_;  // the newest snapshot file's (index 0: none)
+    SnapshotInfo none_;
     raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it
     raft::LogIndex applied_index_ = 0;
 };

@@ -1,0 +1,222 @@
+// Tests of snapshots, log segments and compaction: a snapshot file holds the
+// applied state exactly and installs into another node's storage; a damaged
+// file is refused and changes nothing; compaction deletes whole segments; a
+// node whose applied state is lost after compaction comes back from its
+// snapshot.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "storage/snapshot_file.h"
+#include "storage/storage.h"
+#include "tests/storage/storage_test_util.h"
+
+namespace cabildo::storage {
+namespace {
+
+using testing::commit_ok;
+using testing::make_entries;
+using testing::open_ok;
+using testing::persist_ok;
+using testing::TempDir;
+
+constexpr raft::Term term = 3;
+
+Options small_segments(std::string boot = "boot-1") {
+    Options options;
+    options.log_segment_bytes = 4096;
+    options.boot_id = std::move(boot);
+    return options;
+}
+
+// Logs `count` entries and applies keys k0.. with sessions and events up to
+// `applied`.
+void fill(Storage& storage, raft::LogIndex count, raft::LogIndex applied) {
+    for (raft::LogIndex done = 0; done < count; done += 50) {  // 50 per record
+        persist_ok(storage,
+                   make_entries(storage.last_index() + 1, std::min<raft::LogIndex>(50, count - done),
+                                term, 100),
+                   raft::HardState{term, 1, applied});
+    }
+    auto txn = storage.begin_apply();
+    ASSERT_TRUE(txn.ok());
+    for (raft::LogIndex i = storage.applied_index() + 1; i <= applied; ++i) {
+        const std::string key = "k" + std::to_string(i % 700);
+        ASSERT_EQ(txn->put(key, "value-" + std::to_string(i)), Status::ok);
+        txn->add_event(i, key, "event-" + std::to_string(i));
+        if (i % 3 == 0) txn->set_session(i % 50 + 1, i, i, "reply");
+    }
+    txn->set_applied(applied, term);
+    commit_ok(*txn);
+}
+
+std::size_t segment_files(const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().filename().string().rfind("raft.log", 0) == 0) ++n;
+    }
+    return n;
+}
+
+SnapshotInfo take(Storage& storage) {
+    const std::string part = storage.snapshot_part_path();
+    auto info = write_snapshot(storage.databases(), 1, {1, 2, 3}, part, nullptr);
+    EXPECT_TRUE(info.ok()) << info.error().detail;
+    auto adopted = storage.adopt_snapshot(part, *info);
+    EXPECT_TRUE(adopted.ok()) << adopted.error().detail;
+    return *info;
+}
+
+TEST(SnapshotTest, FileHoldsTheStateAndInstallsElsewhere) {
+    TempDir a, b;
+    auto source = open_ok(a.db_path());
+    fill(*source, 2000, 1500);
+    const SnapshotInfo info = take(*source);
+    EXPECT_EQ(info.meta.index, 1500u);
+    EXPECT_EQ(info.meta.term, term);
+    EXPECT_EQ(info.meta.members, (std::vector<raft::NodeId>{1, 2, 3}));
+    EXPECT_EQ(info.keys, source->key_count());
+    EXPECT_EQ(info.state_hash, source->state_hash());
+    auto header = read_snapshot_header(*source->snapshot_path());
+    ASSERT_TRUE(header.ok());
+    EXPECT_EQ(header->meta, info.meta);
+    EXPECT_EQ(source->snapshot(), info.meta);
+
+    auto target = open_ok(b.db_path());
+    persist_ok(*target, make_entries(1, 10, 1));  // a short, older log: replaced
+    auto installed = target->install_snapshot(*source->snapshot_path());
+    ASSERT_TRUE(installed.ok()) << installed.error().detail;
+    const auto check = [&](Storage& s) {
+        EXPECT_EQ(s.applied_index(), 1500u);
+        EXPECT_EQ(s.first_index(), 1501u);
+        EXPECT_EQ(s.term_at(1500), term);
+        EXPECT_EQ(s.term_at(1499), std::nullopt);
+        EXPECT_EQ(s.snapshot(), info.meta);
+        EXPECT_EQ(s.state_hash(), source->state_hash());
+        EXPECT_EQ(s.state_hash_by_scan(), source->state_hash());
+        EXPECT_EQ(s.key_count(), source->key_count());
+        EXPECT_EQ(s.get("k7"), source->get("k7"));
+        EXPECT_EQ(s.session(7), source->session(7));
+        EXPECT_EQ(s.events(1400, "", 10, SIZE_MAX, SIZE_MAX).events.size(), 10u);
+        EXPECT_GE(s.hard_state().commit_index, 1500u);
+    };
+    check(*target);
+    EXPECT_EQ(target->last_index(), 1500u);
+    persist_ok(*target, make_entries(1501, 5, term + 1));
+    target.reset();
+    auto reopened = open_ok(b.db_path());
+    check(*reopened);
+    EXPECT_EQ(reopened->last_index(), 1505u);
+}
+
+TEST(SnapshotTest, DamagedFileIsRefusedAndChangesNothing) {
+    TempDir a, b;
+    auto source = open_ok(a.db_path());
+    fill(*source, 500, 500);
+    take(*source);
+    const std::string copy = a.path() + "/copy.snap";
+    std::filesystem::copy_file(*source->snapshot_path(), copy);
+    const auto size = std::filesystem::file_size(copy);
+    int fd = ::open(copy.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    char byte = 0;
+    ASSERT_EQ(::pread(fd, &byte, 1, static_cast<off_t>(size / 2)), 1);
+    byte = static_cast<char>(byte ^ 0x40);
+    ASSERT_EQ(::pwrite(fd, &byte, 1, static_cast<off_t>(size / 2)), 1);
+    ::close(fd);
+
+    auto target = open_ok(b.db_path());
+    fill(*target, 20, 20);
+    const std::uint64_t hash = target->state_hash();
+    auto installed = target->install_snapshot(copy);
+    ASSERT_FALSE(installed.ok());
+    EXPECT_EQ(installed.error().status, Status::corrupt) << installed.error().detail;
+    EXPECT_NE(installed.error().detail.find("checksum"), std::string::npos)
+        << installed.error().detail;
+    EXPECT_EQ(target->applied_index(), 20u);
+    EXPECT_EQ(target->state_hash(), hash);
+    EXPECT_EQ(target->first_index(), 1u);
+    EXPECT_EQ(target->snapshot().index, 0u);
+
+    // A file cut short is refused too.
+    std::filesystem::resize_file(copy, size - 10);
+    EXPECT_EQ(read_snapshot(copy, {}).error().status, Status::corrupt);
+}
+
+TEST(SnapshotTest, CompactionDeletesSegmentsAndSurvivesReopen) {
+    TempDir dir;
+    auto storage = open_ok(dir.db_path(), small_segments());
+    fill(*storage, 3000, 2500);
+    const std::size_t before = segment_files(dir.db_path());
+    EXPECT_GT(before, 20u);
+    take(*storage);
+    storage->compact(2400);
+    EXPECT_EQ(storage->first_index(), 2401u);
+    EXPECT_EQ(storage->term_at(2400), term);
+    EXPECT_EQ(storage->term_at(2399), std::nullopt);
+    const std::size_t after = segment_files(dir.db_path());
+    EXPECT_LT(after, before / 4) << before << " segments before";
+    const auto tail = storage->entries(2401, 3001, SIZE_MAX);
+    storage.reset();
+    auto reopened = open_ok(dir.db_path(), small_segments());
+    // Whole segments go, so a reopened log may start a little earlier.
+    EXPECT_LE(reopened->first_index(), 2401u);
+    EXPECT_GT(reopened->first_index(), 2000u);
+    EXPECT_EQ(reopened->last_index(), 3000u);
+    EXPECT_EQ(reopened->entries(2401, 3001, SIZE_MAX), tail);
+    EXPECT_EQ(reopened->applied_index(), 2500u);
+    persist_ok(*reopened, make_entries(3001, 3, term));
+    EXPECT_EQ(reopened->last_index(), 3003u);
+}
+
+TEST(SnapshotTest, LostStateAfterCompactionComesBackFromTheSnapshot) {
+    TempDir dir;
+    std::uint64_t snapshot_hash = 0;
+    auto storage = open_ok(dir.db_path(), small_segments("boot-1"));
+    fill(*storage, 3000, 2000);
+    snapshot_hash = take(*storage).state_hash;
+    storage->compact(1900);
+    fill(*storage, 0, 2600);  // applied on past the snapshot, then an OS crash
+    EXPECT_NE(storage->state_hash(), snapshot_hash);
+    // What the crash leaves: the files as they are while in use (boot-1's).
+    const std::string crashed = dir.path() + "/crashed";
+    std::filesystem::copy(dir.db_path(), crashed, std::filesystem::copy_options::recursive);
+    storage.reset();
+
+    auto after = open_ok(crashed, small_segments("boot-2"));
+    ASSERT_NE(after, nullptr);
+    EXPECT_TRUE(after->state_discarded());
+    EXPECT_EQ(after->applied_index(), 2000u) << "back to the snapshot, to re-apply the log after";
+    EXPECT_EQ(after->state_hash(), snapshot_hash);
+    EXPECT_EQ(after->state_hash_by_scan(), snapshot_hash);
+    EXPECT_EQ(after->last_index(), 3000u);
+    EXPECT_LE(after->first_index(), 1901u);
+}
+
+TEST(SnapshotTest, LogBehindStateWithoutSnapshotIsCorrupt) {
+    TempDir dir;
+    {
+        auto storage = open_ok(dir.db_path(), small_segments("boot-1"));
+        fill(*storage, 3000, 2000);
+        take(*storage);
+        storage->compact(1900);
+    }
+    std::filesystem::remove_all(dir.db_path() + "/snapshots");
+    const std::string crashed = dir.db_path();
+    {
+        std::ofstream marker(crashed + "/state-in-use");
+        marker << "boot-1";
+    }
+    auto reopened = Storage::open(crashed, small_segments("boot-2"));
+    ASSERT_FALSE(reopened.ok());
+    EXPECT_EQ(reopened.error().status, Status::corrupt);
+    EXPECT_NE(reopened.error().detail.find("no snapshot"), std::string::npos)
+        << reopened.error().detail;
+}
+
+}  // namespace
+}  // namespace cabildo::storage
