@@ -85,7 +85,12 @@ std::string node_json(const std::string& endpoint, const Result<wire::NodeStatus
         .add_uint("recovering_to", status->recovering_to)
         .add_uint("requests_pending", status->requests_pending)
         .add_uint("requests_expired", status->requests_expired)
-        .add_uint("requests_overloaded", status->requests_overloaded);
+        .add_uint("requests_overloaded", status->requests_overloaded)
+        .add_uint("first_index", status->first_index)
+        .add_uint("snapshot_index", status->snapshot_index)
+        .add_bool("snapshot_in_progress", status->snapshot_in_progress)
+        .add_uint("snapshot_transfers", status->snapshot_transfers)
+        .add_uint("snapshot_chunks_refused", status->snapshot_chunks_refused);
     return object.str();
 }
 

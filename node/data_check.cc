@@ -85,7 +85,11 @@ void log_recovery(const storage::Storage& storage) {
                      "acknowledged); the log ends at index {}",
                      r.torn_bytes, r.records_end, r.last_index);
     }
-    if (storage.state_discarded()) {
+    if (!storage.restored_from().empty()) {
+        spdlog::warn("the applied state was loaded from snapshot {} (index {}): {}; the log "
+                     "after it is applied again",
+                     storage.restored_from(), storage.snapshot().index, storage.discard_reason());
+    } else if (storage.state_discarded()) {
         spdlog::warn("the applied state cannot be trusted ({}): it was discarded and is rebuilt "
                      "from the log",
                      storage.discard_reason());

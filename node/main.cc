@@ -30,6 +30,7 @@ struct Modes {
     bool check = false;
     bool repair_log = false;
     bool storage_failing_at_start = false;
+    std::uint64_t corrupt_snapshot_chunk = 0;
 };
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
@@ -44,6 +45,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_flag("--test-storage-failing", modes.storage_failing_at_start,
                  "FOR TESTS: with --test-fault-injection, start as if SIGUSR1 had been sent "
                  "(every storage commit fails until SIGUSR2)");
+    app.add_option("--test-corrupt-snapshot-chunk", modes.corrupt_snapshot_chunk,
+                   "FOR TESTS: with --test-fault-injection, damage the Nth snapshot chunk this "
+                   "node sends (after its checksum was computed)");
 #endif
     app.set_config("--config", "", "read options from a TOML/INI file");
     app.add_option("--id", config.id, "this node's id (one of the members)");
@@ -87,6 +91,13 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--pending-requests-max", config.pending_requests_max,
                    "client requests held at once (queued, proposed, forwarded); past this new "
                    "ones answer `overloaded`")
+        ->capture_default_str();
+    app.add_option("--snapshot-entries", config.snapshot_entries,
+                   "take a snapshot once this many entries were applied since the last one "
+                   "(then the log is compacted; 0: never)")
+        ->capture_default_str();
+    app.add_option("--snapshot-trailing", config.snapshot_trailing,
+                   "entries kept in the log after a snapshot, for slow followers")
         ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
@@ -136,6 +147,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (modes.fault_injection) {
+        config.test_corrupt_snapshot_chunk = modes.corrupt_snapshot_chunk;
         fail_storage.store(modes.storage_failing_at_start ? 1 : 0);
         std::signal(SIGUSR1, on_fail_storage);
         std::signal(SIGUSR2, on_fail_storage);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "node/frames.h"
+#include "node/raft/compaction.h"
 #include "wire/protocol.h"
 
 namespace cabildo::node {
@@ -26,6 +27,9 @@ raft::Config raft_config(const NodeConfig& config, raft::LogIndex applied) {
     // Small enough that one Ready's apply takes milliseconds, so re-applying
     // a long log yields to the loop between Readies (node.h).
     c.apply_bytes_max = 256 << 10;
+    // The shell reports a transfer that stalls (SnapshotSender::ack_timeout);
+    // this is only the core's backstop, long enough for a large snapshot.
+    c.snapshot_timeout_ticks = std::max(1, 120000 / config.tick_ms);
     return c;
 }
 
@@ -47,8 +51,15 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       peers_(context_, config_),
       clients_(context_, zmq::socket_type::router),
       pub_(context_, zmq::socket_type::pub),
-      pull_(context_, zmq::socket_type::pull) {
+      pull_(context_, zmq::socket_type::pull),
+      snapshot_sender_(config_.id),
+      snapshot_receiver_(config_.id, storage_->snapshots_dir()) {
+    snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
     open_sockets();
+    // What the last run left uncompacted (a log reopens at its oldest
+    // segment's start).
+    storage_->compact(raft::compaction_index(storage_->snapshot().index,
+                                             storage_->applied_index(), config_.snapshot_trailing));
     const raft::HardState hs = storage_->hard_state();
     if (hs.commit_index > storage_->applied_index()) recovering_to_ = hs.commit_index;
     spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
@@ -149,6 +160,9 @@ void Node::turn(const std::atomic<bool>& stop) {
     const Clock::time_point now = Clock::now();
     run_ticks(now);
     process_ready();
+    pump_transfers(now);
+    poll_snapshot(now);
+    maybe_take_snapshot(now);
     if (reads_waiting()) serve_waiting_reads();  // what the last turn's budget left
     expire_requests(now);
     publish_status(now);
@@ -159,9 +173,14 @@ void Node::turn(const std::atomic<bool>& stop) {
 void Node::drain_peers() {
     for (std::size_t n = 0; n < drain_per_turn_max; ++n) {
         bool drained = false;
-        std::optional<raft::Message> message = peers_.receive(drained);
+        PeerTransport::Inbound in = peers_.receive(drained);
         if (drained) return;
-        if (message) raft_.step(*message);
+        if (in.piece) receive_piece(*in.piece);
+        if (in.message && in.message->type == raft::MessageType::install_snapshot) {
+            offer_install(*in.message);  // stepped once its file is here
+        } else if (in.message) {
+            raft_.step(*in.message);
+        }
         // Step and persist in small groups: a long burst of appends is then
         // one fsync, not one each, and the core never waits long for Ready.
         if (n % 64 == 63) process_ready();
@@ -238,6 +257,11 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.requests_expired = requests_expired_;
     status.requests_overloaded = requests_overloaded_;
     status.forward_reply_queues = forward_replies_.size();
+    status.first_index = storage_->first_index();
+    status.snapshot_index = storage_->snapshot().index;
+    status.snapshot_in_progress = snapshot_taker_.running();
+    status.snapshot_transfers = snapshot_sender_.active();
+    status.snapshot_chunks_refused = snapshot_receiver_.chunks_refused();
     return status;
 }
 

@@ -30,7 +30,9 @@
 #include "node/node_config.h"
 #include "node/peer_transport.h"
 #include "node/raft/raft.h"
+#include "node/snapshot_transfer.h"
 #include "node/state_machine.h"
+#include "storage/snapshot_taker.h"
 #include "storage/storage.h"
 #include "wire/client_messages.h"
 
@@ -118,6 +120,15 @@ private:
     void refuse_not_leader(const Pending& pending, bool forwarded, const zmq::message_t& body);
     void expire_requests(Clock::time_point now);
 
+    // node_snapshots.cc: taking snapshots, compaction, InstallSnapshot.
+    void maybe_take_snapshot(Clock::time_point now);
+    void poll_snapshot(Clock::time_point now);
+    void begin_transfer(const raft::Message& message);
+    void pump_transfers(Clock::time_point now);
+    void receive_piece(const wire::SnapshotPiece& piece);
+    void offer_install(const raft::Message& message);
+    Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot);
+
     // node_forward.cc: forwarding to the leader, in batches.
     static constexpr std::size_t forward_batch_max = 64;  // requests or replies per message
     static constexpr std::size_t forward_frames_max = 2 + 2 * forward_batch_max;
@@ -171,6 +182,13 @@ private:
     std::uint64_t requests_expired_ = 0;
     std::uint64_t requests_overloaded_ = 0;
     raft::LogIndex recovering_to_ = 0;   // the commit index found at start, while above applied
+    storage::SnapshotTaker snapshot_taker_;
+    Clock::time_point next_snapshot_try_;  // after a failed snapshot, not before this
+    SnapshotSender snapshot_sender_;
+    SnapshotReceiver snapshot_receiver_;
+    std::optional<raft::Message> install_offer_;  // install_snapshot waiting for its file
+    raft::SnapshotMeta installing_;  // the received snapshot the core was stepped with
+    std::vector<raft::NodeId> transfers_failed_;  // to report to the core between Readies
     Clock::time_point turn_start_;
     int storage_failing_ = 0;  // the fault-injection state last applied
 };

@@ -64,11 +64,19 @@ bool Node::complete_ready(raft::Ready& ready, bool log_persisted) {
         // 2. A leader's appends go out while it writes its own log (§10.2.1);
         // on a retry they go again, which Raft tolerates.
         for (const raft::Message& m : ready.messages_early) peers_.send(m);
+        // 3a. A snapshot from the leader replaces the state and the log.
+        if (ready.snapshot) {
+            auto installed = install_snapshot(*ready.snapshot);
+            if (!installed) return stall(installed.error());
+        }
         // 3. Hard state and entries, synced.
         auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
         if (!result) return stall(result.error());
         // 4. Only now may anything that depends on them leave.
-        for (const raft::Message& m : ready.messages) peers_.send(m);
+        for (const raft::Message& m : ready.messages) {
+            if (m.type == raft::MessageType::install_snapshot) begin_transfer(m);
+            peers_.send(m);
+        }
         log_persisted = true;
     }
     // 5. The rest: committed entries that were new to this node's log (a

@@ -11,7 +11,7 @@ namespace cabildo::node {
 
 namespace {
 constexpr int peer_hwm = 10000;
-constexpr std::size_t peer_frames_max = 2;  // [identity, message]
+constexpr std::size_t peer_frames_max = 4;  // [identity, message] or a snapshot piece
 }  // namespace
 
 void set_node_link_options(zmq::socket_t& socket) {
@@ -50,25 +50,64 @@ void PeerTransport::send(const raft::Message& message) {
     if (!it->second.send(zmq::buffer(body), zmq::send_flags::dontwait)) ++dropped_;
 }
 
-std::optional<raft::Message> PeerTransport::receive(bool& drained) {
+bool PeerTransport::send(const wire::SnapshotPiece& piece) {
+    auto it = dealers_.find(piece.to);
+    CABILDO_ASSERT(it != dealers_.end(), "snapshot piece to a non-member");
+    std::vector<std::string> head{wire::snapshot_marker, wire::encode_snapshot_header(piece)};
+    if (piece.kind == wire::SnapshotPieceKind::ack) {
+        const std::string header = head[1];
+        head.pop_back();
+        return send_frames(it->second, head, header);
+    }
+    return send_frames(it->second, head, piece.data);
+}
+
+std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,
+                                                                const std::string& identity) {
+    const std::size_t n = frames.parts.size();
+    const zmq::message_t& header = frames.parts[2];
+    auto piece = wire::decode_snapshot_header(header.data(), header.size());
+    if (!piece) {
+        ++rejected_;
+        spdlog::warn("peer: dropped a malformed snapshot piece: {}", piece.error().detail);
+        return std::nullopt;
+    }
+    const bool chunk = piece->kind == wire::SnapshotPieceKind::chunk;
+    if (identity != std::to_string(piece->from) || piece->to != config_.id ||
+        config_.member(piece->from) == nullptr || n != (chunk ? 4u : 3u) ||
+        (chunk && frames.parts[3].size() > wire::snapshot_chunk_bytes_max)) {
+        ++rejected_;
+        spdlog::warn("peer: dropped a snapshot piece from '{}' claiming {} -> {}", identity,
+                     piece->from, piece->to);
+        return std::nullopt;
+    }
+    if (chunk) piece->data = to_string(frames.parts[3]);
+    return std::move(*piece);
+}
+
+PeerTransport::Inbound PeerTransport::receive(bool& drained) {
     drained = false;
     auto frames = recv_frames(router_, peer_frames_max);
     if (!frames) {
         drained = true;
-        return std::nullopt;
+        return {};
+    }
+    if (!frames->truncated && frames->parts.size() >= 3 &&
+        to_string(frames->parts[1]) == wire::snapshot_marker) {
+        return {std::nullopt, receive_piece(*frames, to_string(frames->parts[0]))};
     }
     if (frames->truncated || frames->parts.size() != 2) {
         ++rejected_;
         spdlog::warn("peer: dropped a message of unexpected shape ({} frames)",
                      frames->parts.size());
-        return std::nullopt;
+        return {};
     }
     const zmq::message_t& body = frames->parts[1];
     auto message = wire::decode_message(body.data(), body.size());
     if (!message) {
         ++rejected_;
         spdlog::warn("peer: dropped a malformed message: {}", message.error().detail);
-        return std::nullopt;
+        return {};
     }
     const std::string identity = to_string(frames->parts[0]);
     if (identity != std::to_string(message->from) || message->to != config_.id ||
@@ -76,9 +115,9 @@ std::optional<raft::Message> PeerTransport::receive(bool& drained) {
         ++rejected_;
         spdlog::warn("peer: dropped a message from '{}' claiming {} -> {}", identity,
                      message->from, message->to);
-        return std::nullopt;
+        return {};
     }
-    return std::move(*message);
+    return {std::move(*message), std::nullopt};
 }
 
 }  // namespace cabildo::node

@@ -4,7 +4,8 @@
 // peer, whose routing id is this node's id, sends to them. Everything goes
 // through wire/ (decode never trusts), and a message whose claimed sender
 // does not match the connection's identity is dropped. Sends never block: a
-// backlogged peer loses the message and Raft retransmits.
+// backlogged peer loses the message and Raft retransmits. Snapshot chunks
+// and their acks (wire/snapshot_messages.h) share the sockets.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,9 @@
 #include <zmq.hpp>
 
 #include "node/node_config.h"
+#include "node/frames.h"
 #include "node/raft/types.h"
+#include "wire/snapshot_messages.h"
 
 namespace cabildo::node {
 
@@ -36,12 +39,25 @@ public:
 
     zmq::socket_t& router() { return router_; }
     void send(const raft::Message& message);
-    // Non-blocking; nullopt when nothing valid is waiting (invalid input is
+    // False if the peer is backlogged (the piece was not sent).
+    bool send(const wire::SnapshotPiece& piece);
+
+    // One inbound message: a Raft message or a snapshot piece.
+    struct Inbound {
+        std::optional<raft::Message> message;
+        std::optional<wire::SnapshotPiece> piece;
+    };
+    // Non-blocking; empty when nothing valid is waiting (invalid input is
     // counted and dropped). Reads at most one message.
-    std::optional<raft::Message> receive(bool& drained);
+    Inbound receive(bool& drained);
 
     std::uint64_t rejected() const { return rejected_; }
     std::uint64_t dropped() const { return dropped_; }
+
+private:
+    std::optional<wire::SnapshotPiece> receive_piece(Frames& frames, const std::string& identity);
+
+public:
 
 private:
     const NodeConfig& config_;

@@ -46,11 +46,18 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     // The state is behind the start of the log (an OS crash lost it, or an
     // install stopped half way): it comes back from the newest snapshot,
     // then the log after it is applied again.
-    if (storage->applied_index_ + 1 < storage->first_index()) {
+    // A discarded state also comes back from a newer snapshot: cheaper than
+    // re-applying the log up to it.
+    if (storage->applied_index_ + 1 < storage->first_index() ||
+        (storage->state_discarded() && storage->applied_index_ < storage->snapshot().index)) {
         auto loaded = storage->load_state_from_snapshot(
-            "the applied state (index " + std::to_string(storage->applied_index_) +
-            ") is behind the log, which starts at " + std::to_string(storage->first_index()));
+            storage->state_discarded()
+                ? storage->discard_reason()
+                : "the applied state (index " + std::to_string(storage->applied_index_) +
+                      ") is behind the log, which starts at " +
+                      std::to_string(storage->first_index()));
         if (!loaded) return loaded.error();
+        storage->restored_from_ = *storage->snapshot_path();
     }
     if (storage->applied_index_ > storage->last_index()) {
         return Error{Status::corrupt,

@@ -141,6 +141,9 @@ public:
     // returns the path it must be adopted from.
     std::string snapshot_part_path() const { return snapshots_dir() + "/taking.snap"; }
     const Databases& databases() const { return *dbs_; }
+    // The snapshot file open() loaded the applied state from, if it did.
+    const std::string& restored_from() const { return restored_from_; }
+    std::uint64_t cluster_id() const { return options_.identity.cluster_id; }
     // Makes a written snapshot file the newest (renamed to its final name),
     // and deletes all but the `keep` newest ones.
     Result<bool> adopt_snapshot(const std::string& file, const SnapshotInfo& info,
@@ -228,6 +231,7 @@ private:
     Options options_;
     SnapshotInfo snapshot_;  // the newest snapshot file's (index 0: none)
     SnapshotInfo none_;
+    std::string restored_from_;
     raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it
     raft::LogIndex applied_index_ = 0;
 };

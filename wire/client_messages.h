@@ -100,6 +100,11 @@ struct NodeStatus {
     std::uint64_t requests_expired = 0;     // dropped: waited past their timeout
     std::uint64_t requests_overloaded = 0;  // refused with `overloaded`
     std::uint64_t forward_reply_queues = 0;  // followers with answers queued (0 between turns)
+    std::uint64_t first_index = 0;     // the first entry the log holds (after compaction)
+    std::uint64_t snapshot_index = 0;  // the newest local snapshot's index (0: none)
+    bool snapshot_in_progress = false;  // a snapshot is being written
+    std::uint64_t snapshot_transfers = 0;  // leader: snapshots being sent to followers
+    std::uint64_t snapshot_chunks_refused = 0;  // corrupt snapshot chunks or files refused
 
     bool operator==(const NodeStatus&) const = default;
 };

@@ -62,6 +62,11 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     writer.key("requests_expired").pack_uint64(status.requests_expired);
     writer.key("requests_overloaded").pack_uint64(status.requests_overloaded);
     writer.key("forward_reply_queues").pack_uint64(status.forward_reply_queues);
+    writer.key("first_index").pack_uint64(status.first_index);
+    writer.key("snapshot_index").pack_uint64(status.snapshot_index);
+    detail::pack_bool(writer.key("snapshot_in_progress"), status.snapshot_in_progress);
+    writer.key("snapshot_transfers").pack_uint64(status.snapshot_transfers);
+    writer.key("snapshot_chunks_refused").pack_uint64(status.snapshot_chunks_refused);
 }
 
 // error and message are STR, so they must be valid UTF-8; they may quote
@@ -151,6 +156,16 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.requests_overloaded = reader.read_uint(value, name);
     } else if (name == "forward_reply_queues") {
         status.forward_reply_queues = reader.read_uint(value, name);
+    } else if (name == "first_index") {
+        status.first_index = reader.read_uint(value, name);
+    } else if (name == "snapshot_index") {
+        status.snapshot_index = reader.read_uint(value, name);
+    } else if (name == "snapshot_in_progress") {
+        status.snapshot_in_progress = reader.read_bool(value, name);
+    } else if (name == "snapshot_transfers") {
+        status.snapshot_transfers = reader.read_uint(value, name);
+    } else if (name == "snapshot_chunks_refused") {
+        status.snapshot_chunks_refused = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

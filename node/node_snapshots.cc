@@ -1,0 +1,148 @@
+// Node: snapshots of the applied state, log compaction and InstallSnapshot
+// (Raft §7). A snapshot is written on SnapshotTaker's thread while the loop
+// goes on; once it is done the log is compacted by the core's rule
+// (raft::compaction_index). A leader streams a snapshot to a follower that
+// needs compacted entries (SnapshotSender); the follower steps the leader's
+// install_snapshot only once it holds the whole, checked file.
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "node/node.h"
+#include "node/raft/compaction.h"
+
+namespace cabildo::node {
+
+namespace {
+constexpr auto snapshot_retry_interval = std::chrono::seconds(10);
+}  // namespace
+
+void Node::maybe_take_snapshot(Clock::time_point now) {
+    if (config_.snapshot_entries == 0 || snapshot_taker_.running() || stalled_ || recovering() ||
+        now < next_snapshot_try_) {
+        return;
+    }
+    const raft::LogIndex applied = storage_->applied_index();
+    if (applied < storage_->snapshot().index + config_.snapshot_entries) return;
+    snapshot_taker_.start(*storage_, config_.member_ids());
+}
+
+void Node::poll_snapshot(Clock::time_point now) {
+    const auto elapsed = snapshot_taker_.elapsed();
+    auto result = snapshot_taker_.poll();
+    if (!result) return;
+    if (!*result) {
+        // A full disk, say: nothing else is affected; try again later.
+        spdlog::warn("node {}: taking a snapshot failed ({}): {}; retrying in {} s", config_.id,
+                     status_name(result->error().status), result->error().detail,
+                     std::chrono::duration_cast<std::chrono::seconds>(snapshot_retry_interval)
+                         .count());
+        next_snapshot_try_ = now + snapshot_retry_interval;
+        return;
+    }
+    const storage::SnapshotInfo& info = **result;
+    auto adopted = storage_->adopt_snapshot(storage_->snapshot_part_path(), info);
+    if (!adopted) {
+        spdlog::warn("node {}: keeping the snapshot failed: {}", config_.id,
+                     adopted.error().detail);
+        next_snapshot_try_ = now + snapshot_retry_interval;
+        return;
+    }
+    const raft::LogIndex before = storage_->first_index();
+    storage_->compact(raft::compaction_index(storage_->snapshot().index,
+                                             storage_->applied_index(),
+                                             config_.snapshot_trailing));
+    spdlog::info("node {}: snapshot at index {} (term {}): {} keys, {} bytes, {} ms; log now "
+                 "starts at {} (was {})",
+                 config_.id, info.meta.index, info.meta.term, info.keys, info.bytes,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
+                 storage_->first_index(), before);
+}
+
+// Leader: the core wants `message.to` to get its snapshot. The file must be
+// the one the message names: if a newer one replaced it meanwhile, the
+// transfer fails and the core sends the newer one next time.
+void Node::begin_transfer(const raft::Message& message) {
+    const auto path = storage_->snapshot_path();
+    const bool same = path && storage_->snapshot().index == message.snapshot.index &&
+                      storage_->snapshot().term == message.snapshot.term;
+    if (!same || !snapshot_sender_.start(message.to, message.term, message.snapshot, *path,
+                                         Clock::now())) {
+        transfers_failed_.push_back(message.to);
+    }
+}
+
+// Sends what the windows allow and tells the core how transfers ended. The
+// core may not be called while a Ready is out (a stalled one).
+void Node::pump_transfers(Clock::time_point now) {
+    for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send()) {
+        (void)peers_.send(piece);  // a backlogged peer: the ack timeout resends
+    }
+    if (stalled_) return;
+    for (raft::NodeId to : snapshot_sender_.expire(now)) transfers_failed_.push_back(to);
+    for (raft::NodeId to : transfers_failed_) raft_.report_snapshot(to, false);
+    transfers_failed_.clear();
+    for (raft::NodeId to : snapshot_sender_.take_finished()) raft_.report_snapshot(to, true);
+}
+
+void Node::receive_piece(const wire::SnapshotPiece& piece) {
+    if (piece.kind == wire::SnapshotPieceKind::ack) {
+        snapshot_sender_.on_ack(piece, Clock::now());
+        return;
+    }
+    (void)peers_.send(snapshot_receiver_.on_chunk(piece));
+    if (install_offer_) {
+        raft::Message offer = std::move(*install_offer_);
+        install_offer_.reset();
+        offer_install(offer);
+    }
+}
+
+// Follower: a leader's install_snapshot. Stepped once its file is here
+// (kept, the newest, until then). The file moves aside first, so a new
+// transfer cannot take it away before the core's Ready installs it.
+void Node::offer_install(const raft::Message& message) {
+    const auto path = snapshot_receiver_.complete(message.snapshot.index, message.snapshot.term);
+    if (!path) {
+        install_offer_ = message;
+        return;
+    }
+    const std::string installing = storage_->snapshots_dir() + "/installing.snap";
+    if (::rename(path->c_str(), installing.c_str()) != 0) {
+        spdlog::error("node {}: cannot move {} aside: {}", config_.id, *path, std::strerror(errno));
+        snapshot_receiver_.clear();
+        return;
+    }
+    snapshot_receiver_.clear();
+    installing_ = message.snapshot;
+    raft_.step(message);
+}
+
+// Ready.snapshot: replace the state and the log with the received file.
+// Idempotent, so a Ready retried after a later storage failure is fine.
+Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
+    if (storage_->applied_index() == snapshot.index &&
+        storage_->first_index() == snapshot.index + 1) {
+        return true;
+    }
+    // The core restores only a snapshot it was stepped with, and it was
+    // stepped only with its file moved here (offer_install).
+    CABILDO_ASSERT(installing_ == snapshot, "installing a snapshot that was not received");
+    snapshot_taker_.cancel();  // the state it reads is about to go
+    const auto start = Clock::now();
+    auto installed = storage_->install_snapshot(storage_->snapshots_dir() + "/installing.snap");
+    if (!installed) return installed.error();
+    spdlog::info("node {}: installed snapshot {} (term {}) in {} ms: {} keys", config_.id,
+                 snapshot.index, snapshot.term,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)
+                     .count(),
+                 storage_->key_count());
+    return true;
+}
+
+}  // namespace cabildo::node
