@@ -17,6 +17,7 @@
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
 #include "client/client.h"
+#include "client/snapshot_command.h"
 #include "client/bench/bench_command.h"
 #include "client/watch_command.h"
 
@@ -116,6 +117,7 @@ ClientOptions client_options(const Arguments& args) {
 // Subcommands that live in their own files register a runner.
 struct Runners {
     cabildo::client::CliRunner watch;
+    cabildo::client::CliRunner snapshot;
     cabildo::client::CliRunner bench;
 };
 
@@ -125,6 +127,8 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
                                             std::chrono::milliseconds(args.timeout_ms)};
     if (command == "watch")
         return runners.watch(common);
+    if (command == "snapshot")
+        return runners.snapshot(common);
     if (command == "bench")
         return runners.bench(common);
     Client client(client_options(args));
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
     add_global_options(app, args);
     add_commands(app, args);
     Runners runners{cabildo::client::add_watch_command(app),
+                    cabildo::client::add_snapshot_command(app),
                     cabildo::client::add_bench_command(app)};
     try {
         app.parse(argc, argv);

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <filesystem>
 
 #include "node/data_check.h"
 #include "node/node.h"
@@ -31,6 +32,7 @@ struct Modes {
     bool repair_log = false;
     bool storage_failing_at_start = false;
     std::uint64_t corrupt_snapshot_chunk = 0;
+    std::string restore_from;
 };
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
@@ -66,6 +68,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_flag("--repair-log", modes.repair_log,
                  "KNOWINGLY cut raft.log at its first damaged record, losing every entry and "
                  "vote after it, then start (see README, 'Repairing a node')");
+    app.add_option("--restore-from", modes.restore_from,
+                   "start this node of a new cluster from a backup (`cabildo snapshot save`); "
+                   "the data directory must be empty (README, 'Backups')");
     app.add_option("--tick-ms", config.tick_ms, "length of one Raft tick")->capture_default_str();
     app.add_option("--election-ticks", config.election_ticks,
                    "election timeout: randomized in [N, 2N) ticks")
@@ -137,6 +142,17 @@ int main(int argc, char** argv) {
     options.identity = {config.cluster_number(), config.id};
     options.recovery =
         modes.repair_log ? cabildo::storage::Recovery::repair : cabildo::storage::Recovery::normal;
+    if (!modes.restore_from.empty()) {
+        std::error_code ec;
+        if (std::filesystem::exists(config.data_dir, ec) &&
+            !std::filesystem::is_empty(config.data_dir, ec)) {
+            std::fprintf(stderr,
+                         "cabildo-node: --restore-from needs an empty --data-dir, and %s is not "
+                         "empty; nothing was changed\n",
+                         config.data_dir.c_str());
+            return 2;
+        }
+    }
     auto storage = cabildo::storage::Storage::open(config.data_dir, options);
     if (!storage) {
         spdlog::critical("cannot open storage at {} ({}): {}", config.data_dir,
@@ -144,6 +160,17 @@ int main(int argc, char** argv) {
         return storage.error().status == cabildo::Status::locked ? 3 : 1;
     }
     cabildo::node::log_recovery(**storage);
+    if (!modes.restore_from.empty()) {
+        auto restored = (*storage)->restore_from(modes.restore_from, config.member_ids());
+        if (!restored) {
+            spdlog::critical("cannot restore from {} ({}): {}", modes.restore_from,
+                             cabildo::status_name(restored.error().status),
+                             restored.error().detail);
+            return 1;
+        }
+        spdlog::info("restored from {}: applied index {}, {} keys", modes.restore_from,
+                     (*storage)->applied_index(), (*storage)->key_count());
+    }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (modes.fault_injection) {

@@ -128,6 +128,7 @@ private:
     void receive_piece(const wire::SnapshotPiece& piece);
     void offer_install(const raft::Message& message);
     Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot);
+    void serve_snapshot_read(const Pending& pending);
 
     // node_forward.cc: forwarding to the leader, in batches.
     static constexpr std::size_t forward_batch_max = 64;  // requests or replies per message

@@ -87,6 +87,7 @@ void Node::dispatch(Inbound inbound) {
     Pending pending{std::move(inbound.envelope), std::move(inbound.request), deadline};
     switch (pending.request.op) {
     case wire::Op::watch_from: serve_watch(pending); return;
+    case wire::Op::snapshot_read: serve_snapshot_read(pending); return;
     case wire::Op::get:
     case wire::Op::range:
         if (pending.request.consistency == wire::Consistency::serializable) {

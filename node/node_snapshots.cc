@@ -6,6 +6,8 @@
 // install_snapshot only once it holds the whole, checked file.
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +17,7 @@
 
 #include "node/node.h"
 #include "node/raft/compaction.h"
+#include "wire/protocol.h"
 
 namespace cabildo::node {
 
@@ -143,6 +146,75 @@ Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
                      .count(),
                  storage_->key_count());
     return true;
+}
+
+// A backup (`cabildo snapshot save`) reads a snapshot file in chunks. The
+// first request (index 0) gets the newest snapshot if it is at least at
+// `at_least`, or (0) at this node's commit index: then it holds every write
+// this node knew committed. Otherwise this node starts a snapshot and
+// answers `unavailable`, with that index as `revision`, for the client to
+// ask again with at_least = revision. Later requests name the index and an
+// offset. Snapshots are kept two deep, so a
+// download survives one newer snapshot; past that it answers `compacted`.
+void Node::serve_snapshot_read(const Pending& pending) {
+    constexpr std::size_t chunk_bytes = 1 << 20;
+    const wire::ClientRequest& r = pending.request;
+    const std::string& id = r.id;
+    raft::LogIndex index = r.index;
+    if (index == 0) {
+        const raft::LogIndex newest = storage_->snapshot().index;
+        const raft::LogIndex wanted =
+            r.at_least != 0 ? r.at_least : std::max<raft::LogIndex>(1, raft_.status().commit_index);
+        if (newest < wanted) {
+            if (!snapshot_taker_.running() && !stalled_) {
+                snapshot_taker_.start(*storage_, config_.member_ids());
+            }
+            wire::ClientReply reply = wire::make_error_reply(
+                wire::error_unavailable,
+                "taking a snapshot at index " + std::to_string(wanted) +
+                    " or later; ask again with at_least " + std::to_string(wanted),
+                id);
+            reply.revision = wanted;
+            this->reply(pending.envelope, std::move(reply));
+            return;
+        }
+        index = newest;
+    }
+    const auto path = storage_->snapshot_file(index);
+    if (!path) {
+        reply_error(pending.envelope, wire::error_compacted,
+                    "snapshot " + std::to_string(index) + " is no longer kept here; start again",
+                    id);
+        return;
+    }
+    auto header = storage::read_snapshot_header(*path);
+    const int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st{};
+    if (!header || fd < 0 || ::fstat(fd, &st) != 0) {
+        if (fd >= 0) ::close(fd);
+        reply_error(pending.envelope, wire::error_internal,
+                    "cannot read " + *path + (header ? "" : ": " + header.error().detail), id);
+        return;
+    }
+    wire::SnapshotChunk chunk;
+    chunk.index = header->meta.index;
+    chunk.term = header->meta.term;
+    chunk.total = static_cast<std::uint64_t>(st.st_size);
+    chunk.offset = std::min(r.from, chunk.total);
+    chunk.data.resize(std::min<std::uint64_t>(chunk_bytes, chunk.total - chunk.offset));
+    const ssize_t n =
+        ::pread(fd, chunk.data.data(), chunk.data.size(), static_cast<off_t>(chunk.offset));
+    ::close(fd);
+    if (n != static_cast<ssize_t>(chunk.data.size())) {
+        reply_error(pending.envelope, wire::error_internal, "short read of " + *path, id);
+        return;
+    }
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = chunk.index;
+    reply.snapshot = std::move(chunk);
+    reply.id = id;
+    this->reply(pending.envelope, std::move(reply));
 }
 
 }  // namespace cabildo::node

@@ -122,6 +122,46 @@ std::optional<std::string> Storage::snapshot_path() const {
     return snapshots_dir() + "/" + snapshot_file_name(snapshot_.meta.index, snapshot_.meta.term);
 }
 
+Result<bool> Storage::restore_from(const std::string& backup,
+                                   const std::vector<raft::NodeId>& members) {
+    if (last_index() != 0 || applied_index_ != 0 || hard_state_.term != 0) {
+        return Error{Status::bad_request, "--restore-from needs an empty data directory; " +
+                                              path_ + " already holds a log or a state"};
+    }
+    auto info = read_snapshot(backup, {});
+    if (!info) return info.error();
+    StateGuard guard = *dbs_->guard;
+    dbs_.reset();
+    auto discarded = guard.discard("restoring " + backup);
+    if (!discarded) return discarded.error();
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) return dbs.error();
+    dbs_ = std::move(*dbs);
+    auto loaded = load_snapshot(backup, *dbs_);
+    if (!loaded) return loaded.error();
+    auto written = write_snapshot(*dbs_, options_.identity.cluster_id, members,
+                                  snapshot_part_path(), nullptr);
+    if (!written) return written.error();
+    auto adopted = adopt_snapshot(snapshot_part_path(), *written);
+    if (!adopted) return adopted.error();
+    const raft::HardState hs{info->meta.term, raft::node_none, info->meta.index};
+    auto reset = log_->reset(info->meta.index, info->meta.term, hs);
+    if (!reset) return reset.error();
+    hard_state_ = hs;
+    read_applied();
+    return true;
+}
+
+std::optional<std::string> Storage::snapshot_file(raft::LogIndex index) const {
+    const std::string prefix = snapshot_file_name(index, 0).substr(0, 21);  // "<index>-"
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.size() == 46 && name.rfind(prefix, 0) == 0) return e.path().string();
+    }
+    return std::nullopt;
+}
+
 Result<bool> Storage::load_state_from_snapshot(const std::string& reason) {
     const auto file = snapshot_path();
     if (!file || snapshot_.meta.index + 1 < first_index()) {

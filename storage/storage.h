@@ -135,6 +135,8 @@ public:
     // OS crash restarts from. Its file, if any.
     std::string snapshots_dir() const { return path_ + "/snapshots"; }
     std::optional<std::string> snapshot_path() const;
+    // The file of the kept snapshot at index, if there is one.
+    std::optional<std::string> snapshot_file(raft::LogIndex index) const;
     const SnapshotInfo& snapshot_info() const { return snapshot_.meta.index ? snapshot_ : none_; }
     // Writes a snapshot of the applied state to a temporary name in
     // snapshots_dir() (safe on another thread: see write_snapshot), and
@@ -155,6 +157,12 @@ public:
     // from the leader, or a backup): the file is checked, adopted, the log
     // emptied to start after it, the state loaded from it. Synchronous.
     Result<bool> install_snapshot(const std::string& file);
+    // Disaster recovery (cabildo-node --restore-from): this empty node
+    // starts from a backup of another cluster. The state is loaded from the
+    // file (left as it is), the log starts after its index, and a snapshot
+    // of it is written anew with this cluster's id and `members`.
+    // bad_request if this storage holds anything.
+    Result<bool> restore_from(const std::string& backup, const std::vector<raft::NodeId>& members);
 
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }

@@ -21,10 +21,11 @@
 
 namespace cabildo::wire {
 
-// Wire names: "get", "put", "delete", "cas", "range", "status". The numbers
-// are the op codes of a replicated Command (command.h).
+// Wire names: "get", "put", "delete", "cas", "range", "status",
+// "watch_from", "snapshot_read". The numbers are the op codes of a
+// replicated Command (command.h).
 enum class Op : std::uint8_t {
-    get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6
+    get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6, snapshot_read = 7
 };
 std::string_view op_name(Op op);
 
@@ -44,7 +45,9 @@ struct ClientRequest {
     std::optional<std::optional<std::string>> expected;   // cas: inner nullopt = must be absent
     std::string prefix;                                   // range; empty = every key
     std::uint32_t limit = range_limit_default;            // range, watch_from
-    std::uint64_t from = 0;                               // watch_from: first revision wanted
+    std::uint64_t from = 0;  // watch_from: first revision wanted; snapshot_read: byte offset
+    std::uint64_t index = 0;  // snapshot_read: the snapshot's index (0: the newest)
+    std::uint64_t at_least = 0;  // snapshot_read, index 0: the newest must be at least this
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
@@ -130,6 +133,17 @@ std::string event_topic(std::string_view key);
 // A reply. encode_reply() writes ok and leader (str or nil) always; id when
 // set; revision when ok (or non-zero); error and message when !ok (or
 // non-empty); and each optional part that is set.
+// A snapshot_read reply's piece of a snapshot file (storage/snapshot_file.h).
+struct SnapshotChunk {
+    std::uint64_t index = 0;  // of the snapshot
+    std::uint64_t term = 0;
+    std::uint64_t total = 0;  // the file's size
+    std::uint64_t offset = 0;
+    std::string data;
+
+    bool operator==(const SnapshotChunk&) const = default;
+};
+
 struct ClientReply {
     bool ok = false;
     std::string error;                                // an error code from protocol.h when !ok
@@ -142,6 +156,7 @@ struct ClientReply {
     std::optional<NodeStatus> status;   // status
     std::optional<std::vector<Event>> events;  // watch_from: sent as `events` (and `more`)
     std::optional<bool> more;                  // watch_from: stopped before the end
+    std::optional<SnapshotChunk> snapshot;     // snapshot_read: sent as `snapshot`
     std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;

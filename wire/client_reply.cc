@@ -179,6 +179,26 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
     return true;
 }
 
+// {"index", "term", "total", "offset", "data"}.
+SnapshotChunk read_snapshot_chunk(detail::FieldReader& reader, const msgpack::object& object) {
+    SnapshotChunk chunk;
+    for (const msgpack::object_kv& kv : reader.read_map(object, "snapshot")) {
+        const std::string_view name = key_name(kv.key);
+        if (name == "index") {
+            chunk.index = reader.read_uint(kv.val, "snapshot index");
+        } else if (name == "term") {
+            chunk.term = reader.read_uint(kv.val, "snapshot term");
+        } else if (name == "total") {
+            chunk.total = reader.read_uint(kv.val, "snapshot total");
+        } else if (name == "offset") {
+            chunk.offset = reader.read_uint(kv.val, "snapshot offset");
+        } else if (name == "data") {
+            chunk.data = reader.read_bytes(kv.val, "snapshot data", reply_frame_bytes_max);
+        }
+    }
+    return chunk;
+}
+
 // Keys other than the status ones. `ok` is tracked by the caller.
 void read_reply_field(detail::FieldReader& reader, std::string_view name,
                       const msgpack::object& value, ClientReply& reply) {
@@ -209,6 +229,8 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
         for (const msgpack::object& event : reader.read_array(value, name, 0)) {
             reply.events->push_back(detail::read_event(reader, event));
         }
+    } else if (name == "snapshot") {
+        reply.snapshot = read_snapshot_chunk(reader, value);
     } else if (name == "id") {
         reply.id = detail::encode_object(value);
     }
@@ -281,6 +303,20 @@ std::string encode_reply(const ClientReply& reply) {
     }
     if (reply.more && !reply.range)
         detail::pack_bool(writer.key("more"), *reply.more);
+    if (reply.snapshot) {
+        Packer& packer = writer.key("snapshot");
+        packer.pack_map(5);
+        detail::pack_str(packer, "index");
+        packer.pack_uint64(reply.snapshot->index);
+        detail::pack_str(packer, "term");
+        packer.pack_uint64(reply.snapshot->term);
+        detail::pack_str(packer, "total");
+        packer.pack_uint64(reply.snapshot->total);
+        detail::pack_str(packer, "offset");
+        packer.pack_uint64(reply.snapshot->offset);
+        detail::pack_str(packer, "data");
+        detail::pack_bin(packer, reply.snapshot->data);
+    }
     return writer.finish();
 }
 

@@ -39,6 +39,8 @@ struct RequestFields {
     std::optional<std::string> prefix;
     std::optional<std::uint64_t> limit;
     std::optional<std::uint64_t> from;
+    std::optional<std::uint64_t> index;
+    std::optional<std::uint64_t> at_least;
     std::optional<std::string> consistency;
     std::optional<std::uint64_t> session;
     std::optional<std::uint64_t> seq;
@@ -75,6 +77,10 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.limit = reader.read_uint(value, name);
     } else if (name == "from") {
         fields.from = reader.read_uint(value, name);
+    } else if (name == "index") {
+        fields.index = reader.read_uint(value, name);
+    } else if (name == "at_least") {
+        fields.at_least = reader.read_uint(value, name);
     } else if (name == "consistency") {
         fields.consistency = reader.read_bytes(value, name, name_bytes_max);
     } else if (name == "session") {
@@ -89,7 +95,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
 }
 
 std::optional<Op> parse_op(std::string_view name) {
-    for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from}) {
+    for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from,
+                  Op::snapshot_read}) {
         if (op_name(op) == name)
             return op;
     }
@@ -179,6 +186,11 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         request.prefix = std::move(*fields.prefix);
     if (*op == Op::watch_from)
         request.from = *fields.from;
+    if (*op == Op::snapshot_read) {
+        request.from = fields.from.value_or(0);
+        request.index = fields.index.value_or(0);
+        request.at_least = fields.at_least.value_or(0);
+    }
     request.id = std::move(fields.id);
     return request;
 }
@@ -232,6 +244,7 @@ std::string_view op_name(Op op) {
         case Op::range: return "range";
         case Op::status: return "status";
         case Op::watch_from: return "watch_from";
+        case Op::snapshot_read: return "snapshot_read";
     }
     return "unknown";
 }
@@ -265,6 +278,11 @@ std::string encode_request(const ClientRequest& request) {
     }
     if (op == Op::watch_from)
         writer.key("from").pack_uint64(request.from);
+    if (op == Op::snapshot_read) {
+        writer.key("from").pack_uint64(request.from);
+        writer.key("index").pack_uint64(request.index);
+        writer.key("at_least").pack_uint64(request.at_least);
+    }
     if (op == Op::get || op == Op::range) {
         detail::pack_str(writer.key("consistency"), consistency_name(request.consistency));
     }
