@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/wire/msgpack_bytes.h"
+#include "wire/snapshot_messages.h"
 #include "wire/client_messages.h"
 #include "wire/command.h"
 #include "wire/raft_messages.h"
@@ -229,13 +230,23 @@ Seeds client_reply_seeds() {
             {"error", encode_reply(error)},   {"no_leader", encode_reply(not_leader)}};
 }
 
+Seeds snapshot_header_seeds() {
+    using cabildo::wire::SnapshotPiece;
+    using cabildo::wire::SnapshotPieceKind;
+    const SnapshotPiece chunk{SnapshotPieceKind::chunk, 1, 2, 7, 900, 6, 4096, 10000, 77, {}};
+    const SnapshotPiece ack{SnapshotPieceKind::ack, 2, 1, 7, 900, 6, 4096, 10000, 0, {}};
+    return {{"chunk", cabildo::wire::encode_snapshot_header(chunk)},
+            {"ack", cabildo::wire::encode_snapshot_header(ack)}};
+}
+
 std::map<std::string, Seeds> all_seeds() {
     return {{"fuzz_raft_message", raft_message_seeds()},
             {"fuzz_storage_records", storage_record_seeds()},
             {"fuzz_command", command_seeds()},
             {"fuzz_event", event_seeds()},
             {"fuzz_client_request", client_request_seeds()},
-            {"fuzz_client_reply", client_reply_seeds()}};
+            {"fuzz_client_reply", client_reply_seeds()},
+            {"fuzz_snapshot_header", snapshot_header_seeds()}};
 }
 
 bool write_file(const fs::path& path, const std::string& bytes) {

@@ -25,7 +25,7 @@ fi
 build=${CABILDO_FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${CABILDO_FUZZ_JOBS:-1}
 targets=${CABILDO_FUZZ_TARGETS:-"fuzz_raft_message fuzz_client_request fuzz_client_reply \
-fuzz_command fuzz_event fuzz_storage_records"}
+fuzz_command fuzz_event fuzz_storage_records fuzz_snapshot_header"}
 
 if [ ! -f "$build/build.ninja" ]; then
     cmake -S tests/fuzz -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ >/dev/null || exit 1
