@@ -146,6 +146,10 @@ Result<bool> walk_into(MDB_txn* txn, const std::vector<std::pair<std::string, MD
     return true;
 }
 
+Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
+                                         const std::vector<raft::NodeId>& members,
+                                         const std::string& path, const std::atomic<bool>* cancel);
+
 }  // namespace
 
 std::string snapshot_file_name(raft::LogIndex index, raft::Term term) {
@@ -158,6 +162,17 @@ std::string snapshot_file_name(raft::LogIndex index, raft::Term term) {
 Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_id,
                                     const std::vector<raft::NodeId>& members,
                                     const std::string& path, const std::atomic<bool>* cancel) {
+    auto written = write_snapshot_file(dbs, cluster_id, members, path, cancel);
+    if (!written) ::unlink((path + ".part").c_str());  // a full disk, say: leave nothing
+    return written;
+}
+
+namespace {
+
+Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
+                                         const std::vector<raft::NodeId>& members,
+                                         const std::string& path,
+                                         const std::atomic<bool>* cancel) {
     const std::string part = path + ".part";
     Fd fd(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return errno_error("create " + part, errno);
@@ -193,8 +208,6 @@ Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_
     if (!synced) return synced.error();
     return info;
 }
-
-namespace {
 
 // Reads a snapshot file front to back.
 class SnapshotReader {

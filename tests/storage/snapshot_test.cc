@@ -218,5 +218,38 @@ TEST(SnapshotTest, LogBehindStateWithoutSnapshotIsCorrupt) {
         << reopened.error().detail;
 }
 
+TEST(SnapshotTest, FullDiskDuringASnapshotLeavesNothingAndChangesNothing) {
+    TempDir dir;
+    auto storage = open_ok(dir.db_path());
+    fill(*storage, 2000, 2000);
+    const std::uint64_t hash = storage->state_hash();
+    {
+        testing::FileSizeLimit limit(64 << 10);  // the snapshot needs more: EFBIG, as ENOSPC
+        auto info = write_snapshot(storage->databases(), 1, {1}, storage->snapshot_part_path(),
+                                   nullptr);
+        ASSERT_FALSE(info.ok());
+        EXPECT_EQ(info.error().status, Status::storage_full) << info.error().detail;
+    }
+    EXPECT_FALSE(std::filesystem::exists(storage->snapshot_part_path() + ".part"));
+    EXPECT_FALSE(std::filesystem::exists(storage->snapshot_part_path()));
+    EXPECT_EQ(storage->snapshot().index, 0u);
+    EXPECT_EQ(storage->state_hash(), hash);
+    fill(*storage, 10, 2010);  // writes go on
+    const SnapshotInfo info = take(*storage);  // and with room again, it works
+    EXPECT_EQ(info.meta.index, 2010u);
+}
+
+TEST(SnapshotTest, CancelledSnapshotLeavesNothing) {
+    TempDir dir;
+    auto storage = open_ok(dir.db_path());
+    fill(*storage, 3000, 3000);
+    std::atomic<bool> cancel{true};
+    auto info =
+        write_snapshot(storage->databases(), 1, {1}, storage->snapshot_part_path(), &cancel);
+    ASSERT_FALSE(info.ok());
+    EXPECT_EQ(info.error().status, Status::dropped);
+    EXPECT_FALSE(std::filesystem::exists(storage->snapshot_part_path() + ".part"));
+}
+
 }  // namespace
 }  // namespace cabildo::storage
