@@ -44,6 +44,8 @@ LINCHECK = os.environ.get("CABILDO_LINCHECK") or os.path.join(
     harness.BIN_DIR, "tests", "linearizability", "cabildo-lincheck")
 
 TICK_MS = 10
+SNAPSHOT_ENTRIES = int(os.environ.get("CABILDO_FAULT_SNAPSHOT_ENTRIES", "200"))
+SNAPSHOT_TRAILING = 20
 ELECTION_TICKS = 30
 HEARTBEAT_TICKS = 5
 ELECTION_TIMEOUT_MAX_S = 2 * ELECTION_TICKS * TICK_MS / 1000.0  # randomized in [N, 2N) ticks
@@ -140,6 +142,10 @@ class Node:
         args += ["--tick-ms", str(TICK_MS), "--election-ticks", str(ELECTION_TICKS),
                  "--heartbeat-ticks", str(HEARTBEAT_TICKS), "--test-fault-injection",
                  "--log-level", "info"]
+        # Snapshots and compaction every 200 entries: a node that was down or
+        # cut off catches up through InstallSnapshot, under the same checks.
+        args += ["--snapshot-entries", str(SNAPSHOT_ENTRIES),
+                 "--snapshot-trailing", str(SNAPSHOT_TRAILING)]
         with open(self.log_path, "ab") as log:
             log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.prefix + args))).encode())
             log.flush()
@@ -249,7 +255,7 @@ class FaultCluster:
                 pass
         if self._own_ctx:
             self.ctx.destroy(linger=0)
-        if not keep_dir:
+        if not keep_dir and not os.environ.get("CABILDO_KEEP_FAULT_DIRS"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def log_tails(self, tail_bytes=30000):
