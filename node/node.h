@@ -122,6 +122,7 @@ private:
 
     // node_snapshots.cc: taking snapshots, compaction, InstallSnapshot.
     void maybe_take_snapshot(Clock::time_point now);
+    void start_snapshot();
     void poll_snapshot(Clock::time_point now);
     void begin_transfer(const raft::Message& message);
     void pump_transfers(Clock::time_point now);
@@ -184,6 +185,7 @@ private:
     std::uint64_t requests_overloaded_ = 0;
     raft::LogIndex recovering_to_ = 0;   // the commit index found at start, while above applied
     storage::SnapshotTaker snapshot_taker_;
+    std::uint64_t log_bytes_at_snapshot_ = 0;  // storage's counter when the last one started
     Clock::time_point next_snapshot_try_;  // after a failed snapshot, not before this
     SnapshotSender snapshot_sender_;
     SnapshotReceiver snapshot_receiver_;

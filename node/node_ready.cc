@@ -44,6 +44,17 @@ void Node::process_ready() {
 // log part is done), and nothing that depends on what failed has been sent.
 bool Node::complete_ready(raft::Ready& ready, bool log_persisted) {
     const auto stall = [&](const Error& error) {
+        // The map must grow and a snapshot pins it: the snapshot gives way
+        // (it is taken again later), and the Ready is retried at once.
+        if (error.status == Status::unavailable && snapshot_taker_.running()) {
+            snapshot_taker_.cancel();
+            spdlog::info("node {}: cancelled a snapshot so that the state's map can grow",
+                         config_.id);
+            stalled_ = std::move(ready);
+            stalled_log_persisted_ = log_persisted;
+            stalled_retry_at_ = Clock::now();
+            return false;
+        }
         if (!stalled_) {
             spdlog::error("node {}: storage failed ({}): {}; writes stop until it recovers",
                           config_.id, status_name(error.status), error.detail);

@@ -32,6 +32,21 @@ void Node::maybe_take_snapshot(Clock::time_point now) {
     }
     const raft::LogIndex applied = storage_->applied_index();
     if (applied < storage_->snapshot().index + config_.snapshot_entries) return;
+    // Raft thesis §5.1.2: a big state is not copied again until the log
+    // since the last copy is a good fraction of it (a quarter), so writing
+    // snapshots costs at most about 4x the log's own writes.
+    const std::uint64_t logged = storage_->log_bytes_written() - log_bytes_at_snapshot_;
+    if (logged < storage_->snapshot_info().bytes / 4) return;
+    start_snapshot();
+}
+
+// Grows the map first if it is half full: a snapshot pins the map, and a
+// write that needs it bigger meanwhile would have to wait for the snapshot.
+void Node::start_snapshot() {
+    if (storage_->grow_map_if_half_full() != Status::ok) {
+        spdlog::warn("node {}: cannot grow the state's map ahead of a snapshot", config_.id);
+    }
+    log_bytes_at_snapshot_ = storage_->log_bytes_written();
     snapshot_taker_.start(*storage_, config_.member_ids());
 }
 
@@ -166,9 +181,7 @@ void Node::serve_snapshot_read(const Pending& pending) {
         const raft::LogIndex wanted =
             r.at_least != 0 ? r.at_least : std::max<raft::LogIndex>(1, raft_.status().commit_index);
         if (newest < wanted) {
-            if (!snapshot_taker_.running() && !stalled_) {
-                snapshot_taker_.start(*storage_, config_.member_ids());
-            }
+            if (!snapshot_taker_.running() && !stalled_) start_snapshot();
             wire::ClientReply reply = wire::make_error_reply(
                 wire::error_unavailable,
                 "taking a snapshot at index " + std::to_string(wanted) +

@@ -119,6 +119,13 @@ Status Env::grow() {
     return Status::ok;
 }
 
+std::size_t Env::used_bytes() const {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &stat) != 0) return map_bytes_;
+    return (info.me_last_pgno + 1) * static_cast<std::size_t>(stat.ms_psize);
+}
+
 int Env::sync() {
     return mdb_env_sync(env_, 1);
 }

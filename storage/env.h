@@ -66,6 +66,8 @@ public:
     Status grow();
     // Forces every commit so far to disk (fsync). 0 or an errno-style code.
     int sync();
+    // Bytes of the map in use (up to the last page written).
+    std::size_t used_bytes() const;
 
     // Held by a thread that reads the map with its own transaction (a
     // snapshot being written): meanwhile grow() refuses with `unavailable`,

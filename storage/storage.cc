@@ -284,6 +284,7 @@ Result<bool> Storage::persist(const std::optional<raft::HardState>& hard_state,
     auto written = log_->append(next, entries, hard_state_.commit_index);
     if (!written)
         return written.error();
+    for (const raft::Entry& e : entries) log_bytes_written_ += e.data.size() + 16;
     hard_state_ = next;
     return true;
 }
@@ -372,6 +373,12 @@ std::string Storage::discard_reason() const {
 std::size_t Storage::key_count() const {
     ReadTxn txn(*dbs_->state_env);
     return dbs_->kv.count(txn.raw());
+}
+
+Status Storage::grow_map_if_half_full() {
+    Env& env = *dbs_->state_env;
+    if (env.used_bytes() * 2 < env.map_bytes()) return Status::ok;
+    return env.grow();
 }
 
 std::size_t Storage::map_bytes() const {

@@ -216,6 +216,13 @@ public:
     std::size_t key_count() const;
     // The current LMDB map size, for monitoring and tests.
     std::size_t map_bytes() const;
+    // Grows the map ahead of need (used past half of it), so that a
+    // snapshot written meanwhile (which pins the map) does not hold writes
+    // up. Precondition: no transaction or snapshot in progress.
+    Status grow_map_if_half_full();
+    // Bytes of entries persisted since this Storage opened (a counter, for
+    // the snapshot policy).
+    std::uint64_t log_bytes_written() const { return log_bytes_written_; }
 
     // FOR TESTS ONLY (fault injection): the next `count` commits, of
     // persist() or ApplyTxn::commit(), fail with io_error without writing.
@@ -240,6 +247,7 @@ private:
     SnapshotInfo snapshot_;  // the newest snapshot file's (index 0: none)
     SnapshotInfo none_;
     std::string restored_from_;
+    std::uint64_t log_bytes_written_ = 0;
     raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it
     raft::LogIndex applied_index_ = 0;
 };

@@ -89,10 +89,11 @@ class SnapshotTest(harness.ClusterTestCase):
         c.wait_converged(timeout=60.0)
 
         # Now kill the sender in the middle of one: the new leader sends its own.
+        last_seen = c.status(victim)["last_index"]
         c.kill(victim)
-        bench(c, [lead, other], 4000, 10000, 4000)
-        last_seen = c.status(lead)["last_index"]
-        wait_for(lambda: self.compacted_past(c, other, last_seen - 3000), 30, "compaction")
+        bench(c, [lead, other], 9000, 10000, 4000)
+        wait_for(lambda: self.compacted_past(c, other, last_seen) and
+                 self.compacted_past(c, lead, last_seen), 30, "compaction")
         c.start(victim)
         wait_for(lambda: (c.status(lead) or {}).get("snapshot_transfers", 0) > 0, 20,
                  "a transfer to start")

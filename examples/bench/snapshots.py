@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Benchmarks for snapshots and log compaction (issue "runs for years").
+Each prints a table and a RESULT_JSON line.
+
+  /usr/bin/python3 examples/bench/snapshots.py long-run [--writes 10000000]
+          [--keys 1000000] [--value-size 256] [--batch 500000]
+      A 3-node cluster (default --snapshot-entries and --snapshot-trailing).
+      --writes puts of --value-size bytes over --keys keys, in batches of
+      --batch (cabildo bench, 64 clients); after each batch: the batch's
+      throughput and p99, and per node RSS, data directory size, first_index
+      and snapshot_index. Then the restart times of a follower with that
+      state and history: a clean restart, and an OS crash (another
+      --test-boot-id: the state is discarded and loaded from the snapshot),
+      each from exec to `status` answering with applied_index caught up.
+
+  /usr/bin/python3 examples/bench/snapshots.py snapshot-stall [--keys 1000000]
+      A 3-node cluster filled with --keys keys of 256 B. Write runs of 10 s
+      (closed loop, 16 clients) without and with a snapshot being taken on
+      the leader (`cabildo snapshot save`, which also downloads it): write
+      throughput, p99 and max of each; the snapshot's size and time. Then a
+      follower is stopped while 60,000 more writes let the leader compact
+      past it, and restarted: time until it serves the same state_hash
+      (through InstallSnapshot), and the transfer rate.
+
+Runs the built binaries (build/node/cabildo-node, build/client/cabildo, or
+$CABILDO_NODE and $CABILDO_CLI) on ports 7100-7123; data in
+/tmp/cabildo-snapshot-bench (wiped first). Needs /usr/bin/python3 with
+python3-zmq and python3-msgpack.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounded  # noqa: E402  (the cluster and probe helpers)
+
+bounded.DATA = "/tmp/cabildo-snapshot-bench"
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def dir_mb(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+    return total / 1e6
+
+
+def wait_serving(ctx, node, applied_at_least, t0, timeout=120.0):
+    """Seconds from t0 until `node` answers status with applied_index caught up."""
+    probe = bounded.StatusProbe(ctx, bounded.ENDPOINTS[node - 1])
+    while time.monotonic() - t0 < timeout:
+        st, _ = probe.call(0.5)
+        if st and not st.get("recovering") and st["applied_index"] >= applied_at_least:
+            return time.monotonic() - t0
+        time.sleep(0.005)
+    sys.exit("node %d did not catch up within %.0f s (logs in %s)" % (node, timeout, bounded.DATA))
+
+
+def long_run(a):
+    ctx = zmq.Context()
+    c = bounded.Cluster()
+    for i in (1, 2, 3):
+        c.start(i, ["--test-boot-id", "boot-1"])
+    rows = []
+    try:
+        bounded.wait_leader(ctx)
+        done = 0
+        print("%10s %9s %8s | %s" % ("writes", "writes/s", "p99 ms",
+                                     " | ".join("node%d RSS MB  disk MB  first_index  snapshot" % i
+                                                for i in (1, 2, 3))))
+        while done < a.writes:
+            n = min(a.batch, a.writes - done)
+            r = bounded.bench("--mode", "put", "--key-space", str(a.keys), "--value-size",
+                              str(a.value_size), "--count", str(n), "--clients", "64")
+            done += n
+            sts = bounded.statuses(ctx)
+            row = {"writes": done, "ops_per_s": r["ops_per_s"], "p99_ms": r["lat_ms"]["p99"],
+                   "nodes": {}}
+            for i in (1, 2, 3):
+                st = sts[i] or {}
+                row["nodes"][i] = {"rss_mb": rss_kb(c.procs[i].pid) / 1e3,
+                                   "disk_mb": dir_mb("%s/node%d" % (bounded.DATA, i)),
+                                   "first_index": st.get("first_index"),
+                                   "snapshot_index": st.get("snapshot_index")}
+            rows.append(row)
+            print("%10d %9.0f %8.2f | %s" % (
+                done, row["ops_per_s"], row["p99_ms"],
+                " | ".join("%13.0f %8.0f %12s %9s" % (v["rss_mb"], v["disk_mb"], v["first_index"],
+                                                    v["snapshot_index"])
+                           for v in row["nodes"].values())), flush=True)
+        leader = bounded.wait_leader(ctx)
+        follower = [i for i in (1, 2, 3) if i != leader][0]
+        applied = bounded.statuses(ctx)[leader]["applied_index"]
+        c.procs[follower].terminate()
+        c.procs[follower].wait()
+        t0 = time.monotonic()
+        c.start(follower, ["--test-boot-id", "boot-1"])
+        clean = wait_serving(ctx, follower, applied, t0)
+        c.kill(follower)  # kill -9 with the state in use, read as after an OS crash
+        t0 = time.monotonic()
+        c.start(follower, ["--test-boot-id", "boot-2"])
+        crash = wait_serving(ctx, follower, applied, t0)
+    finally:
+        c.stop_all()
+    first, last = rows[0], rows[-1]
+    print("\nthroughput: first batch %.0f/s, last batch %.0f/s (ratio %.2f)" % (
+        first["ops_per_s"], last["ops_per_s"], last["ops_per_s"] / first["ops_per_s"]))
+    print("restart to serving with %d keys and %d writes of history: clean %.2f s, after an OS "
+          "crash %.2f s" % (a.keys, a.writes, clean, crash))
+    print("RESULT_JSON " + json.dumps({"bench": "snapshots-long-run", "writes": a.writes,
+                                       "keys": a.keys, "value_size": a.value_size, "rows": rows,
+                                       "restart_clean_s": clean, "restart_os_crash_s": crash}))
+
+
+def snapshot_stall(a):
+    ctx = zmq.Context()
+    c = bounded.Cluster()
+    for i in (1, 2, 3):
+        c.start(i)
+    try:
+        leader = bounded.wait_leader(ctx)
+        n, secs = bounded.fill(a.keys)
+        print("filled %d keys in %.1f s" % (n, secs))
+        common = ["--mode", "put", "--key-space", str(a.keys), "--value-size", "256",
+                  "--duration", "10s", "--clients", "16"]
+        quiet = bounded.bench(*common)
+        backup = os.path.join(bounded.DATA, "backup.snap")
+        saver = subprocess.Popen([bounded.CLI, "--endpoints", bounded.ENDPOINTS[leader - 1],
+                                  "snapshot", "save", backup], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        during = bounded.bench(*common)
+        out, err = saver.communicate(timeout=300)
+        if saver.returncode != 0:
+            sys.exit("snapshot save failed: %s" % err)
+        log = open("%s/node%d.log" % (bounded.DATA, leader)).read()
+        took = re.findall(r"snapshot at index \d+ \(term \d+\): (\d+) keys, (\d+) bytes, (\d+) ms",
+                          log)
+        keys, size, ms = (int(x) for x in took[-1])
+        print("\n%-28s %10s %8s %8s" % ("", "writes/s", "p99 ms", "max ms"))
+        for name, r in (("no snapshot", quiet), ("snapshot being taken", during)):
+            print("%-28s %10.0f %8.2f %8.2f" % (name, r["ops_per_s"], r["lat_ms"]["p99"],
+                                                 r["lat_ms"]["max"]))
+        print("snapshot: %d keys, %.0f MB, written in %.2f s" % (keys, size / 1e6, ms / 1e3))
+
+        # A follower down while the leader compacts past it (60,000 writes,
+        # more than --snapshot-entries) comes back through InstallSnapshot.
+        follower = [i for i in (1, 2, 3) if i != leader][0]
+        c.kill(follower)
+        bounded.bench("--mode", "put", "--key-space", str(a.keys), "--value-size", "256",
+                      "--count", "60000", "--clients", "64")
+        deadline = time.monotonic() + 60
+        while bounded.statuses(ctx)[leader]["first_index"] <= 1 + n:
+            if time.monotonic() > deadline:
+                sys.exit("the leader did not compact (logs in %s)" % bounded.DATA)
+            time.sleep(0.2)
+        applied = bounded.statuses(ctx)[leader]["applied_index"]
+        t0 = time.monotonic()
+        c.start(follower)
+        catch_up = wait_serving(ctx, follower, applied, t0, timeout=300)
+        sts = bounded.statuses(ctx)
+        same = sts[follower]["state_hash"] == sts[leader]["state_hash"]
+        flog = open("%s/node%d.log" % (bounded.DATA, follower)).read()
+        recv = re.findall(r"received snapshot \d+ \((\d+) bytes\)", flog)
+        inst = re.findall(r"installed snapshot \d+ \(term \d+\) in (\d+) ms", flog)
+        got = int(recv[-1]) if recv else 0
+        print("follower behind the compacted log: serving again after %.2f s (same state_hash: %s); received %.0f MB "
+              "(%.0f MB/s over the whole catch-up), installed in %.2f s" % (
+                  catch_up, same, got / 1e6, got / 1e6 / catch_up,
+                  int(inst[-1]) / 1e3 if inst else float("nan")))
+    finally:
+        c.stop_all()
+    print("RESULT_JSON " + json.dumps({
+        "bench": "snapshots-stall", "keys": a.keys, "quiet": quiet, "during_snapshot": during,
+        "snapshot_keys": keys, "snapshot_bytes": size, "snapshot_ms": ms,
+        "catch_up_s": catch_up, "catch_up_bytes": got, "same_state_hash": same}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    lr = sub.add_parser("long-run")
+    lr.add_argument("--writes", type=int, default=10_000_000)
+    lr.add_argument("--keys", type=int, default=1_000_000)
+    lr.add_argument("--value-size", type=int, default=256)
+    lr.add_argument("--batch", type=int, default=500_000)
+    st = sub.add_parser("snapshot-stall")
+    st.add_argument("--keys", type=int, default=1_000_000)
+    a = ap.parse_args()
+    long_run(a) if a.cmd == "long-run" else snapshot_stall(a)
+
+
+if __name__ == "__main__":
+    main()
