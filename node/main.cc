@@ -98,8 +98,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                    "ones answer `overloaded`")
         ->capture_default_str();
     app.add_option("--snapshot-entries", config.snapshot_entries,
-                   "take a snapshot once this many entries were applied since the last one "
-                   "(then the log is compacted; 0: never)")
+                   "take a snapshot once this many entries were applied since the last one, "
+                   "and the log since then is a quarter of its size (then the log is "
+                   "compacted; 0: never)")
         ->capture_default_str();
     app.add_option("--snapshot-trailing", config.snapshot_trailing,
                    "entries kept in the log after a snapshot, for slow followers")

@@ -53,8 +53,9 @@ struct NodeConfig {
     // `overloaded` at once.
     std::size_t pending_requests_max = 50000;
     // Take a snapshot of the applied state once this many entries were
-    // applied since the last one; then compact the log up to it, keeping
-    // snapshot_trailing entries for followers a little behind.
+    // applied since the last one (and the log since then is a quarter of
+    // its size); then compact the log up to it, keeping snapshot_trailing
+    // entries for followers a little behind.
     std::uint64_t snapshot_entries = 50000;
     std::uint64_t snapshot_trailing = 5000;
     std::uint64_t test_corrupt_snapshot_chunk = 0;  // tests: damage the Nth chunk sent (0: none)

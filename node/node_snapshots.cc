@@ -43,9 +43,12 @@ void Node::maybe_take_snapshot(Clock::time_point now) {
 // Grows the map first if it is half full: a snapshot pins the map, and a
 // write that needs it bigger meanwhile would have to wait for the snapshot.
 void Node::start_snapshot() {
+    const auto t0 = Clock::now();
     if (storage_->grow_map_if_half_full() != Status::ok) {
         spdlog::warn("node {}: cannot grow the state's map ahead of a snapshot", config_.id);
     }
+    spdlog::debug("node {}: snapshot start: map check {} us", config_.id,
+                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     log_bytes_at_snapshot_ = storage_->log_bytes_written();
     snapshot_taker_.start(*storage_, config_.member_ids());
 }
@@ -64,6 +67,7 @@ void Node::poll_snapshot(Clock::time_point now) {
         return;
     }
     const storage::SnapshotInfo& info = **result;
+    const auto t0 = Clock::now();
     auto adopted = storage_->adopt_snapshot(storage_->snapshot_part_path(), info);
     if (!adopted) {
         spdlog::warn("node {}: keeping the snapshot failed: {}", config_.id,
@@ -76,10 +80,11 @@ void Node::poll_snapshot(Clock::time_point now) {
                                              storage_->applied_index(),
                                              config_.snapshot_trailing));
     spdlog::info("node {}: snapshot at index {} (term {}): {} keys, {} bytes, {} ms; log now "
-                 "starts at {} (was {})",
+                 "starts at {} (was {}); adopting and compacting took {} us",
                  config_.id, info.meta.index, info.meta.term, info.keys, info.bytes,
                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
-                 storage_->first_index(), before);
+                 storage_->first_index(), before,
+                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
 }
 
 // Leader: the core wants `message.to` to get its snapshot. The file must be
