@@ -94,8 +94,7 @@ void Node::begin_transfer(const raft::Message& message) {
     const auto path = storage_->snapshot_path();
     const bool same = path && storage_->snapshot().index == message.snapshot.index &&
                       storage_->snapshot().term == message.snapshot.term;
-    if (!same || !snapshot_sender_.start(message.to, message.term, message.snapshot, *path,
-                                         Clock::now())) {
+    if (!same || !snapshot_sender_.start(message, *path, Clock::now())) {
         transfers_failed_.push_back(message.to);
     }
 }
@@ -110,7 +109,10 @@ void Node::pump_transfers(Clock::time_point now) {
     for (raft::NodeId to : snapshot_sender_.expire(now)) transfers_failed_.push_back(to);
     for (raft::NodeId to : transfers_failed_) raft_.report_snapshot(to, false);
     transfers_failed_.clear();
-    for (raft::NodeId to : snapshot_sender_.take_finished()) raft_.report_snapshot(to, true);
+    for (const raft::Message& m : snapshot_sender_.take_finished()) {
+        peers_.send(m);
+        raft_.report_snapshot(m.to, true);
+    }
 }
 
 void Node::receive_piece(const wire::SnapshotPiece& piece) {

@@ -38,8 +38,11 @@ void SnapshotSender::stop_all() {
     out_.clear();
 }
 
-bool SnapshotSender::start(raft::NodeId to, raft::Term term, const raft::SnapshotMeta& snapshot,
-                           const std::string& path, SnapshotClock::time_point now) {
+bool SnapshotSender::start(const raft::Message& message, const std::string& path,
+                           SnapshotClock::time_point now) {
+    const raft::NodeId to = message.to;
+    const raft::Term term = message.term;
+    const raft::SnapshotMeta& snapshot = message.snapshot;
     auto it = out_.find(to);
     if (it != out_.end() && it->second.snapshot == snapshot && it->second.term == term) return true;
     if (it != out_.end()) {
@@ -53,7 +56,7 @@ bool SnapshotSender::start(raft::NodeId to, raft::Term term, const raft::Snapsho
         ::close(fd);
         return false;
     }
-    out_[to] = Out{term, snapshot, fd, static_cast<std::uint64_t>(st.st_size), 0, 0, now};
+    out_[to] = Out{message, term, snapshot, fd, static_cast<std::uint64_t>(st.st_size), 0, 0, now};
     spdlog::info("node {}: sending snapshot {} ({} bytes) to node {}", self_, snapshot.index,
                  st.st_size, to);
     return true;
@@ -123,14 +126,14 @@ std::vector<raft::NodeId> SnapshotSender::expire(SnapshotClock::time_point now) 
     return expired;
 }
 
-std::vector<raft::NodeId> SnapshotSender::take_finished() {
-    std::vector<raft::NodeId> finished;
+std::vector<raft::Message> SnapshotSender::take_finished() {
+    std::vector<raft::Message> finished;
     for (auto it = out_.begin(); it != out_.end();) {
         if (it->second.acked == it->second.total) {
             spdlog::info("node {}: snapshot {} delivered to node {}", self_,
                          it->second.snapshot.index, it->first);
             close(it->second);
-            finished.push_back(it->first);
+            finished.push_back(it->second.message);
             it = out_.erase(it);
         } else {
             ++it;

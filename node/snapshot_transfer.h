@@ -36,18 +36,21 @@ public:
     explicit SnapshotSender(raft::NodeId self) : self_(self) {}
     ~SnapshotSender();
 
-    // Starts sending the file of `snapshot` (at path) to `to`, unless that
-    // transfer is already under way. False if the file cannot be opened.
-    bool start(raft::NodeId to, raft::Term term, const raft::SnapshotMeta& snapshot,
-               const std::string& path, SnapshotClock::time_point now);
+    // Starts sending the file of message.snapshot (at path) to message.to,
+    // unless that transfer is already under way. False if the file cannot
+    // be opened.
+    bool start(const raft::Message& message, const std::string& path,
+               SnapshotClock::time_point now);
     void on_ack(const wire::SnapshotPiece& ack, SnapshotClock::time_point now);
     // The chunks that may go now, within each window.
     std::vector<wire::SnapshotPiece> chunks_to_send();
     // Transfers with no acknowledgement for ack_timeout: given up (the
     // caller reports them to the core) and dropped.
     std::vector<raft::NodeId> expire(SnapshotClock::time_point now);
-    // Transfers fully acknowledged since the last call, dropped.
-    std::vector<raft::NodeId> take_finished();
+    // Transfers fully acknowledged since the last call, dropped: their
+    // install_snapshot messages, to send again (the first may have been
+    // lost while the file was on its way; a repeat is harmless).
+    std::vector<raft::Message> take_finished();
     void stop_all();
     std::size_t active() const { return out_.size(); }
     std::uint64_t bytes_sent() const { return bytes_sent_; }
@@ -56,6 +59,7 @@ public:
 
 private:
     struct Out {
+        raft::Message message;  // the core's install_snapshot
         raft::Term term = 0;
         raft::SnapshotMeta snapshot;
         int fd = -1;
