@@ -544,6 +544,7 @@ bool Simulation::run_liveness() {
     std::optional<std::pair<LogIndex, Term>> probe;
     while (now_ < deadline && !stopped()) {
         step_unit(false);
+        if (stopped()) break;  // a Ready may be left in flight: call the core no more
         SimNode* l = leader();
         if (l != nullptr && (!probe || l->raft->status().term != probe->second)) {
             raft::ProposeResult r = l->raft->propose("liveness");
