@@ -75,16 +75,19 @@ void Node::poll_snapshot(Clock::time_point now) {
         next_snapshot_try_ = now + snapshot_retry_interval;
         return;
     }
+    const auto adopted_at = Clock::now();
     const raft::LogIndex before = storage_->first_index();
     storage_->compact(raft::compaction_index(storage_->snapshot().index,
                                              storage_->applied_index(),
                                              config_.snapshot_trailing));
     spdlog::info("node {}: snapshot at index {} (term {}): {} keys, {} bytes, {} ms; log now "
-                 "starts at {} (was {}); adopting and compacting took {} us",
+                 "starts at {} (was {}); adopting took {} us, compacting {} us",
                  config_.id, info.meta.index, info.meta.term, info.keys, info.bytes,
                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(),
                  storage_->first_index(), before,
-                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+                 std::chrono::duration_cast<std::chrono::microseconds>(adopted_at - t0).count(),
+                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - adopted_at)
+                     .count());
 }
 
 // Leader: the core wants `message.to` to get its snapshot. The file must be
@@ -151,9 +154,11 @@ void Node::offer_install(const raft::Message& message) {
 // Ready.snapshot: replace the state and the log with the received file.
 // Idempotent, so a Ready retried after a later storage failure is fine.
 Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
-    if (storage_->applied_index() == snapshot.index &&
-        storage_->first_index() == snapshot.index + 1) {
-        return true;
+    if (storage_->first_index() == snapshot.index + 1 && storage_->snapshot() == snapshot) {
+        // Adopted and the log reset already (a retry): only the state may
+        // be missing.
+        if (storage_->applied_index() == snapshot.index) return true;
+        return storage_->reload_from_snapshot();
     }
     // The core restores only a snapshot it was stepped with, and it was
     // stepped only with its file moved here (offer_install).

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <thread>
 
 #include "node/raft/assert.h"
 #include "storage/codec.h"
@@ -69,6 +70,18 @@ std::string segment_path(const std::string& dir, std::uint32_t seq) {
     return dir + name;
 }
 
+// Segments compaction dropped but a crash left on disk (compact()).
+void remove_deleted_segments(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("raft.log.", 0) == 0 && name.size() > 8 &&
+            name.substr(name.size() - 8) == ".deleted") {
+            std::filesystem::remove(e.path(), ec);
+        }
+    }
+}
+
 // The segments present in dir, by seq.
 std::vector<std::uint32_t> list_segments(const std::string& dir) {
     std::vector<std::uint32_t> seqs;
@@ -104,6 +117,7 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Error{Status::io_error, "create " + dir + ": " + ec.message()};
+    remove_deleted_segments(dir);
     std::vector<std::uint32_t> seqs = list_segments(dir);
     if (seqs.empty()) {
         auto fd = open_or_create(dir, segment_path(dir, 0), identity);
@@ -579,11 +593,22 @@ void LogFile::compact(raft::LogIndex through, raft::LogIndex commit_index) {
                                                                               first_index_));
     first_index_ = through + 1;
     // A segment may go once no entry it holds is still in the log. The
-    // newest always stays: it is the one appended to.
+    // newest always stays: it is the one appended to. A dropped segment is
+    // renamed out of the log at once (*.deleted, cheap) and unlinked on a
+    // thread of its own: unlinking a 64 MiB file takes milliseconds, and
+    // one compaction may drop several. open() removes leftovers.
+    std::vector<std::string> doomed;
     while (segments_.size() > 1 && segments_.front().max_index <= through) {
-        ::close(segments_.front().fd);
-        ::unlink(segments_.front().path.c_str());
+        const Segment& old = segments_.front();
+        ::close(old.fd);
+        const std::string gone = old.path + ".deleted";
+        if (::rename(old.path.c_str(), gone.c_str()) == 0) doomed.push_back(gone);
         segments_.erase(segments_.begin());
+    }
+    if (!doomed.empty()) {
+        std::thread([doomed = std::move(doomed)] {
+            for (const std::string& path : doomed) ::unlink(path.c_str());
+        }).detach();
     }
 }
 

@@ -136,7 +136,7 @@ public:
 
     // Drops the entries up to `through` (committed: <= commit_index,
     // asserted) from memory, and deletes the segments that hold nothing
-    // newer. Nothing is written: after a restart the log may start a little
+    // newer (on a thread of its own, so the files go a moment later). Nothing is written: after a restart the log may start a little
     // earlier again (at its oldest segment's base), never later.
     void compact(raft::LogIndex through, raft::LogIndex commit_index);
     // Empties the log to start after (base_index, base_term), an installed

@@ -157,6 +157,10 @@ public:
     // from the leader, or a backup): the file is checked, adopted, the log
     // emptied to start after it, the state loaded from it. Synchronous.
     Result<bool> install_snapshot(const std::string& file);
+    // Loads the state from the newest snapshot again: the end of an install
+    // whose loading failed (a full disk) after the snapshot was adopted and
+    // the log reset.
+    Result<bool> reload_from_snapshot() { return load_state_from_snapshot("retrying an install"); }
     // Disaster recovery (cabildo-node --restore-from): this empty node
     // starts from a backup of another cluster. The state is loaded from the
     // file (left as it is), the log starts after its index, and a snapshot
