@@ -232,5 +232,69 @@ TEST(Transfer, GivenUpAfterElectionTimeout) {
     EXPECT_EQ(c.raft(1).propose("b").status, Status::ok);
 }
 
+// §7: a follower that needs entries the leader compacted away gets the
+// leader's snapshot, installs it (its log starts after it) and then takes
+// new entries as usual.
+TEST(Snapshot, LaggingFollowerIsSentTheSnapshot) {
+    TestCluster c({{}, {}, {}}, 0);
+    c.raft(1).campaign();
+    c.deliver_all();
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(c.raft(1).propose("c").status, Status::ok);
+    c.deliver_if([](const Message& m) { return m.to != 3 && m.from != 3; });
+    const LogIndex applied = c.raft(1).status().applied;
+    ASSERT_EQ(applied, 21u);
+    SnapshotMeta snapshot{applied, *c.log(1).term_at(applied), {1, 2, 3}};
+    c.mutable_log(1).set_snapshot(snapshot);
+    c.mutable_log(1).compact(applied - 2);
+    EXPECT_EQ(c.log(1).first_index(), applied - 1);
+
+    c.tick(1, 1);  // a heartbeat round: node 3 answers, is probed
+    c.deliver_all();
+    EXPECT_GE(c.sent(MessageType::install_snapshot), 1u);
+    EXPECT_EQ(c.log(3).snapshot(), snapshot);
+    EXPECT_EQ(c.log(3).first_index(), applied + 1);
+    EXPECT_EQ(c.raft(3).status().applied, applied);
+    EXPECT_EQ(c.raft(3).status().commit_index, applied);
+
+    ASSERT_EQ(c.raft(1).propose("after").status, Status::ok);
+    c.deliver_all();
+    ASSERT_FALSE(c.applied(3).empty());
+    EXPECT_EQ(c.applied(3).back().data, "after");
+    EXPECT_EQ(c.applied(3).back().index, applied + 1);
+}
+
+// A snapshot at or below the follower's commit index changes nothing: it is
+// answered with the commit index; one whose entry the log holds only
+// commits it and keeps the entries after it.
+TEST(Snapshot, OldOrHeldSnapshotIsNotInstalled) {
+    TestCluster c({{1, 1, 1, 1, 1}, {1, 1, 1, 1, 1}}, 1);
+    Raft& follower = c.raft(2);
+    Message m{.type = MessageType::heartbeat, .from = 1, .to = 2, .term = 1, .leader_commit = 2};
+    follower.step(m);
+    c.process_readies();
+    c.queue().clear();
+    ASSERT_EQ(follower.status().commit_index, 2u);
+
+    Message old{.type = MessageType::install_snapshot, .from = 1, .to = 2, .term = 1,
+                .snapshot = {1, 1, {1, 2}}};
+    follower.step(old);
+    c.process_readies();
+    ASSERT_EQ(c.queue().size(), 1u);
+    EXPECT_TRUE(c.queue().front().success);
+    EXPECT_EQ(c.queue().front().match_index, 2u);
+    EXPECT_EQ(c.log(2).first_index(), 1u) << "nothing installed";
+    c.queue().clear();
+
+    Message held{.type = MessageType::install_snapshot, .from = 1, .to = 2, .term = 1,
+                 .snapshot = {4, 1, {1, 2}}};
+    follower.step(held);
+    c.process_readies();
+    EXPECT_EQ(follower.status().commit_index, 4u);
+    EXPECT_EQ(c.log(2).first_index(), 1u) << "the log holds entry 4: kept";
+    EXPECT_EQ(c.log(2).last_index(), 5u);
+    ASSERT_EQ(c.queue().size(), 1u);
+    EXPECT_EQ(c.queue().front().match_index, 4u);
+}
+
 }  // namespace
 }  // namespace cabildo::raft

@@ -41,6 +41,8 @@ public:
 
     raft::Raft& raft(raft::NodeId id) { return *nodes_.at(id - 1).raft; }
     const MemoryLog& log(raft::NodeId id) const { return nodes_.at(id - 1).log; }
+    // For compaction: the shell's snapshot and compact, between Readies.
+    MemoryLog& mutable_log(raft::NodeId id) { return nodes_.at(id - 1).log; }
     const std::vector<raft::Entry>& applied(raft::NodeId id) const {
         return nodes_.at(id - 1).applied;
     }
@@ -52,6 +54,7 @@ public:
         for (Node& n : nodes_) {
             while (n.raft->has_ready()) {
                 raft::Ready ready = n.raft->take_ready();
+                if (ready.snapshot) n.log.install(*ready.snapshot);  // its state is the test's
                 if (ready.hard_state) n.hard_state = *ready.hard_state;
                 n.log.persist(ready.entries_to_persist);
                 for (raft::Message& m : ready.messages_early) {
