@@ -130,7 +130,7 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
     log->identity_ = identity;
     for (std::size_t i = 0; i < seqs.size(); ++i) {
         const bool last = i + 1 == seqs.size();
-        auto opened = log->open_segment(seqs[i], last, identity);
+        auto opened = log->open_segment(seqs[i], identity);
         if (!opened) return opened.error();
         if (last) break;
         // Only the newest segment can end in a torn write: every earlier one
@@ -154,9 +154,9 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
     return log;
 }
 
-// Opens segment seq, checks its header and identity, and replays it. The
-// newest stays open for appends.
-Result<bool> LogFile::open_segment(std::uint32_t seq, bool last, const LogIdentity& identity) {
+// Opens segment seq, checks its header and identity, and replays it. All
+// stay open for reads; the newest is the one appended to.
+Result<bool> LogFile::open_segment(std::uint32_t seq, const LogIdentity& identity) {
     const std::string path = segment_path(dir_, seq);
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return errno_error("open " + path, errno);
@@ -176,7 +176,6 @@ Result<bool> LogFile::open_segment(std::uint32_t seq, bool last, const LogIdenti
                          ": check --id, --data-dir and --cluster-id (nothing was changed)"};
     }
     if (auto scanned = scan(); !scanned) return scanned.error();
-    (void)last;
     return true;
 }
 

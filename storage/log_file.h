@@ -166,7 +166,7 @@ private:
     static Result<int> open_or_create(
         const std::string& dir, const std::string& path, const LogIdentity& identity,
         std::optional<std::pair<raft::LogIndex, raft::Term>> base = {});
-    Result<bool> open_segment(std::uint32_t seq, bool last, const LogIdentity& identity);
+    Result<bool> open_segment(std::uint32_t seq, const LogIdentity& identity);
     void start_segment_at(raft::LogIndex base_index, raft::Term base_term);
     Result<bool> start_segment(raft::LogIndex base_index, raft::Term base_term);
     void replace_from(raft::LogIndex first, std::vector<Slot> slots);

@@ -97,17 +97,12 @@ Result<bool> Storage::find_snapshot() {
     std::error_code ec;
     std::filesystem::create_directories(snapshots_dir(), ec);
     if (ec) return Error{Status::io_error, "create " + snapshots_dir() + ": " + ec.message()};
-    std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.size() > 5 && name.substr(name.size() - 5) == ".snap" && name.size() == 46) {
-            names.push_back(name);
-        } else {
+        if (!is_snapshot_name(e.path().filename().string())) {
             std::filesystem::remove(e.path(), ec);  // a .part or other leftover
         }
     }
-    std::sort(names.rbegin(), names.rend());
-    for (const std::string& name : names) {
+    for (const std::string& name : snapshot_names()) {
         auto info = read_snapshot_header(snapshots_dir() + "/" + name);
         if (info) {
             snapshot_ = *info;
@@ -115,6 +110,35 @@ Result<bool> Storage::find_snapshot() {
         }
     }
     return true;
+}
+
+// "<index 20 digits>-<term 20 digits>.snap" (snapshot_file_name).
+bool Storage::is_snapshot_name(const std::string& name) {
+    return name.size() == snapshot_file_name(0, 0).size() && name.ends_with(".snap");
+}
+
+// The snapshot files kept, newest first.
+std::vector<std::string> Storage::snapshot_names() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (is_snapshot_name(name)) names.push_back(name);
+    }
+    std::sort(names.rbegin(), names.rend());
+    return names;
+}
+
+// Empties the state and loads `file` into it; `why` goes to the guard.
+Result<SnapshotInfo> Storage::replace_state(const std::string& file, const std::string& why) {
+    StateGuard guard = *dbs_->guard;
+    dbs_.reset();  // closes the environment
+    auto discarded = guard.discard(why);
+    if (!discarded) return discarded.error();
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) return dbs.error();
+    dbs_ = std::move(*dbs);
+    return load_snapshot(file, *dbs_);
 }
 
 std::optional<std::string> Storage::snapshot_path() const {
@@ -128,17 +152,8 @@ Result<bool> Storage::restore_from(const std::string& backup,
         return Error{Status::bad_request, "--restore-from needs an empty data directory; " +
                                               path_ + " already holds a log or a state"};
     }
-    auto info = read_snapshot(backup, {});
+    auto info = replace_state(backup, "restoring " + backup);  // checks it as it loads
     if (!info) return info.error();
-    StateGuard guard = *dbs_->guard;
-    dbs_.reset();
-    auto discarded = guard.discard("restoring " + backup);
-    if (!discarded) return discarded.error();
-    auto dbs = Databases::open_env(guard, options_);
-    if (!dbs) return dbs.error();
-    dbs_ = std::move(*dbs);
-    auto loaded = load_snapshot(backup, *dbs_);
-    if (!loaded) return loaded.error();
     auto written = write_snapshot(*dbs_, options_.identity.cluster_id, members,
                                   snapshot_part_path(), nullptr);
     if (!written) return written.error();
@@ -153,11 +168,10 @@ Result<bool> Storage::restore_from(const std::string& backup,
 }
 
 std::optional<std::string> Storage::snapshot_file(raft::LogIndex index) const {
-    const std::string prefix = snapshot_file_name(index, 0).substr(0, 21);  // "<index>-"
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.size() == 46 && name.rfind(prefix, 0) == 0) return e.path().string();
+    const std::string name = snapshot_file_name(index, 0);
+    const std::string prefix = name.substr(0, name.find('-') + 1);  // "<index>-"
+    for (const std::string& kept : snapshot_names()) {
+        if (kept.starts_with(prefix)) return snapshots_dir() + "/" + kept;
     }
     return std::nullopt;
 }
@@ -171,14 +185,7 @@ Result<bool> Storage::load_state_from_snapshot(const std::string& reason) {
                          "directory from a backup, or rejoin the node empty (README, 'Repairing a "
                          "node')"};
     }
-    StateGuard guard = *dbs_->guard;
-    dbs_.reset();  // closes the environment
-    auto discarded = guard.discard(reason + ": loading snapshot " + *file);
-    if (!discarded) return discarded.error();
-    auto dbs = Databases::open_env(guard, options_);
-    if (!dbs) return dbs.error();
-    dbs_ = std::move(*dbs);
-    auto loaded = load_snapshot(*file, *dbs_);
+    auto loaded = replace_state(*file, reason + ": loading snapshot " + *file);
     if (!loaded) return loaded.error();
     read_applied();
     return true;
@@ -194,13 +201,8 @@ Result<bool> Storage::adopt_snapshot(const std::string& file, const SnapshotInfo
     auto synced = sync_directory(snapshots_dir());
     if (!synced) return synced.error();
     if (info.meta.index >= snapshot_.meta.index) snapshot_ = info;
-    std::vector<std::string> names;
+    const std::vector<std::string> names = snapshot_names();
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.size() == 46 && name.substr(name.size() - 5) == ".snap") names.push_back(name);
-    }
-    std::sort(names.rbegin(), names.rend());
     for (std::size_t i = std::max<std::size_t>(keep, 1); i < names.size(); ++i) {
         std::filesystem::remove(snapshots_dir() + "/" + names[i], ec);
     }

@@ -137,7 +137,7 @@ public:
     std::optional<std::string> snapshot_path() const;
     // The file of the kept snapshot at index, if there is one.
     std::optional<std::string> snapshot_file(raft::LogIndex index) const;
-    const SnapshotInfo& snapshot_info() const { return snapshot_.meta.index ? snapshot_ : none_; }
+    const SnapshotInfo& snapshot_info() const { return snapshot_; }
     // Writes a snapshot of the applied state to a temporary name in
     // snapshots_dir() (safe on another thread: see write_snapshot), and
     // returns the path it must be adopted from.
@@ -239,6 +239,9 @@ private:
             std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log);
     Result<bool> find_snapshot();
     Result<bool> load_state_from_snapshot(const std::string& reason);
+    Result<SnapshotInfo> replace_state(const std::string& file, const std::string& why);
+    static bool is_snapshot_name(const std::string& name);
+    std::vector<std::string> snapshot_names() const;
     void read_applied();
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
@@ -249,7 +252,6 @@ private:
     std::string path_;
     Options options_;
     SnapshotInfo snapshot_;  // the newest snapshot file's (index 0: none)
-    SnapshotInfo none_;
     std::string restored_from_;
     std::uint64_t log_bytes_written_ = 0;
     raft::HardState hard_state_;  // the log's, with a commit index maybe ahead of it

@@ -39,18 +39,30 @@ class SnapshotTest(harness.ClusterTestCase):
         st = c.status(node_id)
         return st is not None and st["first_index"] > index + 1 and st["snapshot_index"] > 0
 
-    def test_follower_down_catches_up_through_install_snapshot(self):
-        c = self.start_cluster(3, extra_args=SNAPSHOT_ARGS)
+    def roles(self, c):
+        """(leader, a follower to stop, the other follower)."""
         lead = c.wait_for_leader()
         victim = [i for i in (1, 2, 3) if i != lead][0]
         other = [i for i in (1, 2, 3) if i not in (lead, victim)][0]
-        c.client().put(b"snap/before", b"1")
-        c.wait_converged()
+        return lead, victim, other
+
+    def leave_behind(self, c, victim, writers, count, keys, value_size):
+        """Stops victim, writes, and waits until the writers compacted past
+        what it holds (it can then catch up only through InstallSnapshot).
+        Returns the last index it held."""
         last_seen = c.status(victim)["last_index"]
         c.kill(victim)
-        bench(c, [lead, other], 50000, 20000, 64)
-        wait_for(lambda: self.compacted_past(c, lead, last_seen), 30,
-                 "the leader compacting past what the follower holds")
+        bench(c, writers, count, keys, value_size)
+        wait_for(lambda: all(self.compacted_past(c, w, last_seen) for w in writers), 30,
+                 "compaction past what node %d holds" % victim)
+        return last_seen
+
+    def test_follower_down_catches_up_through_install_snapshot(self):
+        c = self.start_cluster(3, extra_args=SNAPSHOT_ARGS)
+        lead, victim, other = self.roles(c)
+        c.client().put(b"snap/before", b"1")
+        c.wait_converged()
+        last_seen = self.leave_behind(c, victim, [lead, other], 50000, 20000, 64)
         st = c.status(lead)
         self.assertGreater(st["snapshot_index"], 40000)
         print("\ninstall snapshot: leader %d at applied %d, log from %d, snapshot %d; node %d "
@@ -70,15 +82,10 @@ class SnapshotTest(harness.ClusterTestCase):
 
     def test_kill_either_side_during_a_transfer(self):
         c = self.start_cluster(3, extra_args=SNAPSHOT_ARGS)
-        lead = c.wait_for_leader()
-        victim = [i for i in (1, 2, 3) if i != lead][0]
-        other = [i for i in (1, 2, 3) if i not in (lead, victim)][0]
+        lead, victim, other = self.roles(c)
         c.wait_converged()
-        last_seen = c.status(victim)["last_index"]
-        c.kill(victim)
         # About 40 MB of state, so that a transfer takes a while.
-        bench(c, [lead, other], 12000, 10000, 4000)
-        wait_for(lambda: self.compacted_past(c, lead, last_seen), 30, "compaction")
+        self.leave_behind(c, victim, [lead, other], 12000, 10000, 4000)
 
         # Kill the receiver in the middle of a transfer, then bring it back.
         c.start(victim)
@@ -89,11 +96,7 @@ class SnapshotTest(harness.ClusterTestCase):
         c.wait_converged(timeout=60.0)
 
         # Now kill the sender in the middle of one: the new leader sends its own.
-        last_seen = c.status(victim)["last_index"]
-        c.kill(victim)
-        bench(c, [lead, other], 9000, 10000, 4000)
-        wait_for(lambda: self.compacted_past(c, other, last_seen) and
-                 self.compacted_past(c, lead, last_seen), 30, "compaction")
+        self.leave_behind(c, victim, [lead, other], 9000, 10000, 4000)
         c.start(victim)
         wait_for(lambda: (c.status(lead) or {}).get("snapshot_transfers", 0) > 0, 20,
                  "a transfer to start")
@@ -108,14 +111,9 @@ class SnapshotTest(harness.ClusterTestCase):
     def test_corrupt_chunk_is_refused(self):
         c = self.start_cluster(3, extra_args=SNAPSHOT_ARGS + [
             "--test-fault-injection", "--test-corrupt-snapshot-chunk", "2"])
-        lead = c.wait_for_leader()
-        victim = [i for i in (1, 2, 3) if i != lead][0]
-        other = [i for i in (1, 2, 3) if i not in (lead, victim)][0]
+        lead, victim, other = self.roles(c)
         c.wait_converged()
-        last_seen = c.status(victim)["last_index"]
-        c.kill(victim)
-        bench(c, [lead, other], 8000, 5000, 2000)
-        wait_for(lambda: self.compacted_past(c, lead, last_seen), 30, "compaction")
+        self.leave_behind(c, victim, [lead, other], 8000, 5000, 2000)
         c.start(victim)
         c.wait_converged(timeout=60.0)
         st = c.status(victim)
