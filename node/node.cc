@@ -7,7 +7,6 @@
 #include <random>
 
 #include "node/frames.h"
-#include "node/raft/compaction.h"
 #include "wire/protocol.h"
 
 namespace cabildo::node {
@@ -47,6 +46,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       rng_(random_seed()),
       raft_(raft_config(config_, storage_->applied_index()), storage_->hard_state(), *storage_,
             rng_),
+      cycle_(raft_, *this),
       context_(1),
       peers_(context_, config_),
       clients_(context_, zmq::socket_type::router),
@@ -58,8 +58,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
     open_sockets();
     // What the last run left uncompacted (a log reopens at its oldest
     // segment's start).
-    storage_->compact(raft::compaction_index(storage_->snapshot().index,
-                                             storage_->applied_index(), config_.snapshot_trailing));
+    cycle_.compact(config_.snapshot_trailing);
     const raft::HardState hs = storage_->hard_state();
     if (hs.commit_index > storage_->applied_index()) recovering_to_ = hs.commit_index;
     spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
@@ -138,13 +137,13 @@ void Node::turn(const std::atomic<bool>& stop) {
     // until the next tick (a core's worth of CPU on a 2-core machine).
     // Work left over from the last turn (the inbox, Readies past the turn's
     // budget) is done after a poll that does not wait.
-    const bool more_work = !inbox_.empty() || (!stalled_ && raft_.has_ready()) || reads_waiting();
+    const bool more_work = !inbox_.empty() || (!cycle_.stalled() && raft_.has_ready()) || reads_waiting();
     const auto wait = more_work ? Clock::duration::zero()
                                 : std::max(Clock::duration::zero(), next_tick_ - Clock::now());
     zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
     if (stop.load()) return;
     turn_start_ = Clock::now();
-    if (stalled_) {
+    if (cycle_.stalled()) {
         process_ready();  // retries the Ready storage could not complete
     } else if (items[0].revents & ZMQ_POLLIN) {
         drain_peers();
@@ -184,7 +183,7 @@ void Node::drain_peers() {
         // Step and persist in small groups: a long burst of appends is then
         // one fsync, not one each, and the core never waits long for Ready.
         if (n % 64 == 63) process_ready();
-        if (stalled_) return;
+        if (cycle_.stalled()) return;
     }
 }
 
@@ -222,7 +221,7 @@ void Node::drain_pull() {
 }
 
 void Node::run_ticks(Clock::time_point now) {
-    if (stalled_) return;  // tick() may not run between take_ready() and advance()
+    if (cycle_.stalled()) return;  // tick() may not run between take_ready() and advance()
     const auto tick = std::chrono::milliseconds(config_.tick_ms);
     int ticks = 0;
     while (now >= next_tick_ && ticks < ticks_per_turn_max) {

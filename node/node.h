@@ -30,6 +30,7 @@
 #include "node/node_config.h"
 #include "node/peer_transport.h"
 #include "node/raft/raft.h"
+#include "node/ready_cycle.h"
 #include "node/snapshot_transfer.h"
 #include "node/state_machine.h"
 #include "storage/snapshot_taker.h"
@@ -38,7 +39,9 @@
 
 namespace cabildo::node {
 
-class Node {
+// The node is the Ready cycle's shell (ready_cycle.h): the cycle decides the
+// order, the node does each step with LMDB, its log and its sockets.
+class Node : private ReadyShell {
 public:
     Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage);
 
@@ -94,10 +97,17 @@ private:
     Clock::duration timeout_of(const wire::ClientRequest& request) const;
     std::optional<std::string> leader_endpoint() const;
 
-    // node_ready.cc: the Ready cycle.
+    // node_ready.cc: the Ready cycle's steps (ReadyShell) and its retries.
     void process_ready();
-    bool complete_ready(raft::Ready& ready, bool log_persisted);
-    Result<bool> apply_committed(const std::vector<raft::Entry>& entries, raft::LogIndex below);
+    void on_storage_failure(const Error& error, bool was_stalled);
+    raft::LogIndex applied_index() const override { return storage_->applied_index(); }
+    raft::LogIndex snapshot_index() const override { return storage_->snapshot().index; }
+    Result<bool> apply(std::span<const raft::Entry> entries) override;
+    Result<bool> persist(const std::optional<raft::HardState>& hard_state,
+                         const std::vector<raft::Entry>& entries) override;
+    void compact(raft::LogIndex through) override { storage_->compact(through); }
+    void send(const raft::Message& message) override;
+    void finish(const raft::Ready& ready) override;
     void answer_write(const Applied& applied);
     void finish_reads(const raft::Ready& ready);
     void serve_waiting_reads();
@@ -128,7 +138,7 @@ private:
     void pump_transfers(Clock::time_point now);
     void receive_piece(const wire::SnapshotPiece& piece);
     void offer_install(const raft::Message& message);
-    Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot);
+    Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot) override;
     void serve_snapshot_read(const Pending& pending);
 
     // node_forward.cc: forwarding to the leader, in batches.
@@ -153,6 +163,7 @@ private:
     KvStateMachine state_machine_;
     raft::Rng rng_;
     raft::Raft raft_;
+    ReadyCycle cycle_;
     zmq::context_t context_;
     PeerTransport peers_;
     zmq::socket_t clients_;
@@ -173,9 +184,7 @@ private:
     std::uint64_t next_read_id_ = 1;
     std::uint64_t next_forward_id_ = 1;
 
-    std::optional<raft::Ready> stalled_;  // a Ready storage could not complete yet
-    bool stalled_log_persisted_ = false;  // ...whose log part is already durable
-    Clock::time_point stalled_retry_at_;
+    Clock::time_point stalled_retry_at_;  // while cycle_ is stalled: retry then
     Clock::time_point next_tick_;
     Clock::time_point next_status_;
     Clock::time_point next_expire_;
@@ -191,7 +200,6 @@ private:
     SnapshotReceiver snapshot_receiver_;
     std::optional<raft::Message> install_offer_;  // install_snapshot waiting for its file
     raft::SnapshotMeta installing_;  // the received snapshot the core was stepped with
-    std::vector<raft::NodeId> transfers_failed_;  // to report to the core between Readies
     Clock::time_point turn_start_;
     int storage_failing_ = 0;  // the fault-injection state last applied
 };

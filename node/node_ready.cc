@@ -1,8 +1,8 @@
-// Node: the Ready cycle (persist, send, apply, serve reads, advance).
+// Node: the steps of the Ready cycle (ready_cycle.h) with LMDB, the log and
+// the sockets; retrying a Ready that storage could not complete; reads.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <limits>
 
 #include "node/frames.h"
 #include "node/node.h"
@@ -12,107 +12,63 @@ namespace cabildo::node {
 
 namespace {
 constexpr auto stalled_retry_interval = std::chrono::milliseconds(500);
-constexpr raft::LogIndex no_limit = std::numeric_limits<raft::LogIndex>::max();
 }  // namespace
 
 void Node::process_ready() {
-    if (stalled_) {
-        if (Clock::now() < stalled_retry_at_) return;
-        raft::Ready ready = std::move(*stalled_);
-        stalled_.reset();
-        if (!complete_ready(ready, stalled_log_persisted_)) return;
+    const bool was_stalled = cycle_.stalled();
+    if (was_stalled && Clock::now() < stalled_retry_at_) return;
+    // Past the turn's budget the rest waits for the next turn, which starts
+    // after a poll that does not wait: applying a long log (a restart, a
+    // lagging follower) yields to ticks, votes and requests.
+    auto error =
+        cycle_.run([&] { return Clock::now() - turn_start_ <= ready_time_per_turn_max; });
+    if (error) {
+        on_storage_failure(*error, was_stalled);
+    } else if (was_stalled) {
         spdlog::info("node {}: storage works again, resuming", config_.id);
     }
-    for (bool first = true; raft_.has_ready(); first = false) {
-        // Past the turn's budget the rest waits for the next turn, which
-        // starts after a poll that does not wait: applying a long log (a
-        // restart, a lagging follower) yields to ticks, votes and requests.
-        // At least one Ready per call, so nothing starves it.
-        if (!first && Clock::now() - turn_start_ > ready_time_per_turn_max) return;
-        raft::Ready ready = raft_.take_ready();
-        if (ready.soft_state) {
-            spdlog::info("node {}: {} in term {} (leader {})", config_.id,
-                         raft::role_name(ready.soft_state->role), raft_.term(),
-                         ready.soft_state->leader);
-        }
-        if (!complete_ready(ready, false)) return;
-    }
 }
 
-// Does a Ready's work in Ready's order. False if storage failed: the Ready is
-// kept and retried later from the step that failed (log_persisted says the
-// log part is done), and nothing that depends on what failed has been sent.
-bool Node::complete_ready(raft::Ready& ready, bool log_persisted) {
-    const auto stall = [&](const Error& error) {
-        // The map must grow and a snapshot pins it: the snapshot gives way
-        // (it is taken again later), and the Ready is retried at once.
-        if (error.status == Status::unavailable && snapshot_taker_.running()) {
-            snapshot_taker_.cancel();
-            spdlog::info("node {}: cancelled a snapshot so that the state's map can grow",
-                         config_.id);
-            stalled_ = std::move(ready);
-            stalled_log_persisted_ = log_persisted;
-            stalled_retry_at_ = Clock::now();
-            return false;
-        }
-        if (!stalled_) {
-            spdlog::error("node {}: storage failed ({}): {}; writes stop until it recovers",
-                          config_.id, status_name(error.status), error.detail);
-        }
-        stalled_ = std::move(ready);
-        stalled_log_persisted_ = log_persisted;
-        stalled_retry_at_ = Clock::now() + stalled_retry_interval;
-        return false;
-    };
-    // 1. Committed entries this node's log already holds are applied and
-    // answered first: they need not wait for the new entries' fsync.
-    const raft::LogIndex first_new =
-        ready.entries_to_persist.empty() ? no_limit : ready.entries_to_persist.front().index;
-    if (auto applied = apply_committed(ready.entries_to_apply, first_new); !applied) {
-        return stall(applied.error());
+void Node::on_storage_failure(const Error& error, bool was_stalled) {
+    // The map must grow and a snapshot pins it: the snapshot gives way (it
+    // is taken again later), and the Ready is retried at once.
+    if (error.status == Status::unavailable && snapshot_taker_.running()) {
+        snapshot_taker_.cancel();
+        spdlog::info("node {}: cancelled a snapshot so that the state's map can grow",
+                     config_.id);
+        stalled_retry_at_ = Clock::now();
+        return;
     }
-    if (!log_persisted) {
-        // 2. A leader's appends go out while it writes its own log (§10.2.1);
-        // on a retry they go again, which Raft tolerates.
-        for (const raft::Message& m : ready.messages_early) peers_.send(m);
-        // 3a. A snapshot from the leader replaces the state and the log.
-        if (ready.snapshot) {
-            auto installed = install_snapshot(*ready.snapshot);
-            if (!installed) return stall(installed.error());
-        }
-        // 3. Hard state and entries, synced.
-        auto result = storage_->persist(ready.hard_state, ready.entries_to_persist);
-        if (!result) return stall(result.error());
-        // 4. Only now may anything that depends on them leave.
-        for (const raft::Message& m : ready.messages) {
-            if (m.type == raft::MessageType::install_snapshot) begin_transfer(m);
-            peers_.send(m);
-        }
-        log_persisted = true;
+    if (!was_stalled) {
+        spdlog::error("node {}: storage failed ({}): {}; writes stop until it recovers",
+                      config_.id, status_name(error.status), error.detail);
     }
-    // 5. The rest: committed entries that were new to this node's log (a
-    // follower learns an entry and its commit in one append).
-    if (auto applied = apply_committed(ready.entries_to_apply, no_limit); !applied) {
-        return stall(applied.error());
+    stalled_retry_at_ = Clock::now() + stalled_retry_interval;
+}
+
+Result<bool> Node::persist(const std::optional<raft::HardState>& hard_state,
+                           const std::vector<raft::Entry>& entries) {
+    return storage_->persist(hard_state, entries);
+}
+
+void Node::send(const raft::Message& message) {
+    if (message.type == raft::MessageType::install_snapshot) begin_transfer(message);
+    peers_.send(message);
+}
+
+void Node::finish(const raft::Ready& ready) {
+    if (ready.soft_state) {
+        spdlog::info("node {}: {} in term {} (leader {})", config_.id,
+                     raft::role_name(ready.soft_state->role), raft_.term(),
+                     ready.soft_state->leader);
     }
-    // 6. Reads, then 7. tell the core.
     finish_reads(ready);
-    raft_.advance(ready);
-    return true;
 }
 
-// Applies the entries with index < below that are not applied yet (a retry
-// after a storage failure finds some already applied), answers their
-// writers and publishes their events. The entries are committed and in this
-// node's synced log, so the commit need not sync (storage.h).
-Result<bool> Node::apply_committed(const std::vector<raft::Entry>& entries, raft::LogIndex below) {
-    const raft::LogIndex applied = storage_->applied_index();
-    auto first = std::find_if(entries.begin(), entries.end(),
-                              [&](const raft::Entry& e) { return e.index > applied; });
-    auto last = std::find_if(first, entries.end(),
-                             [&](const raft::Entry& e) { return e.index >= below; });
-    if (first == last) return true;
-    auto staged = state_machine_.stage({first, last});
+// Applies committed entries in one transaction, answers their writers and
+// publishes their events.
+Result<bool> Node::apply(std::span<const raft::Entry> entries) {
+    auto staged = state_machine_.stage(entries);
     if (!staged) return staged.error();
     auto committed = staged->txn.commit();
     if (!committed) return committed.error();

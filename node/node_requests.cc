@@ -111,7 +111,7 @@ void Node::answer_status(const Envelope& envelope, const wire::ClientRequest& re
 }
 
 void Node::start_write(Pending pending, const zmq::message_t& body, bool forwarded) {
-    if (stalled_) {
+    if (cycle_.stalled()) {
         reply_error(pending.envelope, wire::error_storage_full,
                     "this node cannot write to its disk; writes are refused", pending.request.id);
         return;
@@ -147,7 +147,7 @@ raft::ProposeResult Node::propose(const wire::ClientRequest& r) {
 }
 
 void Node::start_read(Pending pending, const zmq::message_t& body, bool forwarded) {
-    if (stalled_) {
+    if (cycle_.stalled()) {
         // The core holds an unfinished Ready: it may not be asked anything.
         // A healthy leader can still answer. (Found by the storage-failure
         // fault test: read_index() here aborted the node.)
@@ -292,7 +292,7 @@ void Node::handle_push(const zmq::message_t& body) {
         }
         return;
     }
-    if (stalled_) return;
+    if (cycle_.stalled()) return;
     raft::ProposeResult proposed = propose(*request);
     if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
     // Fire-and-forget all the way: a follower passes it to the leader's PULL.

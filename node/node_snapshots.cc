@@ -16,7 +16,6 @@
 #include <cstring>
 
 #include "node/node.h"
-#include "node/raft/compaction.h"
 #include "wire/protocol.h"
 
 namespace cabildo::node {
@@ -26,18 +25,15 @@ constexpr auto snapshot_retry_interval = std::chrono::seconds(10);
 }  // namespace
 
 void Node::maybe_take_snapshot(Clock::time_point now) {
-    if (config_.snapshot_entries == 0 || snapshot_taker_.running() || stalled_ || recovering() ||
-        now < next_snapshot_try_) {
+    if (snapshot_taker_.running() || cycle_.stalled() || recovering() || now < next_snapshot_try_) {
         return;
     }
-    const raft::LogIndex applied = storage_->applied_index();
-    if (applied < storage_->snapshot().index + config_.snapshot_entries) return;
-    // Raft thesis §5.1.2: a big state is not copied again until the log
-    // since the last copy is a good fraction of it (a quarter), so writing
-    // snapshots costs at most about 4x the log's own writes.
+    const SnapshotPolicy policy{config_.snapshot_entries, config_.snapshot_trailing};
     const std::uint64_t logged = storage_->log_bytes_written() - log_bytes_at_snapshot_;
-    if (logged < storage_->snapshot_info().bytes / 4) return;
-    start_snapshot();
+    if (snapshot_due(policy, storage_->applied_index(), storage_->snapshot().index, logged,
+                     storage_->snapshot_info().bytes)) {
+        start_snapshot();
+    }
 }
 
 // Grows the map first if it is half full: a snapshot pins the map, and a
@@ -77,9 +73,7 @@ void Node::poll_snapshot(Clock::time_point now) {
     }
     const auto adopted_at = Clock::now();
     const raft::LogIndex before = storage_->first_index();
-    storage_->compact(raft::compaction_index(storage_->snapshot().index,
-                                             storage_->applied_index(),
-                                             config_.snapshot_trailing));
+    cycle_.compact(config_.snapshot_trailing);
     spdlog::info("node {}: snapshot at index {} (term {}): {} keys, {} bytes, {} ms; log now "
                  "starts at {} (was {}); adopting took {} us, compacting {} us",
                  config_.id, info.meta.index, info.meta.term, info.keys, info.bytes,
@@ -98,23 +92,20 @@ void Node::begin_transfer(const raft::Message& message) {
     const bool same = path && storage_->snapshot().index == message.snapshot.index &&
                       storage_->snapshot().term == message.snapshot.term;
     if (!same || !snapshot_sender_.start(message, *path, Clock::now())) {
-        transfers_failed_.push_back(message.to);
+        cycle_.report_snapshot(message.to, false);
     }
 }
 
-// Sends what the windows allow and tells the core how transfers ended. The
-// core may not be called while a Ready is out (a stalled one).
+// Sends what the windows allow and tells the core how transfers ended (the
+// cycle holds the news while a Ready is out).
 void Node::pump_transfers(Clock::time_point now) {
     for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send()) {
         (void)peers_.send(piece);  // a backlogged peer: the ack timeout resends
     }
-    if (stalled_) return;
-    for (raft::NodeId to : snapshot_sender_.expire(now)) transfers_failed_.push_back(to);
-    for (raft::NodeId to : transfers_failed_) raft_.report_snapshot(to, false);
-    transfers_failed_.clear();
+    for (raft::NodeId to : snapshot_sender_.expire(now)) cycle_.report_snapshot(to, false);
     for (const raft::Message& m : snapshot_sender_.take_finished()) {
         peers_.send(m);
-        raft_.report_snapshot(m.to, true);
+        cycle_.report_snapshot(m.to, true);
     }
 }
 
@@ -193,7 +184,7 @@ void Node::serve_snapshot_read(const Pending& pending) {
         const raft::LogIndex wanted =
             r.at_least != 0 ? r.at_least : std::max<raft::LogIndex>(1, raft_.status().commit_index);
         if (newest < wanted) {
-            if (!snapshot_taker_.running() && !stalled_) start_snapshot();
+            if (!snapshot_taker_.running() && !cycle_.stalled()) start_snapshot();
             wire::ClientReply reply = wire::make_error_reply(
                 wire::error_unavailable,
                 "taking a snapshot at index " + std::to_string(wanted) +

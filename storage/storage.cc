@@ -132,12 +132,14 @@ std::vector<std::string> Storage::snapshot_names() const {
 // Empties the state and loads `file` into it; `why` goes to the guard.
 Result<SnapshotInfo> Storage::replace_state(const std::string& file, const std::string& why) {
     StateGuard guard = *dbs_->guard;
+    const int commits_to_fail = dbs_->commits_to_fail;  // tests' injected failures go on
     dbs_.reset();  // closes the environment
     auto discarded = guard.discard(why);
     if (!discarded) return discarded.error();
     auto dbs = Databases::open_env(guard, options_);
     if (!dbs) return dbs.error();
     dbs_ = std::move(*dbs);
+    dbs_->commits_to_fail = commits_to_fail;
     return load_snapshot(file, *dbs_);
 }
 

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     const auto began = std::chrono::steady_clock::now();
     std::uint64_t committed = 0, acked = 0, reads = 0, crashes = 0, partitions = 0, leaders = 0;
     std::uint64_t liveness_max = 0, snapshots = 0, installs = 0, compactions = 0;
+    std::uint64_t midway = 0, stalls = 0;
     for (std::uint64_t seed = start; seed < start + seeds; ++seed) {
         current_seed = seed;
         const cabildo::sim::SimReport r = cabildo::sim::run_simulation(seed, options);
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
         snapshots += r.snapshots_taken;
         installs += r.snapshots_installed;
         compactions += r.compactions;
+        midway += r.crashes_midway;
+        stalls += r.storage_stalls;
         liveness_max = std::max(liveness_max, r.liveness_ticks);
     }
     const double seconds =
@@ -73,5 +76,7 @@ int main(int argc, char** argv) {
                committed, acked, reads, leaders, crashes, partitions, liveness_max);
     fmt::print("snapshots: {} taken, {} compactions, {} installed by followers\n", snapshots,
                compactions, installs);
+    fmt::print("ready cycle: {} crashes inside it, {} stalls on failed storage\n", midway,
+               stalls);
     return 0;
 }

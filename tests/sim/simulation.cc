@@ -4,8 +4,9 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <span>
 
-#include "node/raft/compaction.h"
+#include "node/ready_cycle.h"
 
 namespace cabildo::sim {
 namespace {
@@ -32,7 +33,9 @@ struct Profile {
     std::uint64_t read_per_mille = 0;       // per unit
     std::uint64_t transfer_per_mille = 0;   // per tick
     std::uint64_t snapshot_per_mille = 0;   // per tick and node: take a snapshot, compact
+    LogIndex snapshot_entries = 0;          // the snapshot policy's threshold
     LogIndex trailing_max = 0;              // entries kept after the snapshot: 0..this
+    std::uint64_t storage_fail_per_mille = 0;  // per storage call: a full disk, say
     // A targeted nemesis: a newly elected leader is cut off or crashed within
     // a few ticks, before its no-op replicates. That churn is what Figure 8's
     // histories are made of.
@@ -49,10 +52,15 @@ std::uint64_t apply_to_state(std::uint64_t state, const Entry& e) {
     return h * 0xbf58476d1ce4e5b9ull;
 }
 
+// A node's storage crashes in the middle of a Ready: the shell throws this
+// from the step the crash interrupts, and the node is gone at that point.
+struct Crashed {};
+
 struct SimNode {
     NodeId id = raft::node_none;
     test::MemoryLog log;         // durable, with the latest snapshot's metadata
-    raft::HardState hard_state;  // durable
+    raft::HardState hard_state;  // as the core knows it: a commit-only change is not synced
+    raft::HardState synced_hard_state;  // durable
     LogIndex applied = 0;        // durable, with the state machine, but an OS
     std::uint64_t state = 0;     // crash may take both back to the snapshot
     std::uint64_t snapshot_state = 0;  // durable: the state of log.snapshot()
@@ -69,8 +77,15 @@ struct SimNode {
     std::optional<Writing> writing;
     std::unique_ptr<raft::Rng> rng;
     std::unique_ptr<raft::Raft> raft;  // null while crashed
+    std::unique_ptr<node::ReadyShell> shell;
+    std::unique_ptr<node::ReadyCycle> cycle;  // the node's own Ready cycle
+    std::optional<std::uint64_t> crash_in;  // steps of the cycle left before a crash
+    std::uint64_t retry_at = 0;             // a stalled cycle is retried then
+    Term leader_checked = 0;                // the last term its leadership was checked
     std::uint64_t tick_phase = 0;
     std::uint64_t restart_at = 0;
+
+    bool up() const { return raft && !cycle->stalled(); }  // may be ticked and stepped
 };
 
 struct PendingWrite {
@@ -97,12 +112,19 @@ private:
     void deliver();
     void tick_nodes(bool faults);
     void process_ready(SimNode& node, bool crash_midway);
-    void apply(SimNode& node, const Ready& ready);
+    // The Ready cycle's steps, as the simulator's shell does them.
+    class Shell;
+    void crash_point(SimNode& node, bool* lands);
+    std::optional<Error> storage_fault(const char* step);
+    void apply(SimNode& node, std::span<const Entry> entries);
+    void persist(SimNode& node, const std::optional<raft::HardState>& hard_state,
+                 const std::vector<Entry>& entries);
     void install_snapshot(SimNode& node, const raft::SnapshotMeta& snapshot);
-    void send(SimNode& node, Message m, const char* how);
+    void finish(SimNode& node, const Ready& ready);
+    void send(SimNode& node, const Message& m);
     void take_snapshot(SimNode& node);
     void finish_snapshot(SimNode& node);
-    void compact(SimNode& node);
+    void compact(SimNode& node, LogIndex through);
     void client_ops(bool faults);
     void inject_faults();
     void partition();
@@ -134,12 +156,62 @@ private:
     std::uint64_t next_read_ = 0;
     std::map<std::pair<NodeId, LogIndex>, PendingWrite> writes_;
     std::map<std::uint64_t, PendingRead> reads_;
-    std::vector<std::pair<NodeId, NodeId>> failed_snapshots_;  // (leader, follower)
     bool pre_vote_ = true;
     bool check_quorum_ = true;
     std::size_t entries_per_append_max_ = 64;
     std::size_t inflight_appends_max_ = 8;
     SimReport report_;
+};
+
+// The simulator's storage and network under the node's own Ready cycle.
+// Each step may fail (storage_fault) or be where a crash strikes
+// (crash_point): a write then lands whole or not at all, as a node's log
+// record does (its checksum drops a torn one at open).
+class Simulation::Shell final : public node::ReadyShell {
+public:
+    Shell(Simulation& sim, SimNode& node) : sim_(sim), node_(node) {}
+
+    LogIndex applied_index() const override { return node_.applied; }
+    LogIndex snapshot_index() const override { return node_.log.snapshot().index; }
+    Result<bool> apply(std::span<const Entry> entries) override {
+        return step("apply", [&] { sim_.apply(node_, entries); });
+    }
+    Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot) override {
+        return step("install", [&] { sim_.install_snapshot(node_, snapshot); });
+    }
+    Result<bool> persist(const std::optional<raft::HardState>& hard_state,
+                         const std::vector<Entry>& entries) override {
+        return step("persist", [&] { sim_.persist(node_, hard_state, entries); });
+    }
+    void compact(LogIndex through) override { sim_.compact(node_, through); }
+    void send(const Message& m) override {
+        bool lands = false;
+        sim_.crash_point(node_, &lands);
+        sim_.send(node_, m);
+    }
+    void finish(const Ready& ready) override {
+        sim_.finish(node_, ready);
+        if (sim_.stopped()) throw Stopped{};
+    }
+
+    // A violation was found: the run is over, and the core is called no
+    // more (its own asserts would hide the violation).
+    struct Stopped {};
+
+private:
+    template <typename Write>
+    Result<bool> step(const char* what, Write write) {
+        if (auto error = sim_.storage_fault(what)) return *error;
+        bool lands = true;
+        sim_.crash_point(node_, &lands);
+        write();
+        if (sim_.stopped()) throw Stopped{};
+        if (!lands) throw Crashed{};  // written, but the cycle never hears
+        return true;
+    }
+
+    Simulation& sim_;
+    SimNode& node_;
 };
 
 Simulation::Simulation(std::uint64_t seed, const SimOptions& options)
@@ -180,8 +252,12 @@ void Simulation::choose_profile() {
     profile_.new_leader_fault_per_mille = leader_faults[rng_.uniform(3)];
     const std::uint64_t snapshots[] = {0, 20, 100};
     const LogIndex trailing[] = {0, 3, 20};
+    const LogIndex snapshot_entries[] = {1, 4, 16};
+    const std::uint64_t storage_faults[] = {0, 0, 10, 50};
     profile_.snapshot_per_mille = snapshots[rng_.uniform(3)];
+    profile_.snapshot_entries = snapshot_entries[rng_.uniform(3)];
     profile_.trailing_max = trailing[rng_.uniform(3)];
+    profile_.storage_fail_per_mille = storage_faults[rng_.uniform(4)];
     pre_vote_ = rng_.uniform(4) != 0;
     check_quorum_ = rng_.uniform(4) != 0;
     entries_per_append_max_ = batch[rng_.uniform(3)];
@@ -204,9 +280,15 @@ raft::Config Simulation::node_config(const SimNode& node) const {
     return config;
 }
 
+// As a node's storage opens: whatever was applied was committed, though a
+// commit-only change of the hard state was never synced.
 void Simulation::start(SimNode& node) {
+    node.hard_state = node.synced_hard_state;
+    node.hard_state.commit_index = std::max(node.hard_state.commit_index, node.applied);
     node.raft = std::make_unique<raft::Raft>(node_config(node), node.hard_state, node.log,
                                              *node.rng);
+    node.shell = std::make_unique<Shell>(*this, node);
+    node.cycle = std::make_unique<node::ReadyCycle>(*node.raft, *node.shell);
     node.raft->check_invariants();
 }
 
@@ -216,7 +298,10 @@ void Simulation::start(SimNode& node) {
 // node does not sync it): the node restarts from its latest snapshot.
 void Simulation::crash(SimNode& node) {
     trace("crash node {}", node.id);
+    node.cycle.reset();
+    node.shell.reset();
     node.raft.reset();
+    node.crash_in.reset();
     node.received_snapshots.clear();
     node.writing.reset();
     if (rng_.chance(1, 2)) {
@@ -233,7 +318,7 @@ void Simulation::crash(SimNode& node) {
 SimNode* Simulation::leader() {
     SimNode* found = nullptr;
     for (SimNode& n : nodes_) {
-        if (!n.raft || n.raft->status().role != Role::leader) continue;
+        if (!n.up() || n.raft->status().role != Role::leader) continue;
         if (found == nullptr || n.raft->status().term > found->raft->status().term) found = &n;
     }
     return found;
@@ -259,12 +344,16 @@ void Simulation::step_unit(bool faults) {
         if (!n.raft) continue;
         finish_snapshot(n);
         if (now_ % tick_units != n.tick_phase) continue;
-        if (rng_.chance(profile_.snapshot_per_mille, 1000)) take_snapshot(n);
-        if (rng_.chance(profile_.snapshot_per_mille, 1000)) compact(n);
+        if (n.up() && rng_.chance(profile_.snapshot_per_mille, 1000)) take_snapshot(n);
+        if (rng_.chance(profile_.snapshot_per_mille, 1000)) {
+            n.cycle->compact(rng_.uniform(profile_.trailing_max + 1));
+        }
     }
     for (SimNode& n : nodes_) {
         if (stopped()) return;
-        if (!n.raft || !n.raft->has_ready()) continue;
+        if (!n.raft) continue;
+        const bool due = n.cycle->stalled() ? now_ >= n.retry_at : n.raft->has_ready();
+        if (!due) continue;
         if (faults && !rng_.chance(profile_.ready_per_mille, 1000)) continue;
         const bool crash_midway = faults && rng_.chance(profile_.crash_per_mille, 10000);
         process_ready(n, crash_midway);
@@ -279,7 +368,7 @@ void Simulation::deliver() {
     for (SimMessage& sm : network_.take_due(now_)) {
         Message& m = sm.message;
         SimNode& to = nodes_[m.to - 1];
-        if (!to.raft) continue;
+        if (!to.up()) continue;  // a stalled node takes no messages
         if (m.type == raft::MessageType::install_snapshot) {
             to.received_snapshots[{m.snapshot.index, m.snapshot.term}] = sm.snapshot_state;
         }
@@ -292,7 +381,7 @@ void Simulation::deliver() {
 
 void Simulation::tick_nodes(bool faults) {
     for (SimNode& n : nodes_) {
-        if (!n.raft || now_ % tick_units != n.tick_phase) continue;
+        if (!n.up() || now_ % tick_units != n.tick_phase) continue;
         n.raft->tick();
         n.raft->check_invariants();
         if (faults && n.raft->status().role == Role::leader &&
@@ -304,72 +393,117 @@ void Simulation::tick_nodes(bool faults) {
     }
 }
 
+// One turn of the node's Ready cycle. A crash midway strikes at a random
+// step of it (or right after it).
 void Simulation::process_ready(SimNode& node, bool crash_midway) {
-    Ready ready = node.raft->take_ready();
-    // 0. A leader's appends may leave before its own log write (§10.2.1);
-    // a crash right after them loses the unpersisted entries on this node.
-    for (Message& m : ready.messages_early) send(node, std::move(m), " (early)");
-    if (crash_midway && rng_.chance(1, 2)) {
+    if (crash_midway) node.crash_in = rng_.uniform(8);
+    std::optional<Error> error;
+    try {
+        error = node.cycle->run([] { return false; });
+    } catch (const Crashed&) {
+        ++report_.crashes_midway;
+        crash(node);
+        return;
+    } catch (const Shell::Stopped&) {
+        return;
+    }
+    if (node.crash_in) {
         crash(node);
         return;
     }
-    if (ready.snapshot) install_snapshot(node, *ready.snapshot);
-    if (stopped()) return;
-    // 1. Persist: hard state and entries, atomically.
-    if (ready.hard_state) node.hard_state = *ready.hard_state;
-    if (!ready.entries_to_persist.empty()) {
-        node.log.persist(ready.entries_to_persist);
-        checker_.on_persisted(node.id, node.log, ready.entries_to_persist.front().index);
+    if (error) {
+        trace("node {} stalled: {}", node.id, error->detail);
+        ++report_.storage_stalls;
+        node.retry_at = now_ + 1 + rng_.uniform(5 * tick_units);
+        return;
     }
+    node.raft->check_invariants();
+}
+
+// The crash planned for this Ready strikes at this step: it happens before
+// the step or, if *lands may stay true, after its write.
+void Simulation::crash_point(SimNode& node, bool* lands) {
+    if (!node.crash_in) return;
+    if (*node.crash_in > 0) {
+        --*node.crash_in;
+        return;
+    }
+    node.crash_in.reset();
+    if (!*lands || rng_.chance(1, 2)) throw Crashed{};
+}
+
+std::optional<Error> Simulation::storage_fault(const char* step) {
+    if (!faults_on_ || !rng_.chance(profile_.storage_fail_per_mille, 1000)) return std::nullopt;
+    return Error{Status::io_error, fmt::format("injected failure of {}", step)};
+}
+
+// Hard state and entries in one record, as the node's log writes them. As
+// there, a change of the commit index alone is not synced: Raft keeps it
+// as volatile state.
+void Simulation::persist(SimNode& node, const std::optional<raft::HardState>& hard_state,
+                         const std::vector<Entry>& entries) {
+    const raft::HardState next = hard_state ? *hard_state : node.hard_state;
+    const raft::HardState& synced = node.synced_hard_state;
+    node.hard_state = next;
+    if (!entries.empty() || next.term != synced.term || next.voted_for != synced.voted_for) {
+        node.synced_hard_state = next;
+    }
+    if (!entries.empty()) {
+        node.log.persist(entries);
+        checker_.on_persisted(node.id, node.log, entries.front().index);
+    }
+    // A new leader's log, now durable, must hold every committed entry.
+    if (node.raft->role() == Role::leader && node.raft->term() != node.leader_checked) {
+        node.leader_checked = node.raft->term();
+        checker_.on_leader(node.id, node.raft->term(), node.log, {});
+    }
+    if (hard_state) checker_.on_commit(node.id, node.hard_state.commit_index, node.log, {});
+}
+
+void Simulation::finish(SimNode& node, const Ready& ready) {
     if (ready.soft_state) {
         trace("node {} is {} (term {}, leader {})", node.id, raft::role_name(ready.soft_state->role),
               node.hard_state.term, ready.soft_state->leader);
         if (ready.soft_state->role == Role::leader) {
             ++report_.leaders;
-            checker_.on_leader(node.id, node.hard_state.term, node.log, {});
             if (faults_on_ && rng_.chance(profile_.new_leader_fault_per_mille, 1000)) {
                 leader_fault_at_ = now_ + rng_.uniform(3 * tick_units);
                 leader_fault_target_ = node.id;
             }
         }
     }
-    if (ready.hard_state) checker_.on_commit(node.id, node.hard_state.commit_index, node.log, {});
-    // 2. Send, only now that the state they depend on is durable.
-    for (Message& m : ready.messages) {
-        if (crash_midway && rng_.chance(1, 2)) continue;
-        send(node, std::move(m), "");
+    for (const raft::ReadState& r : ready.reads_ready) {
+        auto it = reads_.find(r.context.id);
+        if (it == reads_.end()) continue;
+        checker_.on_read(node.id, r.index, it->second.acked_index_at_start);
+        reads_.erase(it);
     }
-    if (crash_midway) {
-        crash(node);  // persisted, maybe partly sent, not applied
-        return;
-    }
-    apply(node, ready);
-    if (stopped()) return;  // report the violation rather than trip the core's asserts
-    node.raft->advance(ready);
-    node.raft->check_invariants();
-    for (auto [from, to] : failed_snapshots_) {
-        if (from == node.id) node.raft->report_snapshot(to, false);
-    }
-    std::erase_if(failed_snapshots_, [&](const auto& f) { return f.first == node.id; });
+    for (const raft::ReadContext& c : ready.reads_failed) reads_.erase(c.id);
 }
 
 // A snapshot goes with the data of the one it names. If the leader has a
 // newer one by now, that data is gone: the transfer fails, as a node's
 // would whose snapshot file was replaced, and the core is told.
-void Simulation::send(SimNode& node, Message m, const char* how) {
-    trace("send {} {}->{} term {}{}", raft::message_type_name(m.type), m.from, m.to, m.term, how);
+void Simulation::send(SimNode& node, const Message& m) {
+    trace("send {} {}->{} term {}", raft::message_type_name(m.type), m.from, m.to, m.term);
     std::uint64_t data = 0;
     if (m.type == raft::MessageType::install_snapshot) {
         if (m.snapshot != node.log.snapshot()) {
-            failed_snapshots_.emplace_back(node.id, m.to);
+            node.cycle->report_snapshot(m.to, false);
             return;
         }
         data = node.snapshot_state;
     }
-    network_.send(now_, std::move(m), data);
+    network_.send(now_, m, data);
 }
 
+// Idempotent, as the node's: a Ready retried after a later failure finds
+// it installed.
 void Simulation::install_snapshot(SimNode& node, const raft::SnapshotMeta& snapshot) {
+    if (node.log.snapshot() == snapshot && node.log.first_index() == snapshot.index + 1 &&
+        node.applied == snapshot.index) {
+        return;
+    }
     auto it = node.received_snapshots.find({snapshot.index, snapshot.term});
     CABILDO_ASSERT(it != node.received_snapshots.end(), "installing a snapshot never received");
     trace("node {} installs snapshot {} (term {})", node.id, snapshot.index, snapshot.term);
@@ -386,7 +520,11 @@ void Simulation::install_snapshot(SimNode& node, const raft::SnapshotMeta& snaps
 // the one sent to followers) a few ticks later, while the node goes on
 // applying.
 void Simulation::take_snapshot(SimNode& node) {
-    if (node.writing || node.applied <= node.log.snapshot().index) return;
+    // The node's policy, counting entries only (the state has no size here).
+    const node::SnapshotPolicy policy{profile_.snapshot_entries, 0};
+    if (node.writing || !node::snapshot_due(policy, node.applied, node.log.snapshot().index, 0, 0)) {
+        return;
+    }
     raft::SnapshotMeta snapshot{node.applied, *node.log.term_at(node.applied), {}};
     for (const SimNode& n : nodes_) snapshot.members.push_back(n.id);
     node.writing = SimNode::Writing{snapshot, node.state, now_ + rng_.uniform(5 * tick_units)};
@@ -402,22 +540,26 @@ void Simulation::finish_snapshot(SimNode& node) {
     node.snapshot_state = w.state;
     checker_.on_snapshot_taken(node.id, w.meta, w.state);
     ++report_.snapshots_taken;
+    node.cycle->compact(rng_.uniform(profile_.trailing_max + 1));  // as the node does
 }
 
-// Compaction by the node's own rule (raft::compaction_index).
-void Simulation::compact(SimNode& node) {
+// Through the index the cycle's rule (raft::compaction_index) chose. While
+// a Ready is out the core is not checked: its applied index catches up
+// with the shell's at advance().
+void Simulation::compact(SimNode& node, LogIndex through) {
     test::MemoryLog& log = node.log;
-    const LogIndex through = raft::compaction_index(log.snapshot().index, node.applied,
-                                                    rng_.uniform(profile_.trailing_max + 1));
     if (through < log.first_index()) return;
     trace("node {} compacts through {} (snapshot {})", node.id, through, log.snapshot().index);
     log.compact(std::min(through, log.last_index()));
     ++report_.compactions;
-    node.raft->check_invariants();
+    if (!node.cycle->stalled()) node.raft->check_invariants();
 }
 
-void Simulation::apply(SimNode& node, const Ready& ready) {
-    for (const Entry& e : ready.entries_to_apply) {
+// Entries the cycle applies are committed and in the node's durable log
+// (those it held are applied before this Ready's persist).
+void Simulation::apply(SimNode& node, std::span<const Entry> entries) {
+    checker_.on_commit(node.id, entries.back().index, node.log, {});
+    for (const Entry& e : entries) {
         checker_.on_apply(node.id, node.applied, e);
         node.applied = e.index;
         node.state = apply_to_state(node.state, e);
@@ -430,18 +572,11 @@ void Simulation::apply(SimNode& node, const Ready& ready) {
         }
         writes_.erase(it);
     }
-    for (const raft::ReadState& r : ready.reads_ready) {
-        auto it = reads_.find(r.context.id);
-        if (it == reads_.end()) continue;
-        checker_.on_read(node.id, r.index, it->second.acked_index_at_start);
-        reads_.erase(it);
-    }
-    for (const raft::ReadContext& c : ready.reads_failed) reads_.erase(c.id);
 }
 
 void Simulation::client_ops(bool faults) {
     SimNode& node = random_node();
-    if (!node.raft) return;
+    if (!node.up()) return;
     // After the faults only a trickle: a slow profile (one entry per append,
     // one in flight, long delays) must be able to catch up for liveness.
     if (rng_.chance(faults ? profile_.propose_per_mille : 2, 1000)) {
@@ -450,7 +585,7 @@ void Simulation::client_ops(bool faults) {
         raft::ProposeResult r = node.raft->propose(command);
         // Like a real client, follow the leader hint once.
         if (r.status == Status::not_leader && r.leader != raft::node_none &&
-            nodes_[r.leader - 1].raft) {
+            nodes_[r.leader - 1].up()) {
             target = &nodes_[r.leader - 1];
             r = target->raft->propose(command);
         }

@@ -9,6 +9,11 @@
 // checked: a leader is elected and a new command commits on every node within
 // a bounded number of ticks.
 //
+// Each node runs the node's own Ready cycle (node/ready_cycle.h) over
+// in-memory storage: a crash may strike between any two of its steps (a
+// write then lands whole or not at all), storage calls fail at random (the
+// cycle stalls and retries), and a commit-only hard state is not synced.
+//
 // Nodes also take snapshots of their applied state at random and compact
 // their logs by the node's rule (raft::compaction_index), so lagging and
 // restarted followers catch up through InstallSnapshot; half the crashes
@@ -51,6 +56,8 @@ struct SimReport {
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_installed = 0;
     std::uint64_t compactions = 0;
+    std::uint64_t crashes_midway = 0;  // inside the Ready cycle, between two of its steps
+    std::uint64_t storage_stalls = 0;  // Readies that storage failed, retried later
     std::uint64_t liveness_ticks = 0;  // ticks from heal to the liveness command on every node
 };
 

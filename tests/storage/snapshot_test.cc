@@ -129,6 +129,43 @@ TEST(SnapshotTest, FileHoldsTheStateAndInstallsElsewhere) {
     EXPECT_EQ(reopened->last_index(), 1505u);
 }
 
+// Loading the state fails half way (a full disk) after the snapshot was
+// adopted and the log reset. The node's retry finds it installed and only
+// reloads the state; a crash instead restarts from the snapshot.
+TEST(SnapshotTest, InstallThatFailsWhileLoadingIsCompletedLater) {
+    TempDir a, b, c;
+    auto source = open_ok(a.db_path());
+    fill(*source, 2000, 1500);
+    const SnapshotInfo info = take(*source);
+    for (bool crash : {false, true}) {
+        SCOPED_TRACE(crash ? "crash, then reopen" : "retry in place");
+        TempDir& dir = crash ? c : b;
+        auto target = open_ok(dir.db_path());
+        fill(*target, 100, 80);  // a state of its own, to be replaced
+        const std::string incoming = dir.path() + "/incoming.snap";  // install moves it
+        std::filesystem::copy_file(*source->snapshot_path(), incoming);
+        target->set_fail_next_commits(1);
+        auto installed = target->install_snapshot(incoming);
+        ASSERT_FALSE(installed.ok());
+        EXPECT_EQ(installed.error().status, Status::io_error);
+        // What Node::install_snapshot looks at on the retry:
+        EXPECT_EQ(target->snapshot(), info.meta);
+        EXPECT_EQ(target->first_index(), info.meta.index + 1);
+        EXPECT_NE(target->applied_index(), info.meta.index);
+        if (crash) {
+            target.reset();
+            target = open_ok(dir.db_path());
+        } else {
+            auto reloaded = target->reload_from_snapshot();
+            ASSERT_TRUE(reloaded.ok()) << reloaded.error().detail;
+        }
+        EXPECT_EQ(target->applied_index(), 1500u);
+        EXPECT_EQ(target->state_hash(), source->state_hash());
+        EXPECT_EQ(target->state_hash_by_scan(), source->state_hash());
+        EXPECT_EQ(target->key_count(), source->key_count());
+    }
+}
+
 TEST(SnapshotTest, DamagedFileIsRefusedAndChangesNothing) {
     TempDir a, b;
     auto source = open_ok(a.db_path());
