@@ -15,6 +15,7 @@
 #include "client/client.h"
 #include "client/json_writer.h"
 #include "client/request_once.h"
+#include "storage/posix_file.h"
 #include "storage/snapshot_file.h"
 
 namespace cabildo::client {
@@ -26,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 struct SnapshotArguments {
     std::string file;
     bool save = false;
+    std::uint64_t rate_mb = 0;  // MB/s at most; 0: no limit
 };
 
 Result<wire::ClientReply> read_chunk(zmq::context_t& context, const std::string& endpoint,
@@ -61,7 +63,7 @@ Result<wire::ClientReply> first_chunk(zmq::context_t& context, const std::string
 }
 
 Result<storage::SnapshotInfo> download(const std::string& endpoint, const std::string& part,
-                                       Clock::time_point deadline) {
+                                       std::uint64_t rate_mb, Clock::time_point deadline) {
     zmq::context_t context(1);
     auto first = first_chunk(context, endpoint, deadline);
     if (!first) return first.error();
@@ -70,11 +72,17 @@ Result<storage::SnapshotInfo> download(const std::string& endpoint, const std::s
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(out, &std::fclose);
     wire::SnapshotChunk chunk = *first->snapshot;
     const auto started = Clock::now();
+    // The backup often shares a disk with a node: its writeback is paced.
+    storage::WriteBehind write_behind(::fileno(out), true);
+    const storage::Pacer pacer(rate_mb * 1000000);
     for (;;) {
-        if (std::fwrite(chunk.data.data(), 1, chunk.data.size(), out) != chunk.data.size()) {
+        if (std::fwrite(chunk.data.data(), 1, chunk.data.size(), out) != chunk.data.size() ||
+            std::fflush(out) != 0) {
             return Error{Status::io_error, "cannot write " + part};
         }
         const std::uint64_t done = chunk.offset + chunk.data.size();
+        write_behind.wrote(done);
+        pacer.pace(done);
         const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
         std::fprintf(stderr, "\rsnapshot %llu: %.1f of %.1f MB, %.1f MB/s   ",
                      static_cast<unsigned long long>(chunk.index), done / 1e6, chunk.total / 1e6,
@@ -139,7 +147,7 @@ int run_save(const SnapshotArguments& args, const CliCommon& common) {
     const std::string part = args.file + ".part";
     Error last{Status::unavailable, "no endpoint"};
     for (const std::string& endpoint : endpoints) {
-        auto info = download(endpoint, part, deadline);
+        auto info = download(endpoint, part, args.rate_mb, deadline);
         if (!info) {
             last = Error{info.error().status, endpoint + ": " + info.error().detail};
             ::unlink(part.c_str());
@@ -171,6 +179,10 @@ CliRunner add_snapshot_command(CLI::App& app) {
     CLI::App* save = snapshot->add_subcommand(
         "save", "Write a consistent, checksummed copy of the cluster's state to FILE (online)");
     save->add_option("FILE", args->file, "where to write it")->required();
+    save->add_option("--rate-mb", args->rate_mb,
+                     "MB/s at most, so that a node sharing this disk keeps its log's latency "
+                     "(0: no limit)")
+        ->capture_default_str();
     save->callback([args] { args->save = true; });
     CLI::App* inspect = snapshot->add_subcommand(
         "inspect", "Check FILE and print its index, term, members, key count and size");

@@ -105,6 +105,10 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--snapshot-trailing", config.snapshot_trailing,
                    "entries kept in the log after a snapshot, for slow followers")
         ->capture_default_str();
+    app.add_option("--snapshot-rate-mb", config.snapshot_rate_mb,
+                   "MB/s at most for writing a snapshot and for sending one to a follower, so "
+                   "that the log's syncs on the same disk keep their latency (0: no limit)")
+        ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
 }

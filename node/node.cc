@@ -55,6 +55,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       snapshot_sender_(config_.id),
       snapshot_receiver_(config_.id, storage_->snapshots_dir()) {
     snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
+    snapshot_sender_.set_rate(config_.snapshot_rate_mb * 1000000);
     open_sockets();
     // What the last run left uncompacted (a log reopens at its oldest
     // segment's start).
@@ -143,6 +144,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
     if (stop.load()) return;
     turn_start_ = Clock::now();
+    persist_time_in_turn_ = {};
     if (cycle_.stalled()) {
         process_ready();  // retries the Ready storage could not complete
     } else if (items[0].revents & ZMQ_POLLIN) {
@@ -167,6 +169,22 @@ void Node::turn(const std::atomic<bool>& stop) {
     publish_status(now);
     flush_forwards();
     flush_forward_replies();
+    warn_if_slow(Clock::now());
+}
+
+// A turn far over its budgets delays ticks, heartbeats and answers: say
+// how long, and how much of it the log's fsync took (a slow or busy disk)
+// rather than the loop's own work.
+void Node::warn_if_slow(Clock::time_point turn_end) {
+    constexpr auto slow = std::chrono::milliseconds(100);
+    const auto took = turn_end - turn_start_;
+    if (took < slow || turn_end < next_slow_warning_) return;
+    next_slow_warning_ = turn_end + std::chrono::seconds(1);
+    const auto ms = [](Clock::duration d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    spdlog::warn("node {}: a loop turn took {} ms, {} ms of it syncing the log", config_.id,
+                 ms(took), ms(persist_time_in_turn_));
 }
 
 void Node::drain_peers() {

@@ -85,6 +85,7 @@ private:
     // node.cc: sockets and the loop.
     void open_sockets();
     void turn(const std::atomic<bool>& stop);
+    void warn_if_slow(Clock::time_point turn_end);
     void drain_peers();
     void drain_clients();
     void drain_pull();
@@ -201,6 +202,8 @@ private:
     std::optional<raft::Message> install_offer_;  // install_snapshot waiting for its file
     raft::SnapshotMeta installing_;  // the received snapshot the core was stepped with
     Clock::time_point turn_start_;
+    Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
+    Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most
     int storage_failing_ = 0;  // the fault-injection state last applied
 };
 

@@ -58,6 +58,10 @@ struct NodeConfig {
     // entries for followers a little behind.
     std::uint64_t snapshot_entries = 50000;
     std::uint64_t snapshot_trailing = 5000;
+    // A snapshot is written, and sent to each follower, at most this fast
+    // (MB/s; 0: as fast as the disk goes), so that the log syncs sharing
+    // the disk keep their latency.
+    std::uint64_t snapshot_rate_mb = 0;
     std::uint64_t test_corrupt_snapshot_chunk = 0;  // tests: damage the Nth chunk sent (0: none)
     std::string log_level = "info";
 

@@ -48,7 +48,10 @@ void Node::on_storage_failure(const Error& error, bool was_stalled) {
 
 Result<bool> Node::persist(const std::optional<raft::HardState>& hard_state,
                            const std::vector<raft::Entry>& entries) {
-    return storage_->persist(hard_state, entries);
+    const auto start = Clock::now();
+    auto persisted = storage_->persist(hard_state, entries);
+    persist_time_in_turn_ += Clock::now() - start;
+    return persisted;
 }
 
 void Node::send(const raft::Message& message) {

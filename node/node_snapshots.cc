@@ -46,7 +46,7 @@ void Node::start_snapshot() {
     spdlog::debug("node {}: snapshot start: map check {} us", config_.id,
                   std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     log_bytes_at_snapshot_ = storage_->log_bytes_written();
-    snapshot_taker_.start(*storage_, config_.member_ids());
+    snapshot_taker_.start(*storage_, config_.member_ids(), config_.snapshot_rate_mb * 1000000);
 }
 
 void Node::poll_snapshot(Clock::time_point now) {
@@ -99,7 +99,7 @@ void Node::begin_transfer(const raft::Message& message) {
 // Sends what the windows allow and tells the core how transfers ended (the
 // cycle holds the news while a Ready is out).
 void Node::pump_transfers(Clock::time_point now) {
-    for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send()) {
+    for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send(now)) {
         (void)peers_.send(piece);  // a backlogged peer: the ack timeout resends
     }
     for (raft::NodeId to : snapshot_sender_.expire(now)) cycle_.report_snapshot(to, false);

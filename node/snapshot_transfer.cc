@@ -56,7 +56,8 @@ bool SnapshotSender::start(const raft::Message& message, const std::string& path
         ::close(fd);
         return false;
     }
-    out_[to] = Out{message, term, snapshot, fd, static_cast<std::uint64_t>(st.st_size), 0, 0, now};
+    out_[to] = Out{message, term, snapshot, fd, static_cast<std::uint64_t>(st.st_size), 0, 0, now,
+                   now};
     spdlog::info("node {}: sending snapshot {} ({} bytes) to node {}", self_, snapshot.index,
                  st.st_size, to);
     return true;
@@ -82,10 +83,19 @@ void SnapshotSender::on_ack(const wire::SnapshotPiece& ack, SnapshotClock::time_
     out.sent = offset;
 }
 
-std::vector<wire::SnapshotPiece> SnapshotSender::chunks_to_send() {
+// A chunk may go once the bytes sent so far are within the rate (one chunk
+// of burst).
+bool SnapshotSender::within_rate(const Out& out, SnapshotClock::time_point now) const {
+    if (rate_ == 0) return true;
+    const double seconds = std::chrono::duration<double>(now - out.started).count();
+    return static_cast<double>(out.sent) <= seconds * static_cast<double>(rate_);
+}
+
+std::vector<wire::SnapshotPiece> SnapshotSender::chunks_to_send(SnapshotClock::time_point now) {
     std::vector<wire::SnapshotPiece> pieces;
     for (auto& [to, out] : out_) {
-        while (out.sent < out.total && out.sent - out.acked < window_bytes) {
+        while (out.sent < out.total && out.sent - out.acked < window_bytes &&
+               within_rate(out, now)) {
             wire::SnapshotPiece piece;
             piece.kind = wire::SnapshotPieceKind::chunk;
             piece.from = self_;
@@ -184,6 +194,7 @@ wire::SnapshotPiece SnapshotReceiver::on_chunk(const wire::SnapshotPiece& chunk)
         if (chunk.offset != 0) return ack(chunk);  // not the start of anything we have
         clear();
         fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        write_behind_ = storage::WriteBehind(fd_, false);
         if (fd_ < 0) {
             spdlog::error("node {}: cannot create {}: {}", self_, path_, std::strerror(errno));
             return ack(chunk);
@@ -206,6 +217,7 @@ wire::SnapshotPiece SnapshotReceiver::on_chunk(const wire::SnapshotPiece& chunk)
         return ack(chunk);
     }
     received_ += chunk.data.size();
+    write_behind_.wrote(received_);
     if (received_ == total_) finish();
     return ack(chunk);
 }

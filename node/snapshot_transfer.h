@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "node/raft/types.h"
+#include "storage/posix_file.h"
 #include "wire/snapshot_messages.h"
 
 namespace cabildo::node {
@@ -42,8 +43,11 @@ public:
     bool start(const raft::Message& message, const std::string& path,
                SnapshotClock::time_point now);
     void on_ack(const wire::SnapshotPiece& ack, SnapshotClock::time_point now);
-    // The chunks that may go now, within each window.
-    std::vector<wire::SnapshotPiece> chunks_to_send();
+    // The chunks that may go now, within each window and the rate.
+    std::vector<wire::SnapshotPiece> chunks_to_send(SnapshotClock::time_point now);
+    // Each transfer sends at most this fast (0: no limit); the follower
+    // writes what it gets, on a disk its log shares.
+    void set_rate(std::uint64_t bytes_per_second) { rate_ = bytes_per_second; }
     // Transfers with no acknowledgement for ack_timeout: given up (the
     // caller reports them to the core) and dropped.
     std::vector<raft::NodeId> expire(SnapshotClock::time_point now);
@@ -67,7 +71,9 @@ private:
         std::uint64_t sent = 0;   // bytes sent (from 0)
         std::uint64_t acked = 0;  // bytes the follower holds
         SnapshotClock::time_point last_progress;
+        SnapshotClock::time_point started;
     };
+    bool within_rate(const Out& out, SnapshotClock::time_point now) const;
     void close(Out& out);
 
     raft::NodeId self_;
@@ -75,6 +81,7 @@ private:
     std::uint64_t bytes_sent_ = 0;
     std::uint64_t chunks_sent_ = 0;
     std::uint64_t corrupt_chunk_ = 0;
+    std::uint64_t rate_ = 0;  // bytes per second per transfer; 0: no limit
 };
 
 class SnapshotReceiver {
@@ -98,6 +105,7 @@ private:
     raft::NodeId self_;
     std::string path_;
     int fd_ = -1;
+    storage::WriteBehind write_behind_{-1, false};  // on the loop: never waits
     raft::NodeId from_ = raft::node_none;
     raft::LogIndex index_ = 0;
     raft::Term snapshot_term_ = 0;

@@ -72,4 +72,18 @@ bool write_fully(int fd, const char* data, std::size_t size, std::uint64_t at) {
     return true;
 }
 
+void WriteBehind::wrote(std::uint64_t end) {
+    if (end < started_ + window_bytes) return;
+    if (wait_ && started_ > previous_) {
+        (void)::sync_file_range(fd_, static_cast<off_t>(previous_),
+                                static_cast<off_t>(started_ - previous_),
+                                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                    SYNC_FILE_RANGE_WAIT_AFTER);
+    }
+    (void)::sync_file_range(fd_, static_cast<off_t>(started_),
+                            static_cast<off_t>(end - started_), SYNC_FILE_RANGE_WRITE);
+    previous_ = started_;
+    started_ = end;
+}
+
 }  // namespace cabildo::storage

@@ -65,7 +65,8 @@ std::string encode_header(const SnapshotInfo& info) {
 // Appends to a file through a buffer of one chunk.
 class ChunkWriter {
 public:
-    ChunkWriter(int fd, std::uint64_t at) : fd_(fd), at_(at) {}
+    ChunkWriter(int fd, std::uint64_t at, std::uint64_t bytes_per_second)
+        : fd_(fd), at_(at), pacer_(bytes_per_second), write_behind_(fd, true) {}
 
     bool add(std::size_t db, std::string_view key, std::string_view value) {
         payload_.push_back(static_cast<char>(db));
@@ -87,6 +88,8 @@ public:
     bool write(const std::string& bytes) {
         if (!write_fully(fd_, bytes.data(), bytes.size(), at_)) return false;
         at_ += bytes.size();
+        write_behind_.wrote(at_);
+        pacer_.pace(at_);
         return true;
     }
     std::uint64_t end() const { return at_; }
@@ -95,6 +98,8 @@ private:
     int fd_;
     std::uint64_t at_;
     std::string payload_;
+    Pacer pacer_;  // on the snapshot's own thread: it may sleep and wait
+    WriteBehind write_behind_;
 };
 
 // The databases a snapshot copies, in file order. meta first: a reader
@@ -148,7 +153,8 @@ Result<bool> walk_into(MDB_txn* txn, const std::vector<std::pair<std::string, MD
 
 Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
                                          const std::vector<raft::NodeId>& members,
-                                         const std::string& path, const std::atomic<bool>* cancel);
+                                         const std::string& path, const std::atomic<bool>* cancel,
+                                         std::uint64_t bytes_per_second);
 
 }  // namespace
 
@@ -161,8 +167,9 @@ std::string snapshot_file_name(raft::LogIndex index, raft::Term term) {
 
 Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_id,
                                     const std::vector<raft::NodeId>& members,
-                                    const std::string& path, const std::atomic<bool>* cancel) {
-    auto written = write_snapshot_file(dbs, cluster_id, members, path, cancel);
+                                    const std::string& path, const std::atomic<bool>* cancel,
+                                    std::uint64_t bytes_per_second) {
+    auto written = write_snapshot_file(dbs, cluster_id, members, path, cancel, bytes_per_second);
     if (!written) ::unlink((path + ".part").c_str());  // a full disk, say: leave nothing
     return written;
 }
@@ -172,7 +179,8 @@ namespace {
 Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
                                          const std::vector<raft::NodeId>& members,
                                          const std::string& path,
-                                         const std::atomic<bool>* cancel) {
+                                         const std::atomic<bool>* cancel,
+                                         std::uint64_t bytes_per_second) {
     const std::string part = path + ".part";
     Fd fd(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (fd.get() < 0) return errno_error("create " + part, errno);
@@ -186,7 +194,7 @@ Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t clu
                      members};
         info.state_hash = dbs.state_meta.kv_hash(txn.raw());
         for (const auto& [name, dbi] : list) info.databases.push_back(name);
-        ChunkWriter writer(fd.get(), 0);
+        ChunkWriter writer(fd.get(), 0, bytes_per_second);
         if (!writer.write(encode_header(info))) return errno_error("write " + part, errno);
         auto walked = walk_into(txn.raw(), list, writer, info, part, cancel);
         if (!walked) {

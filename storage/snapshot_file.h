@@ -57,10 +57,12 @@ struct SnapshotRecord {
 // Writes the state in dbs to `path` as one snapshot file. Safe to run on
 // another thread than the one that owns dbs, as long as dbs stays open and
 // its map is not resized meanwhile (Env::ReaderPin). Stops with `dropped`
-// if *cancel becomes true.
+// if *cancel becomes true. Written at most at bytes_per_second (0: as fast
+// as the disk goes), its writeback paced (WriteBehind).
 Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_id,
                                     const std::vector<raft::NodeId>& members,
-                                    const std::string& path, const std::atomic<bool>* cancel);
+                                    const std::string& path, const std::atomic<bool>* cancel,
+                                    std::uint64_t bytes_per_second = 0);
 
 // Reads and checks the header only (cheap).
 Result<SnapshotInfo> read_snapshot_header(const std::string& path);

@@ -15,7 +15,8 @@ struct SnapshotTaker::Job {
     std::optional<Result<SnapshotInfo>> result;  // written by the thread before done
 };
 
-void SnapshotTaker::start(Storage& storage, std::vector<raft::NodeId> members) {
+void SnapshotTaker::start(Storage& storage, std::vector<raft::NodeId> members,
+                          std::uint64_t bytes_per_second) {
     CABILDO_ASSERT(!running(), "a snapshot is already being taken");
     job_ = std::make_shared<Job>();
     started_ = std::chrono::steady_clock::now();
@@ -23,8 +24,9 @@ void SnapshotTaker::start(Storage& storage, std::vector<raft::NodeId> members) {
     auto pin = std::make_shared<Env::ReaderPin>(*dbs.state_env);
     const std::uint64_t cluster = storage.cluster_id();
     const std::string path = storage.snapshot_part_path();
-    thread_ = std::thread([job = job_, pin, &dbs, cluster, members = std::move(members), path] {
-        job->result = write_snapshot(dbs, cluster, members, path, &job->cancel);
+    thread_ = std::thread([job = job_, pin, &dbs, cluster, members = std::move(members), path,
+                           bytes_per_second] {
+        job->result = write_snapshot(dbs, cluster, members, path, &job->cancel, bytes_per_second);
         job->done.store(true);
     });
 }

@@ -33,7 +33,9 @@ public:
     bool running() const { return thread_.joinable(); }
     // Starts writing storage's state to storage.snapshot_part_path().
     // Precondition: !running().
-    void start(Storage& storage, std::vector<raft::NodeId> members);
+    // Written at most at bytes_per_second (0: no limit; write_snapshot).
+    void start(Storage& storage, std::vector<raft::NodeId> members,
+               std::uint64_t bytes_per_second = 0);
     // nullopt while running; then the result once (the file is at
     // storage.snapshot_part_path(), to adopt), and the taker is idle again.
     std::optional<Result<SnapshotInfo>> poll();

@@ -295,6 +295,21 @@ TEST(SnapshotTest, FullDiskDuringASnapshotLeavesNothingAndChangesNothing) {
     EXPECT_EQ(info.meta.index, 2010u);
 }
 
+// --snapshot-rate-mb: the file takes at least its size over the rate.
+TEST(SnapshotTest, ARateLimitsHowFastTheFileIsWritten) {
+    TempDir a;
+    auto storage = open_ok(a.db_path());
+    fill(*storage, 3000, 3000);
+    const std::string part = storage->snapshot_part_path();
+    const auto start = std::chrono::steady_clock::now();
+    auto info = write_snapshot(storage->databases(), 1, {1}, part, nullptr, 1000000);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(info.ok()) << info.error().detail;
+    EXPECT_GT(info->bytes, 100000u);  // enough to measure: over 0.1 s at 1 MB/s
+    EXPECT_GE(seconds, static_cast<double>(info->bytes) / 1000000 * 0.99);
+}
+
 TEST(SnapshotTest, CancelledSnapshotLeavesNothing) {
     TempDir dir;
     auto storage = open_ok(dir.db_path());
