@@ -81,6 +81,7 @@ private:
     static constexpr std::size_t serve_per_turn_max = 4096;
     static constexpr auto serve_time_per_turn_max = std::chrono::milliseconds(10);
     static constexpr auto ready_time_per_turn_max = std::chrono::milliseconds(20);
+    static constexpr auto drain_time_per_turn_max = std::chrono::milliseconds(20);  // peers
 
     // node.cc: sockets and the loop.
     void open_sockets();

@@ -102,6 +102,13 @@ void Node::pump_transfers(Clock::time_point now) {
     for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send(now)) {
         (void)peers_.send(piece);  // a backlogged peer: the ack timeout resends
     }
+    // A received file whose check just passed: its install_snapshot is
+    // stepped now (the core may not be stepped while a Ready is out).
+    if (!cycle_.stalled() && snapshot_receiver_.poll() && install_offer_) {
+        raft::Message offer = std::move(*install_offer_);
+        install_offer_.reset();
+        offer_install(offer);
+    }
     for (raft::NodeId to : snapshot_sender_.expire(now)) cycle_.report_snapshot(to, false);
     for (const raft::Message& m : snapshot_sender_.take_finished()) {
         peers_.send(m);

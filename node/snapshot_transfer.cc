@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "storage/posix_file.h"
 #include "storage/snapshot_file.h"
@@ -164,6 +165,7 @@ SnapshotReceiver::~SnapshotReceiver() {
 void SnapshotReceiver::clear() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    checking_.reset();
     ::unlink(path_.c_str());
     index_ = 0;
     snapshot_term_ = 0;
@@ -223,25 +225,42 @@ wire::SnapshotPiece SnapshotReceiver::on_chunk(const wire::SnapshotPiece& chunk)
 }
 
 // The whole file is here: synced, then checked end to end before it may be
-// installed. A file that fails is dropped; the leader sends it again.
+// installed, off the loop. A file that fails is dropped; the leader sends
+// it again.
 void SnapshotReceiver::finish() {
-    if (::fdatasync(fd_) != 0) {
-        spdlog::error("node {}: cannot sync {}: {}", self_, path_, std::strerror(errno));
-        clear();
-        return;
-    }
-    auto checked = storage::read_snapshot(path_, {});
+    ::close(fd_);  // written: the check opens the file itself
+    fd_ = -1;
+    auto check = std::make_shared<Check>();
+    checking_ = check;
+    std::thread([check, path = path_] {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || ::fdatasync(fd) != 0) {
+            check->result = Error{Status::io_error, "cannot sync " + path + ": " +
+                                                         std::strerror(errno)};
+        } else {
+            check->result = storage::read_snapshot(path, {});
+        }
+        if (fd >= 0) ::close(fd);
+        check->done.store(true);
+    }).detach();
+}
+
+bool SnapshotReceiver::poll() {
+    if (!checking_ || !checking_->done.load()) return false;
+    const Result<storage::SnapshotInfo> checked = std::move(*checking_->result);
+    checking_.reset();
     if (!checked || checked->meta.index != index_ || checked->meta.term != snapshot_term_) {
         spdlog::error("node {}: the snapshot received from node {} is not valid ({}); it will be "
                       "sent again",
                       self_, from_, checked ? "another index or term" : checked.error().detail);
         ++chunks_refused_;
         clear();
-        return;
+        return false;
     }
     complete_ = true;
     spdlog::info("node {}: received snapshot {} ({} bytes) from node {}", self_, index_, total_,
                  from_);
+    return true;
 }
 
 std::optional<std::string> SnapshotReceiver::complete(raft::LogIndex index, raft::Term term) const {
