@@ -67,6 +67,10 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
                  storage_->last_index(), config_.self().client_endpoint());
 }
 
+Node::~Node() {
+    if (staging_thread_.joinable()) staging_thread_.join();  // it reads storage_
+}
+
 void Node::open_sockets() {
     const Member& self = config_.self();
     clients_.set(zmq::sockopt::linger, 0);

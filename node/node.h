@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include <zmq.hpp>
 
@@ -44,6 +45,7 @@ namespace cabildo::node {
 class Node : private ReadyShell {
 public:
     Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage);
+    ~Node() override;
 
     // Serves until stop is set (by a signal handler). Returns the exit status.
     // Tests only: while *fail_storage is non-zero every storage commit fails
@@ -140,6 +142,7 @@ private:
     void pump_transfers(Clock::time_point now);
     void receive_piece(const wire::SnapshotPiece& piece);
     void offer_install(const raft::Message& message);
+    void poll_staging();
     Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot) override;
     void serve_snapshot_read(const Pending& pending);
 
@@ -202,6 +205,16 @@ private:
     SnapshotReceiver snapshot_receiver_;
     std::optional<raft::Message> install_offer_;  // install_snapshot waiting for its file
     raft::SnapshotMeta installing_;  // the received snapshot the core was stepped with
+    // A received snapshot being loaded into a state of its own on a thread
+    // (Storage::stage_install); its install_snapshot is stepped once done.
+    struct Staging {
+        raft::Message message;
+        std::atomic<bool> done{false};
+        std::optional<Result<std::unique_ptr<storage::StagedInstall>>> result;
+    };
+    std::shared_ptr<Staging> staging_;
+    std::thread staging_thread_;  // joined before the next and when run() ends
+    std::unique_ptr<storage::StagedInstall> staged_;  // loaded: Ready.snapshot swaps it in
     Clock::time_point turn_start_;
     Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
     Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most

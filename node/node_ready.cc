@@ -60,6 +60,10 @@ void Node::send(const raft::Message& message) {
 }
 
 void Node::finish(const raft::Ready& ready) {
+    // The Ready after install_snapshot was stepped holds the snapshot if the
+    // core restores it; if not (its log held the entry), the staged state
+    // is not needed.
+    if (!ready.snapshot) staged_.reset();
     if (ready.soft_state) {
         spdlog::info("node {}: {} in term {} (leader {})", config_.id,
                      raft::role_name(ready.soft_state->role), raft_.term(),

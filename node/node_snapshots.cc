@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "node/node.h"
 #include "wire/protocol.h"
@@ -102,9 +103,14 @@ void Node::pump_transfers(Clock::time_point now) {
     for (const wire::SnapshotPiece& piece : snapshot_sender_.chunks_to_send(now)) {
         (void)peers_.send(piece);  // a backlogged peer: the ack timeout resends
     }
-    // A received file whose check just passed: its install_snapshot is
-    // stepped now (the core may not be stepped while a Ready is out).
-    if (!cycle_.stalled() && snapshot_receiver_.poll() && install_offer_) {
+    // A received file whose check passed, and no staging under way: its
+    // install_snapshot is offered now (the core is never stepped while a
+    // Ready is out).
+    (void)snapshot_receiver_.poll();
+    poll_staging();
+    if (!cycle_.stalled() && !staging_ && install_offer_ &&
+        snapshot_receiver_.complete(install_offer_->snapshot.index,
+                                    install_offer_->snapshot.term)) {
         raft::Message offer = std::move(*install_offer_);
         install_offer_.reset();
         offer_install(offer);
@@ -130,9 +136,14 @@ void Node::receive_piece(const wire::SnapshotPiece& piece) {
 }
 
 // Follower: a leader's install_snapshot. Stepped once its file is here
-// (kept, the newest, until then). The file moves aside first, so a new
-// transfer cannot take it away before the core's Ready installs it.
+// (kept, the newest, until then) and loaded (poll_staging). The file moves
+// aside first, so a new transfer cannot take it away before the core's
+// Ready installs it. One at a time: a newer offer waits for the staging.
 void Node::offer_install(const raft::Message& message) {
+    if (staging_) {
+        install_offer_ = message;
+        return;
+    }
     const auto path = snapshot_receiver_.complete(message.snapshot.index, message.snapshot.term);
     if (!path) {
         install_offer_ = message;
@@ -145,8 +156,34 @@ void Node::offer_install(const raft::Message& message) {
         return;
     }
     snapshot_receiver_.clear();
-    installing_ = message.snapshot;
-    raft_.step(message);
+    // Loading it grows with the state: on a thread. The old state serves
+    // meanwhile; the core hears of the snapshot once it is loaded.
+    auto staging = std::make_shared<Staging>();
+    staging->message = message;
+    staging_ = staging;
+    const storage::Storage& storage = *storage_;
+    if (staging_thread_.joinable()) staging_thread_.join();  // done: it was polled
+    staging_thread_ = std::thread([staging, &storage, installing] {
+        staging->result = storage.stage_install(installing);
+        staging->done.store(true);
+    });
+}
+
+// The staged state is loaded: the core may now restore the snapshot (its
+// Ready then swaps the state in), or find it needs only a commit.
+void Node::poll_staging() {
+    if (!staging_ || !staging_->done.load() || cycle_.stalled()) return;
+    std::shared_ptr<Staging> staging = std::move(staging_);
+    staging_.reset();
+    if (!*staging->result) {
+        spdlog::error("node {}: cannot load the received snapshot {}: {}; it will be sent again",
+                      config_.id, staging->message.snapshot.index,
+                      staging->result->error().detail);
+        return;
+    }
+    staged_ = std::move(**staging->result);
+    installing_ = staging->message.snapshot;
+    raft_.step(staging->message);
 }
 
 // Ready.snapshot: replace the state and the log with the received file.
@@ -163,7 +200,12 @@ Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
     CABILDO_ASSERT(installing_ == snapshot, "installing a snapshot that was not received");
     snapshot_taker_.cancel();  // the state it reads is about to go
     const auto start = Clock::now();
-    auto installed = storage_->install_snapshot(storage_->snapshots_dir() + "/installing.snap");
+    // Staged: a swap. Otherwise (a retry after the swap failed) loaded here.
+    std::unique_ptr<storage::StagedInstall> staged = std::move(staged_);
+    auto installed =
+        staged && staged->info.meta.index == snapshot.index && staged->info.meta.term == snapshot.term
+            ? storage_->install_staged(*staged)
+            : storage_->install_snapshot(storage_->snapshots_dir() + "/installing.snap");
     if (!installed) return installed.error();
     spdlog::info("node {}: installed snapshot {} (term {}) in {} ms: {} keys", config_.id,
                  snapshot.index, snapshot.term,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "node/raft/assert.h"
@@ -26,6 +27,12 @@ Result<std::unique_ptr<Storage>> Storage::open(const std::string& path, const Op
     auto lock = DirLock::acquire(path);
     if (!lock)
         return lock.error();
+    // What a crash in the middle of install_staged left (staging) or did
+    // not get to remove (state.old).
+    for (const char* leftover : {"/staging", "/state.old"}) {
+        std::error_code ec;
+        std::filesystem::remove_all(path + leftover, ec);
+    }
     // The log before the state: a damaged log stops the node before the
     // state guard may discard anything.
     auto log = LogFile::open(path, options.identity, options.recovery);
@@ -236,6 +243,76 @@ Result<bool> Storage::install_snapshot(const std::string& file) {
     if (!reset) return reset.error();
     hard_state_ = hs;
     return load_state_from_snapshot("installing snapshot " + std::to_string(info->meta.index));
+}
+
+StagedInstall::~StagedInstall() {
+    dbs.reset();
+    if (!installed && !dir.empty()) {
+        // Best effort (open() removes it too). Not on a thread: the next
+        // staging reuses the directory.
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+}
+
+Result<std::unique_ptr<StagedInstall>> Storage::stage_install(const std::string& file) const {
+    auto header = read_snapshot_header(file);
+    if (!header) return header.error();
+    if (header->cluster_id != options_.identity.cluster_id) {
+        return Error{Status::bad_request, "snapshot " + file + " is of cluster " +
+                                              std::to_string(header->cluster_id) + ", not " +
+                                              std::to_string(options_.identity.cluster_id)};
+    }
+    auto staged = std::make_unique<StagedInstall>();
+    staged->file = file;
+    staged->dir = staging_dir();
+    std::error_code ec;
+    std::filesystem::create_directories(staged->dir, ec);
+    if (ec) return Error{Status::io_error, "create " + staged->dir + ": " + ec.message()};
+    StateGuard guard(staged->dir, options_.boot_id);
+    auto emptied = guard.discard("staging snapshot " + file);
+    if (!emptied) return emptied.error();
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) return dbs.error();
+    staged->dbs = std::move(*dbs);
+    auto info = load_snapshot(file, *staged->dbs);
+    if (!info) return info.error();
+    staged->info = *info;
+    return staged;
+}
+
+Result<bool> Storage::install_staged(StagedInstall& staged) {
+    const raft::SnapshotMeta& meta = staged.info.meta;
+    auto adopted = adopt_snapshot(staged.file, staged.info);
+    if (!adopted) return adopted.error();
+    raft::HardState hs = hard_state_;  // the log first, as in install_snapshot
+    hs.commit_index = std::max(hs.commit_index, meta.index);
+    auto reset = log_->reset(meta.index, meta.term, hs);
+    if (!reset) return reset.error();
+    hard_state_ = hs;
+    StateGuard guard = *dbs_->guard;
+    const std::string staged_state = StateGuard(staged.dir, options_.boot_id).state_dir();
+    const std::string old = path_ + "/state.old";
+    staged.dbs.reset();
+    dbs_.reset();  // closes the environment
+    std::error_code ec;
+    std::filesystem::remove_all(old, ec);
+    if (::rename(guard.state_dir().c_str(), old.c_str()) != 0 ||
+        ::rename(staged_state.c_str(), guard.state_dir().c_str()) != 0) {
+        return errno_error("swap in the staged state " + staged_state, errno);
+    }
+    staged.installed = true;
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) return dbs.error();
+    dbs_ = std::move(*dbs);
+    read_applied();
+    std::error_code ignored;
+    std::filesystem::remove_all(staged.dir, ignored);  // empty now but its marker
+    std::thread([old] {  // the replaced state: a big file's unlink may take a while
+        std::error_code ignored_too;
+        std::filesystem::remove_all(old, ignored_too);
+    }).detach();
+    return true;
 }
 
 // A failed sync keeps the marker: the next open then trusts the state only

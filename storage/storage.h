@@ -32,6 +32,18 @@ namespace cabildo::storage {
 struct Databases;
 class DirLock;
 
+// A received snapshot loaded into an environment of its own, beside the
+// state (Storage::stage_install), until Storage::install_staged swaps it in.
+// Dropped unused, it removes what it wrote.
+struct StagedInstall {
+    std::string file;  // the snapshot file, adopted by install_staged
+    SnapshotInfo info;
+    std::string dir;   // <data-dir>/staging
+    std::unique_ptr<Databases> dbs;
+    bool installed = false;
+    ~StagedInstall();
+};
+
 struct Options {
     std::size_t map_bytes_initial = 64 << 20;  // grows by doubling on MDB_MAP_FULL
     std::size_t map_bytes_max = 64ull << 30;
@@ -134,6 +146,7 @@ public:
     // is what a follower that needs compacted entries is sent, and what an
     // OS crash restarts from. Its file, if any.
     std::string snapshots_dir() const { return path_ + "/snapshots"; }
+    std::string staging_dir() const { return path_ + "/staging"; }
     std::optional<std::string> snapshot_path() const;
     // The file of the kept snapshot at index, if there is one.
     std::optional<std::string> snapshot_file(raft::LogIndex index) const;
@@ -157,6 +170,16 @@ public:
     // from the leader, or a backup): the file is checked, adopted, the log
     // emptied to start after it, the state loaded from it. Synchronous.
     Result<bool> install_snapshot(const std::string& file);
+    // The same in two steps, so that the part that grows with the state runs
+    // off the loop. stage_install loads the file (every chunk checked) into
+    // <path>/staging; it reads nothing of this storage but its fixed path
+    // and options, so it may run on another thread. install_staged then
+    // adopts the file, empties the log to start after it and swaps the
+    // loaded state in by renaming directories: milliseconds, on the loop.
+    // A crash in between is like one during install_snapshot: the state is
+    // then behind the log and comes back from the adopted snapshot.
+    Result<std::unique_ptr<StagedInstall>> stage_install(const std::string& file) const;
+    Result<bool> install_staged(StagedInstall& staged);
     // Loads the state from the newest snapshot again: the end of an install
     // whose loading failed (a full disk) after the snapshot was adopted and
     // the log reset.

@@ -129,6 +129,56 @@ TEST(SnapshotTest, FileHoldsTheStateAndInstallsElsewhere) {
     EXPECT_EQ(reopened->last_index(), 1505u);
 }
 
+// The install in two steps: staged on another thread while the storage
+// goes on serving its old state, then swapped in. Dropped unused or cut by
+// a crash, a staged state leaves nothing behind.
+TEST(SnapshotTest, StagedInstallSwapsTheStateInAndSurvivesReopen) {
+    TempDir a, b;
+    auto source = open_ok(a.db_path());
+    fill(*source, 2000, 1500);
+    take(*source);
+    auto target = open_ok(b.db_path());
+    fill(*target, 100, 80);
+    const std::uint64_t old_hash = target->state_hash();
+    const std::string incoming = b.path() + "/incoming.snap";
+    const auto stage = [&] {
+        std::filesystem::copy_file(*source->snapshot_path(), incoming,
+                                   std::filesystem::copy_options::overwrite_existing);
+        std::optional<Result<std::unique_ptr<StagedInstall>>> staged;
+        std::thread([&] { staged = target->stage_install(incoming); }).join();
+        EXPECT_TRUE(staged->ok()) << staged->error().detail;
+        return std::move(**staged);
+    };
+    {
+        auto unused = stage();
+        EXPECT_TRUE(std::filesystem::exists(target->staging_dir()));
+        EXPECT_EQ(target->state_hash(), old_hash);  // untouched meanwhile
+        EXPECT_EQ(target->applied_index(), 80u);
+    }
+    EXPECT_FALSE(std::filesystem::exists(target->staging_dir()));
+    {
+        auto cut = stage();
+        target.reset();  // a crash before the swap: the old state, no staging
+        target = open_ok(b.db_path());
+        EXPECT_FALSE(std::filesystem::exists(target->staging_dir()));
+        EXPECT_EQ(target->state_hash(), old_hash);
+    }
+    auto staged = stage();
+    auto installed = target->install_staged(*staged);
+    ASSERT_TRUE(installed.ok()) << installed.error().detail;
+    staged.reset();
+    for (int reopen = 0; reopen < 2; ++reopen) {
+        EXPECT_EQ(target->applied_index(), 1500u);
+        EXPECT_EQ(target->first_index(), 1501u);
+        EXPECT_EQ(target->snapshot().index, 1500u);
+        EXPECT_EQ(target->state_hash(), source->state_hash());
+        EXPECT_EQ(target->state_hash_by_scan(), source->state_hash());
+        EXPECT_EQ(target->get("k7"), source->get("k7"));
+        target.reset();
+        target = open_ok(b.db_path());
+    }
+}
+
 // Loading the state fails half way (a full disk) after the snapshot was
 // adopted and the log reset. The node's retry finds it installed and only
 // reloads the state; a crash instead restarts from the snapshot.
