@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -218,13 +219,30 @@ def snapshot_stall(a):
               "(%.0f MB/s over the whole catch-up), installed in %.2f s" % (
                   catch_up, same, got / 1e6, got / 1e6 / catch_up,
                   int(inst[-1]) / 1e3 if inst else float("nan")))
+
+        # A wiped follower (README, "Repairing a node"): its data directory
+        # removed, started again, and the leader restarted; a new leader
+        # probes every follower's log and sends it the snapshot.
+        c.kill(follower)
+        shutil.rmtree("%s/node%d" % (bounded.DATA, follower))
+        applied = bounded.statuses(ctx)[leader]["applied_index"]
+        t0 = time.monotonic()
+        c.start(follower)
+        c.kill(leader)
+        c.start(leader)
+        wiped = wait_serving(ctx, follower, applied, t0, timeout=300)
+        sts = bounded.statuses(ctx)
+        wiped_same = len({st["state_hash"] for st in sts.values() if st}) == 1
+        print("wiped follower, leader restarted: serving again after %.2f s (same state_hash "
+              "on all: %s)" % (wiped, wiped_same))
     finally:
         c.stop_all()
     print("RESULT_JSON " + json.dumps({
         "bench": "snapshots-stall", "keys": a.keys, "quiet": quiet, "during_snapshot": alone,
         "during_snapshot_and_backup": during,
         "snapshot_keys": keys, "snapshot_bytes": size, "snapshot_ms": ms,
-        "catch_up_s": catch_up, "catch_up_bytes": got, "same_state_hash": same}))
+        "catch_up_s": catch_up, "catch_up_bytes": got, "same_state_hash": same,
+        "wiped_catch_up_s": wiped, "wiped_same_state_hash": wiped_same}))
 
 
 def main():
