@@ -128,9 +128,24 @@ def long_run(a):
         first["ops_per_s"], last["ops_per_s"], last["ops_per_s"] / first["ops_per_s"]))
     print("restart to serving with %d keys and %d writes of history: clean %.2f s, after an OS "
           "crash %.2f s" % (a.keys, a.writes, clean, crash))
+    slow = slow_turns()
+    print("loop turns over 100 ms (the nodes log them, at most one a second): %d, %d of them "
+          "mostly the log's sync" % (slow["turns"], slow["mostly_sync"]))
     print("RESULT_JSON " + json.dumps({"bench": "snapshots-long-run", "writes": a.writes,
                                        "keys": a.keys, "value_size": a.value_size, "rows": rows,
-                                       "restart_clean_s": clean, "restart_os_crash_s": crash}))
+                                       "restart_clean_s": clean, "restart_os_crash_s": crash,
+                                       "slow_turns": slow}))
+
+
+def slow_turns():
+    """The nodes' "a loop turn took N ms, M ms of it syncing the log" lines."""
+    turns = mostly_sync = 0
+    for i in (1, 2, 3):
+        text = open("%s/node%d.log" % (bounded.DATA, i)).read()
+        for took, sync in re.findall(r"a loop turn took (\d+) ms, (\d+) ms of it syncing", text):
+            turns += 1
+            mostly_sync += int(sync) * 2 > int(took)
+    return {"turns": turns, "mostly_sync": mostly_sync}
 
 
 def start_snapshot(ctx, endpoint):
