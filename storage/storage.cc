@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -245,6 +246,22 @@ Result<bool> Storage::install_snapshot(const std::string& file) {
     return load_state_from_snapshot("installing snapshot " + std::to_string(info->meta.index));
 }
 
+// Without its state environment this storage cannot go on. Nothing is lost
+// by stopping: the log and the adopted snapshot are intact, and the next
+// start loads the state from the snapshot (the state is behind the log).
+void Storage::reopen_state_or_stop(const StateGuard& guard, const std::string& after) {
+    auto dbs = Databases::open_env(guard, options_);
+    if (!dbs) {
+        std::fprintf(stderr,
+                     "cabildo: cannot reopen the state in %s after %s: %s. Stopping; nothing is "
+                     "lost: the next start loads the state from the newest snapshot in %s\n",
+                     guard.state_dir().c_str(), after.c_str(), dbs.error().detail.c_str(),
+                     snapshots_dir().c_str());
+        std::abort();
+    }
+    dbs_ = std::move(*dbs);
+}
+
 StagedInstall::~StagedInstall() {
     dbs.reset();
     if (!installed && !dir.empty()) {
@@ -297,14 +314,19 @@ Result<bool> Storage::install_staged(StagedInstall& staged) {
     dbs_.reset();  // closes the environment
     std::error_code ec;
     std::filesystem::remove_all(old, ec);
-    if (::rename(guard.state_dir().c_str(), old.c_str()) != 0 ||
-        ::rename(staged_state.c_str(), guard.state_dir().c_str()) != 0) {
-        return errno_error("swap in the staged state " + staged_state, errno);
+    if (::rename(guard.state_dir().c_str(), old.c_str()) != 0) {
+        const int err = errno;
+        reopen_state_or_stop(guard, "a failed install");
+        return errno_error("move the state aside to " + old, err);
+    }
+    if (::rename(staged_state.c_str(), guard.state_dir().c_str()) != 0) {
+        const int err = errno;
+        (void)::rename(old.c_str(), guard.state_dir().c_str());
+        reopen_state_or_stop(guard, "a failed install");
+        return errno_error("swap in the staged state " + staged_state, err);
     }
     staged.installed = true;
-    auto dbs = Databases::open_env(guard, options_);
-    if (!dbs) return dbs.error();
-    dbs_ = std::move(*dbs);
+    reopen_state_or_stop(guard, "installing snapshot " + std::to_string(meta.index));
     read_applied();
     std::error_code ignored;
     std::filesystem::remove_all(staged.dir, ignored);  // empty now but its marker

@@ -31,6 +31,7 @@ namespace cabildo::storage {
 
 struct Databases;
 class DirLock;
+class StateGuard;
 
 // A received snapshot loaded into an environment of its own, beside the
 // state (Storage::stage_install), until Storage::install_staged swaps it in.
@@ -261,6 +262,7 @@ private:
     Storage(std::string path, const Options& options, std::unique_ptr<DirLock> lock,
             std::unique_ptr<Databases> dbs, std::unique_ptr<LogFile> log);
     Result<bool> find_snapshot();
+    void reopen_state_or_stop(const StateGuard& guard, const std::string& after);
     Result<bool> load_state_from_snapshot(const std::string& reason);
     Result<SnapshotInfo> replace_state(const std::string& file, const std::string& why);
     static bool is_snapshot_name(const std::string& name);
