@@ -67,6 +67,52 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
                  storage_->last_index(), config_.self().client_endpoint());
 }
 
+// Asked to stop while leader: hand leadership to the most caught-up
+// follower first (TimeoutNow, thesis §3.10), so that a rolling restart
+// costs the cluster no election timeout. True while that is under way;
+// given up after the longest election timeout.
+bool Node::handing_off() {
+    const auto now = Clock::now();
+    if (handoff_ == Handoff::not_asked) {
+        handoff_ = Handoff::done;
+        handoff_started_ = now;
+        if (raft_.role() != raft::Role::leader || cycle_.stalled()) return false;
+        const raft::RaftStatus st = raft_.status();
+        raft::NodeId target = raft::node_none;
+        raft::LogIndex best = 0;
+        for (const raft::ProgressStatus& p : st.progress) {
+            if (p.id != config_.id && (target == raft::node_none || p.match_index > best)) {
+                target = p.id;
+                best = p.match_index;
+            }
+        }
+        if (target == raft::node_none || raft_.transfer_leadership(target) != Status::ok) {
+            return false;
+        }
+        spdlog::info("node {}: stopping: handing leadership to node {} first (it holds the log "
+                     "up to {} of {})",
+                     config_.id, target, best, st.last_index);
+        handoff_target_ = target;
+        handoff_ = Handoff::under_way;
+        return true;
+    }
+    if (handoff_ != Handoff::under_way) return false;
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - handoff_started_);
+    if (raft_.role() != raft::Role::leader) {
+        spdlog::info("node {}: handed leadership over in {} ms (leader now: node {})", config_.id,
+                     ms.count(), raft_.leader());
+        handoff_ = Handoff::done;
+        return false;
+    }
+    if (ms > std::chrono::milliseconds(2 * config_.election_ticks * config_.tick_ms)) {
+        spdlog::warn("node {}: node {} did not take over within {} ms; stopping as leader",
+                     config_.id, handoff_target_, ms.count());
+        handoff_ = Handoff::done;
+        return false;
+    }
+    return true;
+}
+
 Node::~Node() {
     if (staging_thread_.joinable()) staging_thread_.join();  // it reads storage_
 }
@@ -106,7 +152,10 @@ void Node::open_sockets() {
 int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage) {
     next_tick_ = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
     next_status_ = Clock::now();
-    while (!stop.load()) {
+    const std::atomic<bool> not_yet{false};
+    for (;;) {
+        // SIGTERM: a leader hands over first, its loop running meanwhile.
+        if (stop.load() && !handing_off()) break;
         if (fail_storage != nullptr && fail_storage->load() != storage_failing_) {
             storage_failing_ = fail_storage->load();
             spdlog::warn("node {}: fault injection: storage commits {}", config_.id,
@@ -114,7 +163,7 @@ int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storag
             storage_->set_fail_next_commits(storage_failing_ != 0 ? INT_MAX : 0);
         }
         try {
-            turn(stop);
+            turn(handoff_ == Handoff::under_way ? not_yet : stop);
         } catch (const zmq::error_t& e) {
             if (e.num() == EINTR) continue;  // a signal: the loop condition decides
             spdlog::critical("node {}: ZeroMQ error: {}", config_.id, e.what());

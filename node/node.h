@@ -88,6 +88,7 @@ private:
     // node.cc: sockets and the loop.
     void open_sockets();
     void turn(const std::atomic<bool>& stop);
+    bool handing_off();
     void warn_if_slow(Clock::time_point turn_end);
     void drain_peers();
     void drain_clients();
@@ -216,6 +217,10 @@ private:
     std::thread staging_thread_;  // joined before the next and when run() ends
     std::unique_ptr<storage::StagedInstall> staged_;  // loaded: Ready.snapshot swaps it in
     Clock::time_point turn_start_;
+    enum class Handoff { not_asked, under_way, done };  // of leadership, when asked to stop
+    Handoff handoff_ = Handoff::not_asked;
+    Clock::time_point handoff_started_;
+    raft::NodeId handoff_target_ = raft::node_none;
     Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
     Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most
     int storage_failing_ = 0;  // the fault-injection state last applied

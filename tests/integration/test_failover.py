@@ -123,6 +123,59 @@ class FailoverTest(harness.ClusterTestCase):
                 self.assertEqual(nc.get(key, serializable=True)[0], want[key])
         self.assertAllAlive()
 
+    def test_leader_sigterm_hands_over_under_load(self):
+        """SIGTERM the leader under a steady write load: it hands leadership
+        to a caught-up follower before it exits (no election timeout), and
+        every acknowledged write survives."""
+        c = self.start_cluster(3)
+        old = c.wait_for_leader()
+        old_term = c.status(old)["term"]
+        writers = [Writer(c, w) for w in range(WRITERS)]
+        for w in writers:
+            w.start()
+        try:
+            wait_for(lambda: all(len(w.acked) >= 20 for w in writers), 15.0,
+                     "every writer to get 20 writes acknowledged")
+            t_stop = time.monotonic()
+            code = c.stop(old)
+            t_gone = time.monotonic()
+            new = c.wait_for_leader(exclude=(old,))
+            wait_for(lambda: sum(1 for w in writers for a in list(w.acked) if a[3] > t_gone) >= 20,
+                     10.0, "writes acknowledged after the old leader exited")
+        finally:
+            for w in writers:
+                w.stop.set()
+            for w in writers:
+                w.join(15)
+        self.assertEqual(code, 0, "the leader did not exit cleanly on SIGTERM")
+        self.assertIn("handed leadership over", c.node(old).log())
+        # A handover is one election, won at once: the next term.
+        self.assertEqual(c.status(new)["term"], old_term + 1)
+        errors = [e for w in writers for e in w.errors]
+        gap = max((b[3] - a[3]) for w in writers for a, b in zip(w.acked, w.acked[1:])
+                  if b[3] > t_stop)
+        # Write unavailability: the longest time no writer had a write
+        # acknowledged (a writer whose request was on the old leader also
+        # waits out its 250 ms request timeout: the per-writer gap).
+        acks = sorted(a[3] for w in writers for a in w.acked)
+        unavailable = max(b - a for a, b in zip(acks, acks[1:]) if b > t_stop)
+        print("\nsigterm handover: leader %d exited %.0f ms after SIGTERM; new leader %d; no write "
+              "acknowledged for %.0f ms at most; longest gap between one writer's acks %.0f ms; "
+              "%d errors" % (old, (t_gone - t_stop) * 1000, new, unavailable * 1000, gap * 1000,
+                             len(errors)))
+        self.assertEqual(errors, [], "writes failed with errors other than timeout")
+        self.assertLess(gap, BOUND_S)
+        c.start(old)
+        c.wait_converged(timeout=30.0)
+        want = {key: value for w in writers for key, value, _, _, _ in w.acked}
+        for n in c.nodes:
+            got = {}
+            for wid in range(WRITERS):
+                got.update(c.read_all(n.id, b"fo/%d/" % wid))
+            missing = [k for k, v in want.items() if got.get(k) != v]
+            self.assertEqual(missing[:10], [], "node %d lacks acknowledged writes" % n.id)
+        self.assertAllAlive()
+
     def test_paused_leader(self):
         """SIGSTOP the leader (it looks partitioned), write through the others,
         SIGCONT it: it must not answer a linearizable read with its stale
