@@ -99,6 +99,13 @@ bool Node::handing_off() {
     if (handoff_ != Handoff::under_way) return false;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - handoff_started_);
     if (raft_.role() != raft::Role::leader) {
+        // Its writes in flight commit under the new leader: answered here
+        // before this node goes, not left to time out.
+        if (!writes_.empty() || !held_writes_.empty()) {
+            if (ms <= std::chrono::milliseconds(2 * config_.election_ticks * config_.tick_ms)) {
+                return true;
+            }
+        }
         spdlog::info("node {}: handed leadership over in {} ms (leader now: node {})", config_.id,
                      ms.count(), raft_.leader());
         handoff_ = Handoff::done;
@@ -219,6 +226,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     maybe_take_snapshot(now);
     if (reads_waiting()) serve_waiting_reads();  // what the last turn's budget left
     expire_requests(now);
+    retry_held_writes(now);
     publish_status(now);
     flush_forwards();
     flush_forward_replies();
@@ -344,7 +352,8 @@ bool Node::recovering() const {
 }
 
 std::size_t Node::requests_pending() const {
-    return inbox_.size() + writes_.size() + reads_.size() + reads_ready_.size() + forwards_.size();
+    return inbox_.size() + writes_.size() + reads_.size() + reads_ready_.size() + forwards_.size() +
+           held_writes_.size();
 }
 
 // The lower of the request's own timeout_ms (if it gave one) and the node's.

@@ -134,6 +134,7 @@ private:
                      std::string id);
     void refuse_not_leader(const Pending& pending, bool forwarded, const zmq::message_t& body);
     void expire_requests(Clock::time_point now);
+    void retry_held_writes(Clock::time_point now);
 
     // node_snapshots.cc: taking snapshots, compaction, InstallSnapshot.
     void maybe_take_snapshot(Clock::time_point now);
@@ -186,6 +187,12 @@ private:
     // Frames to send per follower this turn. Keyed by a ROUTER identity, which
     // any connection gets anew: emptied by every flush, never kept.
     std::map<std::string, std::vector<std::string>> forward_replies_;
+    struct HeldWrite {
+        Pending pending;
+        std::string body;  // as received, to forward
+        bool forwarded = false;
+    };
+    std::vector<HeldWrite> held_writes_;  // proposed during a leadership handover
     std::deque<Inbound> inbox_;  // Invariant: requests_pending() <= pending_requests_max
     std::uint64_t next_read_id_ = 1;
     std::uint64_t next_forward_id_ = 1;

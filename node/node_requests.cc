@@ -121,6 +121,12 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
         refuse_not_leader(pending, forwarded, body);
         return;
     }
+    if (proposed.status == Status::dropped && raft_.status().transfer_target != raft::node_none) {
+        // Leadership is being handed over (for a few ms): the write waits
+        // and then goes to whoever leads (retry_held_writes).
+        held_writes_.push_back({std::move(pending), to_string(body), forwarded});
+        return;
+    }
     if (proposed.status != Status::ok) {
         reply_error(pending.envelope, wire::error_unavailable,
                     "the leader is not taking writes right now (transfer or backlog); retry",
@@ -137,6 +143,30 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
     }
     pending.term = proposed.term;
     writes_.emplace(proposed.index, std::move(pending));
+}
+
+// Writes held while leadership was handed over: once the handover ended
+// (either way), each is proposed again, or forwarded to the new leader.
+// Past its deadline a held write is answered `timeout`: it was never
+// proposed, so it is safe to retry.
+void Node::retry_held_writes(Clock::time_point now) {
+    if (held_writes_.empty() || cycle_.stalled()) return;
+    const bool transferring = raft_.role() == raft::Role::leader &&
+                              raft_.status().transfer_target != raft::node_none;
+    std::vector<HeldWrite> held = std::move(held_writes_);
+    held_writes_.clear();
+    for (HeldWrite& h : held) {
+        if (h.pending.deadline <= now) {
+            reply_error(h.pending.envelope, wire::error_timeout,
+                        "leadership was being handed over; the write was not made; retry",
+                        h.pending.request.id);
+        } else if (transferring) {
+            held_writes_.push_back(std::move(h));
+        } else {
+            const zmq::message_t body(h.body.data(), h.body.size());
+            start_write(std::move(h.pending), body, h.forwarded);
+        }
+    }
 }
 
 // A write request as the replicated command (shared by the ROUTER and PULL paths).
