@@ -98,20 +98,24 @@ bool Node::handing_off() {
     }
     if (handoff_ != Handoff::under_way) return false;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - handoff_started_);
+    const auto give_up = std::chrono::milliseconds(2 * config_.election_ticks * config_.tick_ms);
     if (raft_.role() != raft::Role::leader) {
-        // Its writes in flight commit under the new leader: answered here
-        // before this node goes, not left to time out.
-        if (!writes_.empty() || !held_writes_.empty()) {
-            if (ms <= std::chrono::milliseconds(2 * config_.election_ticks * config_.tick_ms)) {
-                return true;
-            }
+        // Its writes in flight commit under the new leader and are answered
+        // here; requests forwarded to it as leader get the new leader's
+        // address for a while (the followers learn it from the new
+        // leader's first append); then this node goes.
+        if (stepped_down_at_ == Clock::time_point{}) stepped_down_at_ = now;
+        const bool lingering = now - stepped_down_at_ < std::chrono::milliseconds(100);
+        if ((lingering || !writes_.empty() || !held_writes_.empty() || !forwards_.empty()) &&
+            ms <= give_up) {
+            return true;
         }
         spdlog::info("node {}: handed leadership over in {} ms (leader now: node {})", config_.id,
                      ms.count(), raft_.leader());
         handoff_ = Handoff::done;
         return false;
     }
-    if (ms > std::chrono::milliseconds(2 * config_.election_ticks * config_.tick_ms)) {
+    if (ms > give_up) {
         spdlog::warn("node {}: node {} did not take over within {} ms; stopping as leader",
                      config_.id, handoff_target_, ms.count());
         handoff_ = Handoff::done;

@@ -89,6 +89,10 @@ private:
     void open_sockets();
     void turn(const std::atomic<bool>& stop);
     bool handing_off();
+    // Handed over and about to exit: new requests are sent to the leader.
+    bool leaving() const {
+        return handoff_ == Handoff::under_way && raft_.role() != raft::Role::leader;
+    }
     void warn_if_slow(Clock::time_point turn_end);
     void drain_peers();
     void drain_clients();
@@ -227,6 +231,7 @@ private:
     enum class Handoff { not_asked, under_way, done };  // of leadership, when asked to stop
     Handoff handoff_ = Handoff::not_asked;
     Clock::time_point handoff_started_;
+    Clock::time_point stepped_down_at_;  // during a handoff: when this node stopped leading
     raft::NodeId handoff_target_ = raft::node_none;
     Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
     Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most

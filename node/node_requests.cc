@@ -41,6 +41,13 @@ void Node::intake(Envelope envelope, zmq::message_t body) {
         answer_status(envelope, *request);
         return;
     }
+    if (leaving()) {
+        // Forwarded now, it could be lost as this node exits; the client
+        // goes to `leader` at once (PROTOCOL.md, unavailable).
+        reply_error(envelope, wire::error_unavailable,
+                    "this node is shutting down; send the request to the leader", request->id);
+        return;
+    }
     if (recovering()) {
         reply_error(envelope, wire::error_unavailable,
                     "this node is recovering: it re-applies its log (applied " +
@@ -209,6 +216,13 @@ void Node::refuse_not_leader(const Pending& pending, bool forwarded, const zmq::
     if (!forwarded && leader != raft::node_none && leader != config_.id) {
         if (forward(envelope, id, body, pending.deadline)) return;
         reply_error(envelope, wire::error_unavailable, "the leader cannot be reached; retry", id);
+        return;
+    }
+    if (forwarded && leader != raft::node_none && leader != config_.id) {
+        // Forwarded to us as leader, but leadership has moved on: the
+        // client may go to `leader` at once.
+        reply_error(envelope, wire::error_unavailable, "leadership moved; send it to the leader",
+                    id);
         return;
     }
     reply_error(envelope, wire::error_no_leader, "no leader is known right now; retry", id);
