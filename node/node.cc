@@ -110,8 +110,13 @@ bool Node::handing_off() {
             ms <= give_up) {
             return true;
         }
-        spdlog::info("node {}: handed leadership over in {} ms (leader now: node {})", config_.id,
-                     ms.count(), raft_.leader());
+        if (raft_.leader() != raft::node_none) {
+            spdlog::info("node {}: handed leadership over in {} ms (leader now: node {})",
+                         config_.id, ms.count(), raft_.leader());
+        } else {  // the others are stopping too, say: this node lost its quorum
+            spdlog::info("node {}: stopped leading after {} ms; no leader is known", config_.id,
+                         ms.count());
+        }
         handoff_ = Handoff::done;
         return false;
     }
