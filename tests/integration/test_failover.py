@@ -49,16 +49,33 @@ class Writer(threading.Thread):
                 time.sleep(0.05)
 
 
+def start_writers(cluster):
+    """WRITERS writers, started, each with 20 writes acknowledged."""
+    writers = [Writer(cluster, w) for w in range(WRITERS)]
+    for w in writers:
+        w.start()
+    try:
+        wait_for(lambda: all(len(w.acked) >= 20 for w in writers), 15.0,
+                 "every writer to get 20 writes acknowledged")
+    except BaseException:
+        stop_writers(writers)
+        raise
+    return writers
+
+
+def stop_writers(writers):
+    for w in writers:
+        w.stop.set()
+    for w in writers:
+        w.join(15)
+
+
 class FailoverTest(harness.ClusterTestCase):
     def test_leader_crash_under_load(self):
         c = self.start_cluster(3)
         old = c.wait_for_leader()
-        writers = [Writer(c, w) for w in range(WRITERS)]
-        for w in writers:
-            w.start()
+        writers = start_writers(c)
         try:
-            wait_for(lambda: all(len(w.acked) >= 20 for w in writers), 15.0,
-                     "every writer to get 20 writes acknowledged")
             time.sleep(0.3)  # steady state
             before = sum(len(w.acked) for w in writers)
 
@@ -81,10 +98,7 @@ class FailoverTest(harness.ClusterTestCase):
             t_first = wait_for(first_ack_after, 10.0, "a write acknowledged after the kill")
             time.sleep(0.5)
         finally:
-            for w in writers:
-                w.stop.set()
-            for w in writers:
-                w.join(15)
+            stop_writers(writers)
         self.assertFalse(any(w.is_alive() for w in writers), "writers hung")
 
         acked = [a for w in writers for a in w.acked]
@@ -130,12 +144,8 @@ class FailoverTest(harness.ClusterTestCase):
         c = self.start_cluster(3)
         old = c.wait_for_leader()
         old_term = c.status(old)["term"]
-        writers = [Writer(c, w) for w in range(WRITERS)]
-        for w in writers:
-            w.start()
+        writers = start_writers(c)
         try:
-            wait_for(lambda: all(len(w.acked) >= 20 for w in writers), 15.0,
-                     "every writer to get 20 writes acknowledged")
             t_stop = time.monotonic()
             code = c.stop(old)
             t_gone = time.monotonic()
@@ -143,10 +153,7 @@ class FailoverTest(harness.ClusterTestCase):
             wait_for(lambda: sum(1 for w in writers for a in list(w.acked) if a[3] > t_gone) >= 20,
                      10.0, "writes acknowledged after the old leader exited")
         finally:
-            for w in writers:
-                w.stop.set()
-            for w in writers:
-                w.join(15)
+            stop_writers(writers)
         self.assertEqual(code, 0, "the leader did not exit cleanly on SIGTERM")
         self.assertIn("handed leadership over", c.node(old).log())
         # A handover is one election, won at once: the next term.
