@@ -108,8 +108,8 @@ Result<storage::SnapshotInfo> download(const std::string& endpoint, const std::s
 void print_info(const CliOutput& output, const std::string& file,
                 const storage::SnapshotInfo& info) {
     std::string members;
-    for (raft::NodeId id : info.meta.members) {
-        members += (members.empty() ? "" : ",") + std::to_string(id);
+    for (const raft::Member& m : info.meta.membership.members) {
+        members += (members.empty() ? "" : ",") + std::to_string(m.id) + (m.learner ? "L" : "");
     }
     if (output.json) {
         JsonObject object;

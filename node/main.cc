@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     }
     cabildo::node::log_recovery(**storage);
     if (!modes.restore_from.empty()) {
-        auto restored = (*storage)->restore_from(modes.restore_from, config.member_ids());
+        auto restored = (*storage)->restore_from(modes.restore_from, config.membership());
         if (!restored) {
             spdlog::critical("cannot restore from {} ({}): {}", modes.restore_from,
                              cabildo::status_name(restored.error().status),

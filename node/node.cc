@@ -16,10 +16,13 @@ namespace {
 constexpr int client_hwm = 100000;
 constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTOP), catch up bounded
 
-raft::Config raft_config(const NodeConfig& config, raft::LogIndex applied) {
+// The membership as of the applied index: the last configuration entry the
+// state machine applied, or else the bootstrap members of the flags.
+raft::Config raft_config(const NodeConfig& config, const storage::Storage& storage) {
     raft::Config c;
     c.id = config.id;
-    c.members = config.member_ids();
+    c.membership = storage.applied_membership().value_or(config.membership());
+    const raft::LogIndex applied = storage.applied_index();
     c.election_timeout_ticks = config.election_ticks;
     c.heartbeat_interval_ticks = config.heartbeat_ticks;
     c.applied = applied;
@@ -44,8 +47,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       storage_(std::move(storage)),
       state_machine_(*storage_),
       rng_(random_seed()),
-      raft_(raft_config(config_, storage_->applied_index()), storage_->hard_state(), *storage_,
-            rng_),
+      raft_(raft_config(config_, *storage_), storage_->hard_state(), *storage_, rng_),
       cycle_(raft_, *this),
       context_(1),
       peers_(context_, config_),

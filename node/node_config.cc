@@ -37,6 +37,12 @@ std::uint64_t NodeConfig::cluster_number() const {
     return hash == 0 ? 1 : hash;
 }
 
+raft::Membership NodeConfig::membership() const {
+    raft::Membership membership;
+    for (const Member& m : members) membership.put(raft::Member{m.id, m.learner, m.address()});
+    return membership;
+}
+
 std::vector<raft::NodeId> NodeConfig::member_ids() const {
     std::vector<raft::NodeId> ids;
     for (const Member& m : members) ids.push_back(m.id);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "node/raft/membership.h"
 #include "node/raft/result.h"
 #include "node/raft/types.h"
 
@@ -18,6 +19,9 @@ struct Member {
     raft::NodeId id = raft::node_none;
     std::string host;
     int port = 0;
+    bool learner = false;
+
+    std::string address() const { return host + ":" + std::to_string(port); }
 
     std::string peer_endpoint() const { return endpoint(0); }
     std::string client_endpoint() const { return endpoint(1); }
@@ -71,6 +75,9 @@ struct NodeConfig {
     std::uint64_t cluster_number() const;
     const Member* member(raft::NodeId id) const;
     std::vector<raft::NodeId> member_ids() const;
+    // The members as the core's membership: every one a voter unless marked
+    // a learner, each one's context its peer address "host:port".
+    raft::Membership membership() const;
 };
 
 // Parses "id=host:port".

@@ -83,6 +83,10 @@ void ApplyTxn::set_applied(raft::LogIndex index, raft::Term term) {
     record(SetApplied{index, term});
 }
 
+void ApplyTxn::set_membership(const raft::Membership& membership) {
+    record(SetMembership{membership});
+}
+
 Result<bool> ApplyTxn::commit() {
     CABILDO_ASSERT(!finished_, "ApplyTxn committed twice");
     if (!error_ && (kv_hash_ != kv_hash_begin_ || events_bytes_ != events_bytes_begin_))
@@ -145,6 +149,9 @@ int ApplyTxn::run(const Write& write) {
                               return rc != 0 ? rc : d.state_meta.set_applied_term(txn, w.term);
                           },
                           [&](const SetTotals&) { return run_set_totals(); },
+                          [&](const SetMembership& w) {
+                              return d.state_meta.set_membership(txn, w.membership);
+                          },
                       },
                       write);
 }

@@ -66,6 +66,8 @@ public:
     // Precondition: index >= Storage::applied_index(). term is the entry's
     // (kept beside it, so a snapshot of the state knows its position).
     void set_applied(raft::LogIndex index, raft::Term term = 0);
+    // A configuration entry applied: the membership as of this batch.
+    void set_membership(const raft::Membership& membership);
     // Commit, unsynced (storage.h says why that is safe). storage_full on a
     // full disk or a map at map_bytes_max, io_error otherwise. Either way the
     // ApplyTxn is finished afterwards.
@@ -97,7 +99,11 @@ private:
         raft::Term term;
     };
     struct SetTotals {};  // stores kv_hash_ and events_bytes_ as they are when it runs
-    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals>;
+    struct SetMembership {
+        raft::Membership membership;
+    };
+    using Write =
+        std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals, SetMembership>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 

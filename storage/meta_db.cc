@@ -18,6 +18,7 @@ constexpr std::string_view kv_hash_key = "kv_hash";
 constexpr std::string_view format_key = "format";
 constexpr std::string_view events_bytes_key = "events_bytes";
 constexpr std::string_view applied_term_key = "applied_term";
+constexpr std::string_view membership_key = "membership";
 
 std::optional<std::string_view> read(MDB_txn* txn, MDB_dbi dbi, std::string_view name) {
     MDB_val key = to_val(name);
@@ -95,6 +96,18 @@ std::uint64_t MetaDb::format(MDB_txn* txn) const {
 
 int MetaDb::set_format(MDB_txn* txn, std::uint64_t format) {
     return write_u64(txn, dbi_, format_key, format);
+}
+
+std::optional<raft::Membership> MetaDb::membership(MDB_txn* txn) const {
+    auto bytes = read(txn, dbi_, membership_key);
+    if (!bytes) return std::nullopt;
+    auto membership = raft::decode_membership(*bytes);
+    CABILDO_ASSERT(membership.has_value(), "meta: undecodable membership");
+    return membership;
+}
+
+int MetaDb::set_membership(MDB_txn* txn, const raft::Membership& membership) {
+    return write(txn, dbi_, membership_key, raft::encode_membership(membership));
 }
 
 raft::Term MetaDb::applied_term(MDB_txn* txn) const {

@@ -3,10 +3,14 @@
 //
 // Keys are ASCII names: "hard_state" -> [term][voted_for][commit_index],
 // "applied" -> [index], "events_compacted" -> [index], "kv_hash" -> [sum],
-// "events_bytes" -> [bytes], "format" -> [version], all u64 big-endian.
+// "events_bytes" -> [bytes], "format" -> [version], all u64 big-endian;
+// "membership" -> raft::encode_membership of the membership as of the
+// applied index (absent: never changed since the bootstrap).
 // A key never written reads as zero (a fresh node). Writes return LMDB
 // codes; reads assert.
 #pragma once
+
+#include <optional>
 
 #include "node/raft/types.h"
 #include "storage/env.h"
@@ -39,6 +43,9 @@ public:
     // state says where in the log it is (a snapshot).
     raft::Term applied_term(MDB_txn* txn) const;
     int set_applied_term(MDB_txn* txn, raft::Term term);
+    // The membership as of the applied index; nullopt if none was stored.
+    std::optional<raft::Membership> membership(MDB_txn* txn) const;
+    int set_membership(MDB_txn* txn, const raft::Membership& membership);
     MDB_dbi dbi() const { return dbi_; }
 
 private:

@@ -18,7 +18,9 @@ namespace cabildo::storage {
 namespace {
 
 constexpr std::string_view magic = "CABILDOS";
-constexpr std::uint32_t snapshot_format = 1;
+constexpr std::uint32_t snapshot_format = 2;
+constexpr std::uint32_t snapshot_format_voters_only = 1;
+constexpr std::uint32_t membership_bytes_max = 1 << 15;  // the header is read in 64 KiB
 constexpr std::size_t chunk_bytes = 1 << 20;
 constexpr std::size_t chunk_bytes_max = 64 << 20;  // what a reader accepts
 constexpr std::size_t header_bytes_max = 1 << 16;
@@ -51,8 +53,12 @@ std::string encode_header(const SnapshotInfo& info) {
     codec::append_u64(out, info.cluster_id);
     codec::append_u64(out, info.meta.index);
     codec::append_u64(out, info.meta.term);
-    append_u32(out, static_cast<std::uint32_t>(info.meta.members.size()));
-    for (raft::NodeId id : info.meta.members) codec::append_u64(out, id);
+    const std::vector<raft::NodeId> voters = info.meta.membership.voters();
+    append_u32(out, static_cast<std::uint32_t>(voters.size()));
+    for (raft::NodeId id : voters) codec::append_u64(out, id);
+    const std::string membership = raft::encode_membership(info.meta.membership);
+    append_u32(out, static_cast<std::uint32_t>(membership.size()));
+    out += membership;
     append_u32(out, static_cast<std::uint32_t>(info.databases.size()));
     for (const std::string& name : info.databases) {
         out.push_back(static_cast<char>(name.size()));
@@ -152,7 +158,7 @@ Result<bool> walk_into(MDB_txn* txn, const std::vector<std::pair<std::string, MD
 }
 
 Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
-                                         const std::vector<raft::NodeId>& members,
+                                         const raft::Membership& bootstrap,
                                          const std::string& path, const std::atomic<bool>* cancel,
                                          std::uint64_t bytes_per_second);
 
@@ -166,10 +172,10 @@ std::string snapshot_file_name(raft::LogIndex index, raft::Term term) {
 }
 
 Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_id,
-                                    const std::vector<raft::NodeId>& members,
+                                    const raft::Membership& bootstrap,
                                     const std::string& path, const std::atomic<bool>* cancel,
                                     std::uint64_t bytes_per_second) {
-    auto written = write_snapshot_file(dbs, cluster_id, members, path, cancel, bytes_per_second);
+    auto written = write_snapshot_file(dbs, cluster_id, bootstrap, path, cancel, bytes_per_second);
     if (!written) ::unlink((path + ".part").c_str());  // a full disk, say: leave nothing
     return written;
 }
@@ -177,7 +183,7 @@ Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_
 namespace {
 
 Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t cluster_id,
-                                         const std::vector<raft::NodeId>& members,
+                                         const raft::Membership& bootstrap,
                                          const std::string& path,
                                          const std::atomic<bool>* cancel,
                                          std::uint64_t bytes_per_second) {
@@ -191,7 +197,7 @@ Result<SnapshotInfo> write_snapshot_file(const Databases& dbs, std::uint64_t clu
         if (txn.rc() != 0) return lmdb_error(txn.rc(), "snapshot read transaction");
         info.cluster_id = cluster_id;
         info.meta = {dbs.state_meta.applied(txn.raw()), dbs.state_meta.applied_term(txn.raw()),
-                     members};
+                     dbs.state_meta.membership(txn.raw()).value_or(bootstrap)};
         info.state_hash = dbs.state_meta.kv_hash(txn.raw());
         for (const auto& [name, dbi] : list) info.databases.push_back(name);
         ChunkWriter writer(fd.get(), 0, bytes_per_second);
@@ -266,8 +272,8 @@ private:
         }
         at = magic.size();
         const std::uint32_t format = get_u32(h.data() + at);
-        if (format != snapshot_format) {
-            return corrupt(path_, "snapshot format " + std::to_string(format) + ", expected 1");
+        if (format != snapshot_format && format != snapshot_format_voters_only) {
+            return corrupt(path_, "snapshot format " + std::to_string(format) + ", expected 1 or 2");
         }
         at += 8;
         if (!need(3 * 8 + 4)) return corrupt(path_, "header cut");
@@ -277,8 +283,21 @@ private:
         const std::uint32_t members = get_u32(h.data() + at + 24);
         at += 28;
         if (members > 1024 || !need(std::size_t{members} * 8 + 4)) return corrupt(path_, "members");
+        std::vector<raft::NodeId> voters;
         for (std::uint32_t i = 0; i < members; ++i, at += 8) {
-            info_.meta.members.push_back(codec::get_u64(h.data() + at));
+            voters.push_back(codec::get_u64(h.data() + at));
+        }
+        info_.meta.membership = raft::voters_membership(voters);
+        if (format != snapshot_format_voters_only) {
+            const std::uint32_t length = get_u32(h.data() + at);
+            at += 4;
+            if (length > membership_bytes_max || !need(std::size_t{length} + 4)) {
+                return corrupt(path_, "membership");
+            }
+            auto membership = raft::decode_membership(std::string_view(h).substr(at, length));
+            if (!membership) return corrupt(path_, "membership");
+            info_.meta.membership = std::move(*membership);
+            at += length;
         }
         const std::uint32_t dbs = get_u32(h.data() + at);
         at += 4;

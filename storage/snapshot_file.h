@@ -10,9 +10,12 @@
 // then renamed: a file with a final name is complete.
 //
 // Layout (integers big-endian):
-//   header: [magic "CABILDOS"][format u32 = 1][zero u32][cluster_id u64]
-//           [index u64][term u64][members u32][member id u64]...
+//   header: [magic "CABILDOS"][format u32 = 2][zero u32][cluster_id u64]
+//           [index u64][term u64][voters u32][voter id u64]...
+//           [membership_len u32][membership (raft::encode_membership)]
 //           [databases u32][name_len u8][name]...[crc32 u32 of all before]
+//           Format 1 files (no membership field: every member a voter) are
+//           still read.
 //   chunks: [payload_len u32 > 0][crc32 u32 of payload][payload], each
 //           payload a run of records [db u8][key_len u32][value_len u32]
 //           [key][value], db = the database's position in the header;
@@ -54,13 +57,15 @@ struct SnapshotRecord {
     std::string_view value;
 };
 
-// Writes the state in dbs to `path` as one snapshot file. Safe to run on
+// Writes the state in dbs to `path` as one snapshot file. Its membership is
+// the one stored in the state (meta "membership"), or `bootstrap` if no
+// configuration entry was ever applied. Safe to run on
 // another thread than the one that owns dbs, as long as dbs stays open and
 // its map is not resized meanwhile (Env::ReaderPin). Stops with `dropped`
 // if *cancel becomes true. Written at most at bytes_per_second (0: as fast
 // as the disk goes), its writeback paced (WriteBehind).
 Result<SnapshotInfo> write_snapshot(const Databases& dbs, std::uint64_t cluster_id,
-                                    const std::vector<raft::NodeId>& members,
+                                    const raft::Membership& bootstrap,
                                     const std::string& path, const std::atomic<bool>* cancel,
                                     std::uint64_t bytes_per_second = 0);
 

@@ -15,7 +15,7 @@ struct SnapshotTaker::Job {
     std::optional<Result<SnapshotInfo>> result;  // written by the thread before done
 };
 
-void SnapshotTaker::start(Storage& storage, std::vector<raft::NodeId> members,
+void SnapshotTaker::start(Storage& storage, raft::Membership members,
                           std::uint64_t bytes_per_second) {
     CABILDO_ASSERT(!running(), "a snapshot is already being taken");
     job_ = std::make_shared<Job>();

@@ -34,7 +34,7 @@ public:
     // Starts writing storage's state to storage.snapshot_part_path().
     // Precondition: !running().
     // Written at most at bytes_per_second (0: no limit; write_snapshot).
-    void start(Storage& storage, std::vector<raft::NodeId> members,
+    void start(Storage& storage, raft::Membership members,
                std::uint64_t bytes_per_second = 0);
     // nullopt while running; then the result once (the file is at
     // storage.snapshot_part_path(), to adopt), and the taker is idle again.

@@ -157,13 +157,20 @@ std::optional<std::string> Storage::snapshot_path() const {
 }
 
 Result<bool> Storage::restore_from(const std::string& backup,
-                                   const std::vector<raft::NodeId>& members) {
+                                   const raft::Membership& members) {
     if (last_index() != 0 || applied_index_ != 0 || hard_state_.term != 0) {
         return Error{Status::bad_request, "--restore-from needs an empty data directory; " +
                                               path_ + " already holds a log or a state"};
     }
     auto info = replace_state(backup, "restoring " + backup);  // checks it as it loads
     if (!info) return info.error();
+    {  // the backup's membership is another cluster's: this one's replaces it
+        auto txn = begin_apply();
+        if (!txn) return txn.error();
+        txn->set_membership(members);
+        auto committed = txn->commit();
+        if (!committed) return committed.error();
+    }
     auto written = write_snapshot(*dbs_, options_.identity.cluster_id, members,
                                   snapshot_part_path(), nullptr);
     if (!written) return written.error();
@@ -462,6 +469,11 @@ raft::LogIndex Storage::events_compacted_through() const {
 std::uint64_t Storage::state_hash() const {
     ReadTxn txn(*dbs_->state_env);
     return dbs_->state_meta.kv_hash(txn.raw());
+}
+
+std::optional<raft::Membership> Storage::applied_membership() const {
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->state_meta.membership(txn.raw());
 }
 
 std::uint64_t Storage::state_hash_by_scan() const {

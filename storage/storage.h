@@ -190,7 +190,7 @@ public:
     // file (left as it is), the log starts after its index, and a snapshot
     // of it is written anew with this cluster's id and `members`.
     // bad_request if this storage holds anything.
-    Result<bool> restore_from(const std::string& backup, const std::vector<raft::NodeId>& members);
+    Result<bool> restore_from(const std::string& backup, const raft::Membership& members);
 
     raft::HardState hard_state() const { return hard_state_; }
     raft::LogIndex applied_index() const { return applied_index_; }
@@ -239,6 +239,9 @@ public:
     // date as entries apply, so O(1): equal across nodes whose state
     // machines hold the same pairs.
     std::uint64_t state_hash() const;
+    // The membership as of the applied index (the last configuration entry
+    // applied, or the snapshot's); nullopt: none stored, the bootstrap's.
+    std::optional<raft::Membership> applied_membership() const;
     // The same, computed by scanning every pair: O(keys), tests only.
     std::uint64_t state_hash_by_scan() const;
     std::size_t key_count() const;

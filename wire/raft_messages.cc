@@ -22,6 +22,9 @@ constexpr std::size_t message_fields = 18;  // after the version, required
 // Appended later in v1, optional when decoding (absent: zero): the
 // snapshot's index, term and members (install_snapshot).
 constexpr std::size_t message_fields_snapshot = 21;
+// Appended after that: the snapshot's whole membership (voters, learners,
+// addresses), encoded as a configuration entry's data.
+constexpr std::size_t message_fields_membership = 22;
 constexpr std::size_t snapshot_members_max = 1024;
 constexpr std::size_t entry_fields = 4;     // term, index, type, data
 constexpr std::size_t hard_state_fields = 3;
@@ -71,10 +74,13 @@ raft::Entry read_entry_fields(detail::FieldReader& reader, Fields fields) {
     entry.data = reader.read_bin(fields[3], "entry data", entry_data_bytes_max);
     if (!reader.ok())
         return entry;
-    if (type > static_cast<std::uint64_t>(raft::EntryType::noop)) {
+    if (type > raft::entry_type_max) {
         reader.fail(Status::bad_request, "entry type: unknown " + std::to_string(type));
     }
     entry.type = static_cast<raft::EntryType>(type);
+    if (entry.type == raft::EntryType::config && !raft::decode_membership(entry.data)) {
+        reader.fail(Status::bad_request, "entry data: not a membership");
+    }
     return entry;
 }
 
@@ -122,9 +128,20 @@ raft::Message read_message_fields(detail::FieldReader& reader, Fields f) {
         if (reader.ok() && members.size() > snapshot_members_max) {
             reader.fail(Status::bad_request, "snapshot_members: too many");
         }
+        std::vector<raft::NodeId> voters;
         for (std::size_t i = 0; reader.ok() && i < members.size(); ++i) {
-            message.snapshot.members.push_back(reader.read_uint(members[i], "snapshot member"));
+            voters.push_back(reader.read_uint(members[i], "snapshot member"));
         }
+        message.snapshot.membership = raft::voters_membership(voters);
+    }
+    if (f.size() >= message_fields_membership) {
+        const std::string data =
+            reader.read_bin(f[21], "snapshot_membership", entry_data_bytes_max);
+        std::optional<raft::Membership> membership = raft::decode_membership(data);
+        if (reader.ok() && !membership) {
+            reader.fail(Status::bad_request, "snapshot_membership: not a membership");
+        }
+        if (membership) message.snapshot.membership = std::move(*membership);
     }
     return message;
 }
@@ -233,7 +250,7 @@ std::string encode_message(const raft::Message& message) {
     CABILDO_ASSERT(message.to != raft::node_none, "encode_message without to");
     msgpack::sbuffer buffer;
     Packer packer(buffer);
-    packer.pack_array(message_fields_snapshot + 1);
+    packer.pack_array(message_fields_membership + 1);
     packer.pack_uint64(protocol_version);
     packer.pack_uint8(static_cast<std::uint8_t>(message.type));
     packer.pack_uint64(message.from);
@@ -259,8 +276,10 @@ std::string encode_message(const raft::Message& message) {
     packer.pack_uint64(message.read_round);
     packer.pack_uint64(message.snapshot.index);
     packer.pack_uint64(message.snapshot.term);
-    packer.pack_array(static_cast<std::uint32_t>(message.snapshot.members.size()));
-    for (raft::NodeId id : message.snapshot.members) packer.pack_uint64(id);
+    const std::vector<raft::NodeId> voters = message.snapshot.membership.voters();
+    packer.pack_array(static_cast<std::uint32_t>(voters.size()));
+    for (raft::NodeId id : voters) packer.pack_uint64(id);
+    detail::pack_bin(packer, raft::encode_membership(message.snapshot.membership));
     return detail::to_string(buffer);
 }
 

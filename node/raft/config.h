@@ -8,13 +8,17 @@
 #include <cstddef>
 #include <vector>
 
+#include "node/raft/membership.h"
 #include "node/raft/types.h"
 
 namespace cabildo::raft {
 
 struct Config {
     NodeId id = node_none;
-    std::vector<NodeId> members;  // every voter, this node included; fixed membership
+    // The membership as of `applied` (a brand-new cluster: its bootstrap
+    // members; a node joining one: empty). Configuration entries after
+    // `applied` in the durable log override it: the core reads them at start.
+    Membership membership;
 
     // Raft §5.2: a follower campaigns after a randomized timeout drawn from
     // [election_timeout_ticks, 2 * election_timeout_ticks).
@@ -34,6 +38,10 @@ struct Config {
     // does not within this many ticks (a lost message, a transfer the shell
     // gave up without report_snapshot()), the leader probes it again.
     int snapshot_timeout_ticks = 100;
+
+    // A learner is promoted only once its log is within this many entries of
+    // the leader's (thesis §4.2.1: a new voter must not stall commits).
+    LogIndex promote_lag_max = 1000;
 
     LogIndex applied = 0;  // the state machine already holds entries up to here
 };

@@ -7,7 +7,7 @@ namespace cabildo::raft {
 
 void Raft::tick_election() {
     ++election_elapsed_;
-    if (election_elapsed_ >= randomized_election_timeout_) {
+    if (election_elapsed_ >= randomized_election_timeout_ && may_campaign()) {
         election_elapsed_ = 0;
         campaign();
     }
@@ -21,6 +21,12 @@ void Raft::tick_heartbeat() {
         if (config_.check_quorum) {
             check_quorum_active();
             if (role_ != Role::leader) return;
+        }
+        // A removed leader whose successor did not catch up in time just
+        // steps down; the voters elect one after their timeout.
+        if (removed_leader()) {
+            become_follower(term_, node_none);
+            return;
         }
         // A transfer that did not finish within an election timeout is given
         // up, so the leader takes proposals again (thesis §3.10).
@@ -36,12 +42,14 @@ void Raft::tick_heartbeat() {
 // Thesis §6.2: a leader that has not heard from a majority within an
 // election timeout steps down, so clients stop waiting on it.
 void Raft::check_quorum_active() {
-    std::size_t active = 1;  // this node
+    const Membership& m = membership();
+    std::size_t active = m.is_voter(config_.id) ? 1 : 0;
     for (auto& [id, pr] : progress_) {
-        if (pr.recent_active) ++active;
+        if (pr.recent_active && m.is_voter(id)) ++active;
+        pr.active_before = pr.recent_active;
         pr.recent_active = false;
     }
-    if (active < quorum_size(config_.members.size())) become_follower(term_, node_none);
+    if (active < quorum_size(m.voter_count())) become_follower(term_, node_none);
 }
 
 // The leader lease: we heard from a leader less than an election timeout ago.
@@ -83,7 +91,7 @@ void Raft::become_pre_candidate() {
     votes_.clear();
     votes_[config_.id] = true;
     send_vote_requests(MessageType::request_pre_vote, term_ + 1, false);
-    if (tally_votes(config_.members.size(), 1, 0) == VoteResult::won) campaign_election(false);
+    if (won_election()) campaign_election(false);
 }
 
 void Raft::become_candidate() {
@@ -97,11 +105,11 @@ void Raft::become_candidate() {
 void Raft::campaign_election(bool transfer) {
     become_candidate();
     send_vote_requests(MessageType::request_vote, term_, transfer);
-    if (tally_votes(config_.members.size(), 1, 0) == VoteResult::won) become_leader();
+    if (won_election()) become_leader();
 }
 
 void Raft::send_vote_requests(MessageType type, Term term, bool transfer) {
-    for (NodeId id : config_.members) {
+    for (NodeId id : membership().voters()) {
         if (id == config_.id) continue;
         send(Message{.type = type,
                      .to = id,
@@ -117,9 +125,7 @@ void Raft::become_leader() {
     reset(term_);
     role_ = Role::leader;
     leader_ = config_.id;
-    for (NodeId id : config_.members) {
-        if (id != config_.id) progress_.emplace(id, Progress(log_.last_index() + 1));
-    }
+    sync_progress();
     // Raft §8: a no-op entry lets the leader commit (and learn the commit
     // index of) earlier terms' entries, which §5.4.2 forbids counting.
     log_.append(Entry{term_, log_.last_index() + 1, EntryType::noop, {}});
@@ -155,9 +161,9 @@ void Raft::handle_vote_response(const Message& m) {
         return;  // an answer to a campaign that is over
     }
     votes_.emplace(m.from, m.granted);
-    std::size_t granted = 0;
-    for (const auto& [id, vote] : votes_) granted += vote ? 1 : 0;
-    switch (tally_votes(config_.members.size(), granted, votes_.size() - granted)) {
+    std::size_t rejected = 0;
+    const std::size_t granted = granted_votes(&rejected);
+    switch (tally_votes(membership().voter_count(), granted, rejected)) {
     case VoteResult::won:
         if (pre_vote) {
             campaign_election(false);
@@ -170,10 +176,37 @@ void Raft::handle_vote_response(const Message& m) {
     }
 }
 
+// A voter campaigns; so does a node whose removal is in its log but not yet
+// committed (thesis §4.2.2): it may be the only one holding that entry, and
+// the new voters elect it (or another with the entry) to commit it. Votes
+// are always counted in the latest membership, which it is not part of.
+bool Raft::may_campaign() const {
+    return is_voter(config_.id) ||
+           (log_.membership_pending() && log_.committed_membership().is_voter(config_.id));
+}
+
+bool Raft::won_election() const {
+    std::size_t rejected = 0;
+    const std::size_t granted = granted_votes(&rejected);
+    return tally_votes(membership().voter_count(), granted, rejected) == VoteResult::won;
+}
+
+// Only the votes of voters in force count: a node's membership may change
+// while it campaigns, and anyone may answer.
+std::size_t Raft::granted_votes(std::size_t* rejected) const {
+    std::size_t granted = 0;
+    *rejected = 0;
+    for (const auto& [id, vote] : votes_) {
+        if (!is_voter(id)) continue;
+        (vote ? granted : *rejected) += 1;
+    }
+    return granted;
+}
+
 // Thesis §3.10: the leader asks us to take over; skip PreVote and the lease.
 void Raft::handle_timeout_now(const Message& m) {
     (void)m;
-    campaign_election(true);
+    if (may_campaign()) campaign_election(true);
 }
 
 }  // namespace cabildo::raft

@@ -28,6 +28,7 @@ public:
     State state = State::probe;
     bool probe_sent = false;     // probe: an append is out, wait for its answer
     bool recent_active = false;  // heard from within the last election timeout (check quorum)
+    bool active_before = false;  // ... or within the one before (membership checks)
     std::uint64_t read_round_acked = 0;
     LogIndex pending_snapshot = 0;  // snapshot: the index of the snapshot sent
     int snapshot_ticks = 0;         // snapshot: leader ticks since it was sent

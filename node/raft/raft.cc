@@ -10,7 +10,8 @@ namespace cabildo::raft {
 Raft::Raft(const Config& config, const HardState& hard_state, const LogReader& log, Rng& rng)
     : config_(config),
       rng_(rng),
-      log_(log, hard_state.commit_index, std::max(config.applied, log.first_index() - 1)),
+      log_(log, hard_state.commit_index, std::max(config.applied, log.first_index() - 1),
+           config.membership),
       term_(hard_state.term),
       voted_for_(hard_state.voted_for),
       persisted_index_(log.last_index()),
@@ -18,17 +19,12 @@ Raft::Raft(const Config& config, const HardState& hard_state, const LogReader& l
     CABILDO_ASSERT(config.id != node_none, "node id 0 is reserved");
     CABILDO_ASSERT(config.applied + 1 >= log.first_index(),
                    "the state machine is behind the compacted log: restore the snapshot first");
-    CABILDO_ASSERT(is_member(config.id), "this node is not a member");
     CABILDO_ASSERT(config.election_timeout_ticks > config.heartbeat_interval_ticks,
                    "election timeout must exceed the heartbeat interval");
     CABILDO_ASSERT(config.inflight_appends_max > 0, "inflight_appends_max is 0");
     CABILDO_ASSERT(config.entries_per_append_max > 0, "entries_per_append_max is 0");
     become_follower(term_, node_none);
     reported_soft_ = SoftState{role_, leader_};
-}
-
-bool Raft::is_member(NodeId id) const {
-    return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
 }
 
 void Raft::tick() {
@@ -42,9 +38,12 @@ void Raft::tick() {
 
 void Raft::step(const Message& m) {
     CABILDO_ASSERT(!ready_in_flight_, "step() between take_ready() and advance()");
-    // Messages from outside the membership or to someone else carry nothing
-    // we may act on; the shell validates them, this is a second line.
-    if (m.from == config_.id || !is_member(m.from) || m.to != config_.id) return;
+    // Messages to someone else carry nothing we may act on; the shell
+    // validates them, this is a second line. Senders outside our membership
+    // are heard: a node joining learns the membership from its leader, and a
+    // leader hears the members it added before they know they are members.
+    // Only voters' votes count (tally), only members' answers are tracked.
+    if (m.from == config_.id || m.from == node_none || m.to != config_.id) return;
     if (m.term > term_) {
         if (!step_higher_term(m)) return;
     } else if (m.term < term_) {
@@ -140,6 +139,7 @@ ProposeResult Raft::propose(std::string command) {
 void Raft::campaign() {
     CABILDO_ASSERT(!ready_in_flight_, "campaign() between take_ready() and advance()");
     if (role_ == Role::leader) return;
+    if (!may_campaign()) return;
     if (config_.pre_vote) {
         become_pre_candidate();
     } else {
@@ -219,10 +219,14 @@ void Raft::advance(const Ready& ready) {
 RaftStatus Raft::status() const {
     RaftStatus s{config_.id,       role_,        term_,      voted_for_,       leader_,
                  log_.commit_index(), log_.applied(), log_.last_index(), persisted_index_,
-                 log_.first_index(), transfer_target_,  {}};
+                 log_.first_index(), transfer_target_,  {}, {}, 0, false};
     for (const auto& [id, pr] : progress_) {
-        s.progress.push_back({id, pr.match_index, pr.next_index, pr.state});
+        s.progress.push_back(
+            {id, pr.match_index, pr.next_index, pr.state, pr.recent_active || pr.active_before});
     }
+    s.membership = membership();
+    s.membership_index = log_.membership_index();
+    s.membership_pending = log_.membership_pending();
     return s;
 }
 

@@ -7,14 +7,17 @@
 // The same inputs always give the same outputs: randomness comes from the Rng
 // passed in, the durable log is read through a LogReader.
 //
-// What it implements, for a fixed membership: leader election with
+// What it implements: leader election with
 // randomized timeouts and the election restriction (§5.2, §5.4.1); PreVote and
 // CheckQuorum (thesis §9.6, §6.2); log replication with fast backtracking,
 // flow control and pipelining (§5.3); the current-term commit rule (§5.4.2);
 // a no-op entry at the start of each term (§8); ReadIndex (thesis §6.4);
 // leadership transfer with TimeoutNow (thesis §3.10); log compaction and
 // InstallSnapshot (§7): a follower that needs an entry the shell compacted
-// away is sent the shell's latest snapshot.
+// away is sent the shell's latest snapshot; membership changes one server at
+// a time (thesis §4.1, with the 2015 fix: a leader changes the membership
+// only once it has committed an entry of its term), learners, and a removed
+// leader handing over once its removal is committed.
 //
 // It is not: a network, a storage engine or a state machine. Proposals at a
 // follower are refused with the leader's id; forwarding is the shell's job.
@@ -41,6 +44,15 @@ struct ProposeResult {
     NodeId leader = node_none;   // hint when not_leader
 };
 
+struct ChangeResult {
+    Status status = Status::ok;  // ok, not_leader, dropped, bad_request, not_found,
+                                 // change_pending, lagging or no_quorum
+    std::string detail{};        // why not, for the client
+    LogIndex index = 0;          // ok: the configuration entry's index
+    Term term = 0;
+    NodeId leader = node_none;
+};
+
 struct ReadIndexResult {
     Status status = Status::ok;
     NodeId leader = node_none;
@@ -51,6 +63,7 @@ struct ProgressStatus {
     LogIndex match_index = 0;
     LogIndex next_index = 0;
     Progress::State state = Progress::State::probe;
+    bool active = false;  // heard from within the last two election timeouts
 };
 
 // A read-only snapshot of the core's state, for the shell and for tests.
@@ -67,6 +80,9 @@ struct RaftStatus {
     LogIndex first_index = 0;
     NodeId transfer_target = node_none;
     std::vector<ProgressStatus> progress;  // leader only
+    Membership membership;                 // in force (the latest in the log)
+    LogIndex membership_index = 0;
+    bool membership_pending = false;       // its entry is not committed yet
 };
 
 class Raft {
@@ -78,6 +94,11 @@ public:
     void tick();
     void step(const Message& message);
     ProposeResult propose(std::string command);
+    // Leader: replace the membership by `next`, which must differ from the
+    // one in force by one change (add a voter or a learner, promote a
+    // learner, remove a member, change a member's context). It is in force
+    // as soon as it is appended; the next change waits until it commits.
+    ChangeResult propose_membership(const Membership& next);
     // Status ok: the read will come back in Ready::reads_ready (or
     // reads_failed if leadership is lost first). Otherwise not_leader (with
     // the leader hint) or dropped (too many reads pending).
@@ -95,6 +116,8 @@ public:
     RaftStatus status() const;
     // Cheap accessors for the shell's hot path (status() copies progress).
     NodeId leader() const { return leader_; }
+    const Membership& membership() const { return log_.membership(); }
+    LogIndex membership_index() const { return log_.membership_index(); }
     Role role() const { return role_; }
     Term term() const { return term_; }
     // LogCabin-style invariant check; aborts on a broken invariant.
@@ -106,7 +129,9 @@ private:
     void step_lower_term(const Message& m);
     void dispatch(const Message& m);
     void send(Message m);
-    bool is_member(NodeId id) const;
+    bool is_voter(NodeId id) const { return membership().is_voter(id); }
+    bool may_campaign() const;
+    bool won_election() const;
     void flush();
 
     // election.cc
@@ -124,6 +149,14 @@ private:
     void handle_vote_response(const Message& m);
     void handle_timeout_now(const Message& m);
     void check_quorum_active();
+    std::size_t granted_votes(std::size_t* rejected) const;
+
+    // membership_change.cc
+    Status check_change(const Membership& next, std::string& detail) const;
+    bool reachable_quorum(const Membership& next) const;
+    void sync_progress();
+    bool removed_leader() const;
+    void hand_over_if_removed();
 
     // replication.cc
     bool send_append(NodeId to, bool send_if_empty);

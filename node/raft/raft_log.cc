@@ -2,6 +2,7 @@
 #include "node/raft/raft_log.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "node/raft/assert.h"
 
@@ -9,13 +10,49 @@ namespace cabildo::raft {
 
 // Entries below the stable log's first index are committed and applied (they
 // are in a snapshot), whatever the stored commit index says.
-RaftLog::RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied)
+RaftLog::RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied,
+                 Membership membership)
     : stable_(stable),
       unstable_offset_(stable.last_index() + 1),
       commit_index_(std::max(commit_index, stable.first_index() - 1)),
-      applied_(std::max(applied, stable.first_index() - 1)) {
+      applied_(std::max(applied, stable.first_index() - 1)),
+      base_membership_(std::move(membership)),
+      base_membership_index_(applied) {
     CABILDO_ASSERT(applied_ <= commit_index_, "applied beyond commit");
     CABILDO_ASSERT(commit_index_ <= stable.last_index(), "commit beyond the durable log");
+    CABILDO_ASSERT(applied + 1 >= stable.first_index(), "membership older than the log");
+    // The configuration entries not yet applied: a startup cost bounded by
+    // the unapplied tail of the log, read in chunks.
+    for (LogIndex lo = applied + 1; lo <= stable.last_index();) {
+        const std::vector<Entry> chunk = stable.entries(lo, stable.last_index() + 1, 4u << 20);
+        for (const Entry& e : chunk) track_config(e);
+        lo += chunk.size();
+    }
+    fold_committed_configs();
+}
+
+const Membership& RaftLog::membership() const {
+    return configs_.empty() ? base_membership_ : configs_.back().second;
+}
+
+LogIndex RaftLog::membership_index() const {
+    return configs_.empty() ? base_membership_index_ : configs_.back().first;
+}
+
+void RaftLog::track_config(const Entry& entry) {
+    if (entry.type != EntryType::config) return;
+    std::optional<Membership> membership = decode_membership(entry.data);
+    CABILDO_ASSERT(membership.has_value(), "undecodable configuration entry in the log");
+    configs_.emplace_back(entry.index, std::move(*membership));
+}
+
+void RaftLog::fold_committed_configs() {
+    auto it = configs_.begin();
+    while (it != configs_.end() && it->first <= commit_index_) ++it;
+    if (it == configs_.begin()) return;
+    base_membership_ = std::prev(it)->second;
+    base_membership_index_ = std::prev(it)->first;
+    configs_.erase(configs_.begin(), it);
 }
 
 LogIndex RaftLog::first_index() const {
@@ -94,6 +131,7 @@ LogIndex RaftLog::find_conflict_by_term(LogIndex index, Term term) const {
 void RaftLog::append(Entry entry) {
     CABILDO_ASSERT(entry.index == last_index() + 1, "leader append not at the end");
     if (unstable_.empty()) unstable_offset_ = entry.index;
+    track_config(entry);
     unstable_.push_back(std::move(entry));
 }
 
@@ -121,6 +159,9 @@ void RaftLog::truncate_and_append(const std::vector<Entry>& entries, std::size_t
         unstable_offset_ = at;
     }
     if (unstable_.empty()) unstable_offset_ = at;
+    // A truncated configuration entry is no longer in force (thesis §4.1).
+    while (!configs_.empty() && configs_.back().first >= at) configs_.pop_back();
+    for (auto it = entries.begin() + from; it != entries.end(); ++it) track_config(*it);
     unstable_.insert(unstable_.end(), entries.begin() + from, entries.end());
 }
 
@@ -128,6 +169,7 @@ void RaftLog::commit_to(LogIndex index) {
     if (index <= commit_index_) return;  // commit never moves back
     CABILDO_ASSERT(index <= last_index(), "commit beyond the log");
     commit_index_ = index;
+    fold_committed_configs();
 }
 
 void RaftLog::applied_to(LogIndex index) {
@@ -150,6 +192,9 @@ void RaftLog::restore(const SnapshotMeta& snapshot) {
     unstable_offset_ = snapshot.index + 1;
     commit_index_ = snapshot.index;
     applied_ = snapshot.index;
+    configs_.clear();
+    base_membership_ = snapshot.membership;
+    base_membership_index_ = snapshot.index;
 }
 
 void RaftLog::snapshot_installed() {

@@ -10,6 +10,10 @@
 // shell has installed it (snapshot_installed()): meanwhile the log is
 // empty up to the snapshot's index, whatever the stable log still holds.
 //
+// It also tracks the membership in force: thesis §4.1, a server uses the
+// latest configuration entry in its log, committed or not, so a truncated
+// configuration entry takes the membership back to the one before it.
+//
 // Invariants: first_index() - 1 <= applied <= commit_index <= last_index();
 // unstable entries are consecutive from unstable_offset_; committed entries
 // are never truncated.
@@ -26,7 +30,10 @@ namespace cabildo::raft {
 
 class RaftLog {
 public:
-    RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied);
+    // `membership` is the one in force at `applied`; configuration entries
+    // after it are read from the stable log.
+    RaftLog(const LogReader& stable, LogIndex commit_index, LogIndex applied,
+            Membership membership);
 
     LogIndex first_index() const;
     LogIndex last_index() const;
@@ -72,6 +79,18 @@ public:
     bool has_entries_to_apply() const { return commit_index_ > applied_; }
     std::vector<Entry> entries_to_apply(std::size_t bytes_max) const;
 
+    // The membership in force: the latest configuration entry in the log, or
+    // the one known at start (or from the snapshot installed).
+    const Membership& membership() const;
+    // The index of that configuration entry (or where the known one was
+    // learned: the applied index at start, a snapshot's index).
+    LogIndex membership_index() const;
+    // The latest committed membership (what membership() was before the
+    // pending configuration entry, if there is one).
+    const Membership& committed_membership() const { return base_membership_; }
+    // A configuration entry in the log is not committed yet.
+    bool membership_pending() const { return !configs_.empty(); }
+
     const std::vector<Entry>& unstable() const { return unstable_; }
     // The first index not known to be durable.
     LogIndex first_unstable_index() const {
@@ -82,6 +101,8 @@ public:
 
 private:
     void truncate_and_append(const std::vector<Entry>& entries, std::size_t from);
+    void track_config(const Entry& entry);
+    void fold_committed_configs();
 
     const LogReader& stable_;
     std::optional<SnapshotMeta> pending_snapshot_;
@@ -89,6 +110,9 @@ private:
     LogIndex unstable_offset_;  // index of unstable_[0]; meaningful when non-empty
     LogIndex commit_index_;
     LogIndex applied_;
+    Membership base_membership_;  // in force at base_membership_index_, committed
+    LogIndex base_membership_index_;
+    std::vector<std::pair<LogIndex, Membership>> configs_;  // uncommitted config entries, ascending
 };
 
 }  // namespace cabildo::raft

@@ -48,8 +48,10 @@ void Raft::release_reads_waiting_commit() {
 
 void Raft::check_reads_confirmed() {
     if (pending_reads_.empty()) return;
-    std::vector<std::uint64_t> rounds{read_round_};
-    for (const auto& [id, pr] : progress_) rounds.push_back(pr.read_round_acked);
+    std::vector<std::uint64_t> rounds;
+    for (NodeId id : membership().voters()) {
+        rounds.push_back(id == config_.id ? read_round_ : progress_.at(id).read_round_acked);
+    }
     const std::uint64_t confirmed = quorum_value(std::move(rounds));
     auto first_unconfirmed =
         std::find_if(pending_reads_.begin(), pending_reads_.end(),
@@ -72,7 +74,7 @@ Status Raft::transfer_leadership(NodeId to) {
     CABILDO_ASSERT(!ready_in_flight_, "transfer_leadership() between take_ready() and advance()");
     if (role_ != Role::leader) return Status::not_leader;
     if (to == config_.id) return Status::ok;
-    if (!is_member(to)) return Status::bad_request;
+    if (!is_voter(to)) return Status::bad_request;
     transfer_target_ = to;
     election_elapsed_ = 0;  // the transfer is given up after an election timeout
     Progress& pr = progress_.at(to);
@@ -84,10 +86,12 @@ Status Raft::transfer_leadership(NodeId to) {
     return Status::ok;
 }
 
-// Once the target holds our whole log, tell it to campaign at once.
+// Once the target holds our whole log, tell it to campaign at once. A
+// removed leader then steps down: it has no part in the new membership.
 void Raft::maybe_send_timeout_now(NodeId to) {
     if (transfer_target_ != to || progress_.at(to).match_index != log_.last_index()) return;
     send(Message{.type = MessageType::timeout_now, .to = to});
+    if (removed_leader()) become_follower(term_, node_none);
 }
 
 }  // namespace cabildo::raft

@@ -133,7 +133,9 @@ void Raft::handle_install_snapshot(const Message& m) {
 }
 
 void Raft::handle_append_entries_response(const Message& m) {
-    Progress& pr = progress_.at(m.from);
+    auto it = progress_.find(m.from);
+    if (it == progress_.end()) return;  // not (or no longer) a member
+    Progress& pr = it->second;
     pr.recent_active = true;
     pr.read_round_acked = std::max(pr.read_round_acked, m.read_round);
     check_reads_confirmed();
@@ -148,6 +150,7 @@ void Raft::handle_append_entries_response(const Message& m) {
         pr.become_replicate();
     }
     if (maybe_commit()) {
+        if (role_ != Role::leader) return;  // a removed leader handed over
         broadcast_append_commit();
     } else if (was_paused) {
         send_append(m.from, false);
@@ -179,7 +182,9 @@ void Raft::handle_heartbeat(const Message& m) {
 }
 
 void Raft::handle_heartbeat_response(const Message& m) {
-    Progress& pr = progress_.at(m.from);
+    auto it = progress_.find(m.from);
+    if (it == progress_.end()) return;
+    Progress& pr = it->second;
     pr.recent_active = true;
     pr.probe_sent = false;  // resume a probe whose answer may have been lost
     pr.free_first_inflight_if_full(config_.inflight_appends_max);
@@ -190,13 +195,21 @@ void Raft::handle_heartbeat_response(const Message& m) {
 
 // Raft §5.3, §5.4.2: commit the highest index a majority holds, but only by
 // counting replicas of an entry of the current term.
+// Only the voters in force count, the leader too only if it is one (thesis
+// §4.2.2: a leader removing itself commits with the new voters alone).
 bool Raft::maybe_commit() {
-    std::vector<std::uint64_t> match{persisted_index_};
-    for (const auto& [id, pr] : progress_) match.push_back(pr.match_index);
+    std::vector<std::uint64_t> match;
+    for (NodeId id : membership().voters()) {
+        match.push_back(id == config_.id ? persisted_index_ : progress_.at(id).match_index);
+    }
+    if (match.empty()) return false;
     const LogIndex index = quorum_value(std::move(match));
     if (index <= log_.commit_index() || !log_.match_term(index, term_)) return false;
+    const bool was_pending = log_.membership_pending();
     log_.commit_to(index);
+    if (was_pending && !log_.membership_pending()) sync_progress();
     release_reads_waiting_commit();
+    hand_over_if_removed();
     return true;
 }
 

@@ -26,6 +26,9 @@ enum class Status {
     corrupt,       // stored data is damaged and cannot be repaired safely: stop
     locked,        // another process holds the data directory
     session_expired,  // client side: the cluster no longer remembers the session
+    change_pending,   // a membership change is not committed yet: one at a time
+    lagging,          // a learner too far behind to be promoted
+    no_quorum,        // the change would leave the cluster without a reachable quorum
 };
 
 const char* status_name(Status status);
@@ -83,6 +86,9 @@ inline const char* status_name(Status status) {
     case Status::corrupt: return "corrupt";
     case Status::locked: return "locked";
     case Status::session_expired: return "session_expired";
+    case Status::change_pending: return "change_pending";
+    case Status::lagging: return "lagging";
+    case Status::no_quorum: return "no_quorum";
     }
     return "unknown";
 }

@@ -10,13 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "node/raft/ids.h"
+#include "node/raft/membership.h"
+
 namespace cabildo::raft {
-
-using Term = std::uint64_t;
-using LogIndex = std::uint64_t;
-using NodeId = std::uint64_t;  // 1..; 0 means "none"
-
-constexpr NodeId node_none = 0;
 
 enum class Role : std::uint8_t { follower, pre_candidate, candidate, leader };
 const char* role_name(Role role);
@@ -24,7 +21,9 @@ const char* role_name(Role role);
 enum class EntryType : std::uint8_t {
     normal = 0,  // data is a client command, opaque to the core
     noop = 1,    // appended by a new leader at the start of its term (Raft §8)
+    config = 2,  // data is a whole new Membership (encode_membership); in force once in the log
 };
+constexpr std::uint8_t entry_type_max = 2;
 
 struct Entry {
     Term term = 0;
@@ -51,7 +50,7 @@ struct HardState {
 struct SnapshotMeta {
     LogIndex index = 0;  // 0: no snapshot
     Term term = 0;       // of the entry at index
-    std::vector<NodeId> members{};  // the membership as of index
+    Membership membership{};  // as of index
 
     bool operator==(const SnapshotMeta&) const = default;
 };

@@ -28,7 +28,7 @@ protected:
         message_.from = 1;
         message_.to = 2;
         message_.term = 4;
-        message_.snapshot = {100, 3, {1, 2, 3}};
+        message_.snapshot = {100, 3, raft::voters_membership({1, 2, 3})};
     }
     void TearDown() override { std::filesystem::remove(path_); }
 

@@ -43,7 +43,7 @@ TEST(RaftLog, AppendAfterFindsConflicts) {
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
         MemoryLog stored = MemoryLog::with_terms(c.stored);
-        RaftLog log(stored, 0, 0);
+        RaftLog log(stored, 0, 0, {});
         EXPECT_EQ(log.append_after(c.prev, entries_with_terms(c.prev + 1, c.incoming)),
                   c.want_last_new);
         EXPECT_EQ(terms(log), c.want);
@@ -58,7 +58,7 @@ TEST(RaftLog, AppendAfterFindsConflicts) {
 TEST(RaftLog, FindConflictByTerm) {
     // Raft Figure 7, follower (f): 1 1 1 2 2 2 3 3 3 3 3
     MemoryLog stored = MemoryLog::with_terms({1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3});
-    RaftLog log(stored, 0, 0);
+    RaftLog log(stored, 0, 0, {});
     struct Case {
         const char* name;
         LogIndex index;
@@ -80,7 +80,7 @@ TEST(RaftLog, FindConflictByTerm) {
 
 TEST(RaftLog, UpToDateIsLastTermThenLength) {
     MemoryLog stored = MemoryLog::with_terms({1, 2, 2});
-    RaftLog log(stored, 0, 0);
+    RaftLog log(stored, 0, 0, {});
     EXPECT_TRUE(log.is_up_to_date(3, 2));
     EXPECT_TRUE(log.is_up_to_date(1, 3)) << "higher last term wins even if shorter";
     EXPECT_FALSE(log.is_up_to_date(2, 2));
@@ -89,7 +89,7 @@ TEST(RaftLog, UpToDateIsLastTermThenLength) {
 
 TEST(RaftLog, EntriesHonourCountAndBytes) {
     MemoryLog stored = MemoryLog::with_terms({1, 1, 1});
-    RaftLog log(stored, 0, 0);
+    RaftLog log(stored, 0, 0, {});
     log.append(Entry{2, 4, EntryType::normal, "abcd"});
     log.append(Entry{2, 5, EntryType::normal, "efgh"});
     EXPECT_EQ(log.entries(1, 6, 100, 1 << 20).size(), 5u) << "across durable and unstable";
@@ -100,7 +100,7 @@ TEST(RaftLog, EntriesHonourCountAndBytes) {
 
 TEST(RaftLog, ApplyOnlyCommitted) {
     MemoryLog stored = MemoryLog::with_terms({1, 1, 1, 1});
-    RaftLog log(stored, 1, 0);
+    RaftLog log(stored, 1, 0, {});
     EXPECT_EQ(log.entries_to_apply(1 << 20).size(), 1u);
     log.commit_to(3);
     log.commit_to(2);  // commit never moves back

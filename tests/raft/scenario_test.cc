@@ -243,7 +243,7 @@ TEST(Snapshot, LaggingFollowerIsSentTheSnapshot) {
     c.deliver_if([](const Message& m) { return m.to != 3 && m.from != 3; });
     const LogIndex applied = c.raft(1).status().applied;
     ASSERT_EQ(applied, 21u);
-    SnapshotMeta snapshot{applied, *c.log(1).term_at(applied), {1, 2, 3}};
+    SnapshotMeta snapshot{applied, *c.log(1).term_at(applied), raft::voters_membership({1, 2, 3})};
     c.mutable_log(1).set_snapshot(snapshot);
     c.mutable_log(1).compact(applied - 2);
     EXPECT_EQ(c.log(1).first_index(), applied - 1);
@@ -276,7 +276,7 @@ TEST(Snapshot, OldOrHeldSnapshotIsNotInstalled) {
     ASSERT_EQ(follower.status().commit_index, 2u);
 
     Message old{.type = MessageType::install_snapshot, .from = 1, .to = 2, .term = 1,
-                .snapshot = {1, 1, {1, 2}}};
+                .snapshot = {1, 1, raft::voters_membership({1, 2})}};
     follower.step(old);
     c.process_readies();
     ASSERT_EQ(c.queue().size(), 1u);
@@ -286,7 +286,7 @@ TEST(Snapshot, OldOrHeldSnapshotIsNotInstalled) {
     c.queue().clear();
 
     Message held{.type = MessageType::install_snapshot, .from = 1, .to = 2, .term = 1,
-                 .snapshot = {4, 1, {1, 2}}};
+                 .snapshot = {4, 1, raft::voters_membership({1, 2})}};
     follower.step(held);
     c.process_readies();
     EXPECT_EQ(follower.status().commit_index, 4u);

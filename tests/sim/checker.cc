@@ -165,17 +165,19 @@ void SafetyChecker::on_read(NodeId id, LogIndex read_index, std::uint64_t acked_
     }
 }
 
-void SafetyChecker::check_committed_durable(const std::vector<const test::MemoryLog*>& logs) {
-    if (committed_.empty()) return;
-    const Entry& last = committed_.back();
+void SafetyChecker::on_leader_commit(NodeId id, LogIndex index, Term term,
+                                     const std::vector<NodeId>& voters,
+                                     const std::map<NodeId, const test::MemoryLog*>& logs) {
     std::size_t holders = 0;
-    for (const test::MemoryLog* log : logs) {
+    for (NodeId voter : voters) {
+        const test::MemoryLog& log = *logs.at(voter);
         // A compacted entry is in the node's snapshot (checked to match).
-        if (log->first_index() > last.index || log->term_at(last.index) == last.term) ++holders;
+        if (log.first_index() > index || log.term_at(index) == term) ++holders;
     }
-    if (holders < members_ / 2 + 1) {
-        fail(fmt::format("committed entry {} (term {}) is durable on only {} of {} nodes",
-                         last.index, last.term, holders, members_));
+    if (holders < voters.size() / 2 + 1) {
+        fail(fmt::format("leader {} committed entry {} (term {}) durable on only {} of its {} "
+                         "voters",
+                         id, index, term, holders, voters.size()));
     }
 }
 
@@ -183,7 +185,8 @@ void SafetyChecker::check_committed_durable(const std::vector<const test::Memory
 
 namespace cabildo::sim {
 
-void SafetyChecker::check_node_log(NodeId id, const test::MemoryLog& log) {
+void SafetyChecker::check_node_log(NodeId id, const test::MemoryLog& log,
+                                   LogIndex known_committed) {
     if (log.first_index() > log.snapshot().index + 1) {
         fail(fmt::format("compaction: node {} dropped its log through {} but its latest "
                          "snapshot is at {}: an OS crash would lose the entries between",
@@ -202,7 +205,8 @@ void SafetyChecker::check_node_log(NodeId id, const test::MemoryLog& log) {
                          log.last_index(), log.snapshot().index));
         return;
     }
-    while (held < committed_.size() && holds(held + 1)) ++held;
+    const LogIndex bound = std::min<LogIndex>(committed_.size(), known_committed);
+    while (held < bound && holds(held + 1)) ++held;
 }
 
 }  // namespace cabildo::sim

@@ -9,9 +9,12 @@
 // - Log matching: checked by induction, an entry (index, term) always has the
 //   same command and the same predecessor term, on every node.
 // - Leader completeness: a new leader's log holds every committed entry.
-// - Committed entries are never lost: a majority's durable logs hold the
-//   highest committed entry, and a node that durably held a committed entry
-//   holds it for good (in its log, or compacted into its snapshot).
+// - No commit without a quorum of the membership in force: when a leader
+//   commits, a majority of the voters it uses (its latest configuration
+//   entry, thesis §4.1) hold the entry durably. A node that durably knows an
+//   entry is committed holds it for good (in its log, or compacted into its
+//   snapshot). (One that holds it without knowing may still have it
+//   overwritten by a stale leader of an older term: Raft allows that.)
 // - Compaction: a node drops only entries its latest durable snapshot
 //   covers, so an OS crash (which loses the applied state) can restart it.
 // - State machine safety: no two nodes apply different entries at one index;
@@ -37,7 +40,6 @@ namespace cabildo::sim {
 
 class SafetyChecker {
 public:
-    explicit SafetyChecker(std::size_t members) : members_(members) {}
 
     void on_leader(raft::NodeId id, raft::Term term, const test::MemoryLog& durable_log,
                    const std::vector<raft::Entry>& unstable);
@@ -54,9 +56,16 @@ public:
     void on_write_acked(raft::LogIndex index);
     std::uint64_t acked_index_max() const { return acked_index_max_; }
     void on_read(raft::NodeId id, raft::LogIndex read_index, std::uint64_t acked_index_at_start);
-    void check_committed_durable(const std::vector<const test::MemoryLog*>& logs);
+    // A leader's commit index moved to index (an entry of its term): the
+    // entry must be durable on a majority of the voters it uses.
+    void on_leader_commit(raft::NodeId id, raft::LogIndex index, raft::Term term,
+                          const std::vector<raft::NodeId>& voters,
+                          const std::map<raft::NodeId, const test::MemoryLog*>& logs);
     // After any change to a node's durable log or snapshot.
-    void check_node_log(raft::NodeId id, const test::MemoryLog& log);
+    // known_committed: how far the node durably knows the log is committed
+    // (its synced commit index, its snapshot).
+    void check_node_log(raft::NodeId id, const test::MemoryLog& log,
+                        raft::LogIndex known_committed);
 
     const std::optional<std::string>& violation() const { return violation_; }
     std::uint64_t committed_max() const { return committed_.size(); }
@@ -68,7 +77,6 @@ private:
                         std::uint64_t state);
     const raft::Entry* committed_at(raft::LogIndex index) const;
 
-    std::size_t members_;
     std::map<raft::Term, raft::NodeId> leaders_;
     std::map<raft::NodeId, raft::LogIndex> commit_checked_;  // per node, already compared
     struct EntryId {

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     const auto began = std::chrono::steady_clock::now();
     std::uint64_t committed = 0, acked = 0, reads = 0, crashes = 0, partitions = 0, leaders = 0;
     std::uint64_t liveness_max = 0, snapshots = 0, installs = 0, compactions = 0;
-    std::uint64_t midway = 0, stalls = 0;
+    std::uint64_t midway = 0, stalls = 0, changes = 0;
     for (std::uint64_t seed = start; seed < start + seeds; ++seed) {
         current_seed = seed;
         const cabildo::sim::SimReport r = cabildo::sim::run_simulation(seed, options);
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
         compactions += r.compactions;
         midway += r.crashes_midway;
         stalls += r.storage_stalls;
+        changes += r.membership_changes;
         liveness_max = std::max(liveness_max, r.liveness_ticks);
     }
     const double seconds =
@@ -78,5 +79,6 @@ int main(int argc, char** argv) {
                compactions, installs);
     fmt::print("ready cycle: {} crashes inside it, {} stalls on failed storage\n", midway,
                stalls);
+    fmt::print("membership: {} changes (add, promote, remove)\n", changes);
     return 0;
 }

@@ -40,6 +40,7 @@ struct Profile {
     // a few ticks, before its no-op replicates. That churn is what Figure 8's
     // histories are made of.
     std::uint64_t new_leader_fault_per_mille = 0;
+    std::uint64_t membership_per_mille = 0;  // per tick: the leader changes the membership
 };
 
 // The state machine is a hash of every entry applied, in order: two nodes
@@ -63,6 +64,7 @@ struct SimNode {
     raft::HardState synced_hard_state;  // durable
     LogIndex applied = 0;        // durable, with the state machine, but an OS
     std::uint64_t state = 0;     // crash may take both back to the snapshot
+    raft::Membership membership;  // as of applied (the state machine's)
     std::uint64_t snapshot_state = 0;  // durable: the state of log.snapshot()
     // Snapshot data that arrived with install_snapshot messages, until the
     // core asks to install it (lost in a crash, like any received message).
@@ -130,6 +132,9 @@ private:
     void partition();
     void isolate(NodeId isolated);
     void fault_new_leader();
+    void change_membership();
+    std::optional<raft::Membership> next_membership(const raft::Membership& now);
+    void check_leader_commit(SimNode& node, Term leader_term, LogIndex commit_before);
     bool run_liveness();
     SimNode* leader();
     SimNode& random_node() { return nodes_[rng_.uniform(nodes_.size())]; }
@@ -160,6 +165,7 @@ private:
     bool check_quorum_ = true;
     std::size_t entries_per_append_max_ = 64;
     std::size_t inflight_appends_max_ = 8;
+    std::size_t voters_at_start_ = 0;
     SimReport report_;
 };
 
@@ -215,18 +221,23 @@ private:
 };
 
 Simulation::Simulation(std::uint64_t seed, const SimOptions& options)
-    : options_(options), rng_(seed), network_(rng_), checker_(0) {
+    : options_(options), rng_(seed), network_(rng_) {
     report_.seed = seed;
     const std::size_t sizes[] = {3, 5, 7};
-    const std::size_t n = options.nodes != 0 ? options.nodes : sizes[rng_.uniform(3)];
-    report_.nodes = n;
-    checker_ = SafetyChecker(n);
+    voters_at_start_ = options.nodes != 0 ? options.nodes : sizes[rng_.uniform(3)];
+    report_.nodes = voters_at_start_;
     choose_profile();
-    nodes_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
+    // Spare nodes start empty, outside the membership, as a node started
+    // with --join does: the membership changes may add them.
+    const std::size_t spares = profile_.membership_per_mille == 0 ? 0 : 1 + rng_.uniform(2);
+    std::vector<NodeId> voters;
+    for (std::size_t i = 0; i < voters_at_start_; ++i) voters.push_back(i + 1);
+    nodes_.resize(voters_at_start_ + spares);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
         nodes_[i].id = i + 1;
         nodes_[i].rng = std::make_unique<raft::Rng>(rng_.uniform(UINT64_MAX));
         nodes_[i].tick_phase = rng_.uniform(tick_units);
+        if (i < voters_at_start_) nodes_[i].membership = raft::voters_membership(voters);
     }
     for (SimNode& node : nodes_) start(node);
 }
@@ -250,6 +261,8 @@ void Simulation::choose_profile() {
     profile_.read_per_mille = rng_.uniform(40);
     profile_.transfer_per_mille = rng_.uniform(2) * 5;
     profile_.new_leader_fault_per_mille = leader_faults[rng_.uniform(3)];
+    const std::uint64_t memberships[] = {0, 0, 20, 80};
+    profile_.membership_per_mille = memberships[rng_.uniform(4)];
     const std::uint64_t snapshots[] = {0, 20, 100};
     const LogIndex trailing[] = {0, 3, 20};
     const LogIndex snapshot_entries[] = {1, 4, 16};
@@ -268,7 +281,8 @@ void Simulation::choose_profile() {
 raft::Config Simulation::node_config(const SimNode& node) const {
     raft::Config config;
     config.id = node.id;
-    for (const SimNode& n : nodes_) config.members.push_back(n.id);
+    config.membership = node.membership;
+    config.promote_lag_max = 5;
     config.election_timeout_ticks = 10;
     config.heartbeat_interval_ticks = 1;
     config.pre_vote = pre_vote_;
@@ -304,9 +318,10 @@ void Simulation::crash(SimNode& node) {
     node.crash_in.reset();
     node.received_snapshots.clear();
     node.writing.reset();
-    if (rng_.chance(1, 2)) {
+    if (rng_.chance(1, 2) && node.log.snapshot().index > 0) {
         node.applied = node.log.snapshot().index;
         node.state = node.snapshot_state;
+        node.membership = node.log.snapshot().membership;
         trace("node {} lost its applied state: back to snapshot {}", node.id, node.applied);
     }
     node.restart_at = now_ + tick_units * (1 + rng_.uniform(restart_ticks_max));
@@ -330,6 +345,7 @@ void Simulation::step_unit(bool faults) {
     if (faults) {
         inject_faults();
         fault_new_leader();
+        change_membership();
     }
     for (SimNode& n : nodes_) {
         if (!n.raft && now_ >= n.restart_at) {
@@ -358,10 +374,10 @@ void Simulation::step_unit(bool faults) {
         const bool crash_midway = faults && rng_.chance(profile_.crash_per_mille, 10000);
         process_ready(n, crash_midway);
     }
-    std::vector<const test::MemoryLog*> logs;
-    for (const SimNode& n : nodes_) logs.push_back(&n.log);
-    checker_.check_committed_durable(logs);
-    for (const SimNode& n : nodes_) checker_.check_node_log(n.id, n.log);
+    for (const SimNode& n : nodes_) {
+        checker_.check_node_log(
+            n.id, n.log, std::max(n.synced_hard_state.commit_index, n.log.snapshot().index));
+    }
 }
 
 void Simulation::deliver() {
@@ -374,8 +390,11 @@ void Simulation::deliver() {
         }
         trace("deliver {} {}->{} term {}{}", raft::message_type_name(m.type), m.from, m.to, m.term,
               m.granted ? " granted" : "");
+        const Term leader_term = to.raft->role() == Role::leader ? to.raft->term() : 0;
+        const LogIndex commit_before = to.raft->status().commit_index;
         to.raft->step(m);
         to.raft->check_invariants();
+        check_leader_commit(to, leader_term, commit_before);
     }
 }
 
@@ -397,6 +416,8 @@ void Simulation::tick_nodes(bool faults) {
 // step of it (or right after it).
 void Simulation::process_ready(SimNode& node, bool crash_midway) {
     if (crash_midway) node.crash_in = rng_.uniform(8);
+    const Term leader_term = node.raft->role() == Role::leader ? node.raft->term() : 0;
+    const LogIndex commit_before = node.raft->status().commit_index;
     std::optional<Error> error;
     try {
         error = node.cycle->run([] { return false; });
@@ -418,6 +439,25 @@ void Simulation::process_ready(SimNode& node, bool crash_midway) {
         return;
     }
     node.raft->check_invariants();
+    check_leader_commit(node, leader_term, commit_before);
+}
+
+// No commit without a quorum of the membership in force: when a leader's
+// commit index moves, the entry there is durable on a majority of the
+// voters it uses (the leader counts only if it is one of them). A leader
+// that hears of a newer term meanwhile learned the commit as a follower.
+void Simulation::check_leader_commit(SimNode& node, Term leader_term, LogIndex commit_before) {
+    const LogIndex commit = node.raft->status().commit_index;
+    if (leader_term == 0 || node.raft->term() != leader_term || commit <= commit_before ||
+        stopped()) {
+        return;
+    }
+    trace("leader {} commits through {}", node.id, commit);
+    // §5.4.2: a leader commits by counting entries of its own term only.
+    std::map<NodeId, const test::MemoryLog*> logs;
+    for (const SimNode& n : nodes_) logs.emplace(n.id, &n.log);
+    checker_.on_leader_commit(node.id, commit, node.raft->term(), node.raft->membership().voters(),
+                              logs);
 }
 
 // The crash planned for this Ready strikes at this step: it happens before
@@ -510,6 +550,7 @@ void Simulation::install_snapshot(SimNode& node, const raft::SnapshotMeta& snaps
     checker_.on_snapshot_installed(node.id, node.applied, snapshot, it->second);
     node.log.install(snapshot);
     node.applied = snapshot.index;
+    node.membership = snapshot.membership;
     node.state = it->second;
     node.snapshot_state = it->second;
     node.received_snapshots.clear();
@@ -525,8 +566,8 @@ void Simulation::take_snapshot(SimNode& node) {
     if (node.writing || !node::snapshot_due(policy, node.applied, node.log.snapshot().index, 0, 0)) {
         return;
     }
-    raft::SnapshotMeta snapshot{node.applied, *node.log.term_at(node.applied), {}};
-    for (const SimNode& n : nodes_) snapshot.members.push_back(n.id);
+    const raft::SnapshotMeta snapshot{node.applied, *node.log.term_at(node.applied),
+                                      node.membership};
     node.writing = SimNode::Writing{snapshot, node.state, now_ + rng_.uniform(5 * tick_units)};
 }
 
@@ -563,6 +604,7 @@ void Simulation::apply(SimNode& node, std::span<const Entry> entries) {
         checker_.on_apply(node.id, node.applied, e);
         node.applied = e.index;
         node.state = apply_to_state(node.state, e);
+        if (e.type == raft::EntryType::config) node.membership = *raft::decode_membership(e.data);
         checker_.on_state(node.id, e.index, node.state);
         auto it = writes_.find({node.id, e.index});
         if (it == writes_.end()) continue;
@@ -615,6 +657,45 @@ void Simulation::inject_faults() {
         }
     }
     if (!network_.partitioned() && rng_.chance(profile_.partition_per_mille, 1000)) partition();
+}
+
+// The leader is asked for one change: add a learner or a voter, promote a
+// learner, or remove any member, itself included. The core refuses what it
+// must (a change pending, a lagging learner, no quorum left).
+void Simulation::change_membership() {
+    if (now_ % tick_units != 0 || !rng_.chance(profile_.membership_per_mille, 1000)) return;
+    SimNode* l = leader();
+    if (l == nullptr) return;
+    const std::optional<raft::Membership> next = next_membership(l->raft->membership());
+    if (!next) return;
+    const raft::ChangeResult r = l->raft->propose_membership(*next);
+    std::string text;
+    for (const raft::Member& m : next->members) text += fmt::format(" {}{}", m.id, m.learner ? "L" : "");
+    trace("node {} proposes membership{}: {} {}", l->id, text, status_name(r.status), r.detail);
+    if (r.status == Status::ok) ++report_.membership_changes;
+}
+
+std::optional<raft::Membership> Simulation::next_membership(const raft::Membership& now) {
+    raft::Membership next = now;
+    std::vector<NodeId> outside, learners;
+    for (const SimNode& n : nodes_) {
+        if (!now.contains(n.id)) outside.push_back(n.id);
+    }
+    for (const raft::Member& m : now.members) {
+        if (m.learner) learners.push_back(m.id);
+    }
+    switch (rng_.uniform(4)) {
+    case 0:
+    case 1:
+        if (outside.empty()) return std::nullopt;
+        next.put(raft::Member{outside[rng_.uniform(outside.size())], rng_.chance(3, 4), {}});
+        return next;
+    case 2:
+        if (learners.empty()) return std::nullopt;
+        next.put(raft::Member{learners[rng_.uniform(learners.size())], false, {}});
+        return next;
+    default: next.erase(now.members[rng_.uniform(now.members.size())].id); return next;
+    }
 }
 
 void Simulation::fault_new_leader() {
@@ -675,7 +756,14 @@ bool Simulation::run_liveness() {
     network_.set_faults(NetworkFaults{profile_.network.delay_max, 0, 0});
     for (SimNode& n : nodes_) n.restart_at = now_;
     const std::uint64_t healed_at = now_;
-    const std::uint64_t deadline = now_ + options_.liveness_ticks_max * tick_units;
+    // A member added late may have to receive the whole log, and the
+    // slowest profile moves one entry per round trip (up to 3 ticks).
+    LogIndex catch_up = 0;
+    if (profile_.membership_per_mille > 0) {
+        for (const SimNode& n : nodes_) catch_up = std::max(catch_up, n.log.last_index());
+    }
+    const std::uint64_t deadline =
+        now_ + (options_.liveness_ticks_max + 3 * catch_up) * tick_units;
     std::optional<std::pair<LogIndex, Term>> probe;
     while (now_ < deadline && !stopped()) {
         step_unit(false);
@@ -686,8 +774,10 @@ bool Simulation::run_liveness() {
             if (r.status == Status::ok) probe = {{r.index, r.term}};
         }
         if (!probe) continue;
-        bool everywhere = true;
+        bool everywhere = l != nullptr;
         for (const SimNode& n : nodes_) {
+            if (!everywhere) break;
+            if (!l->raft->membership().contains(n.id)) continue;  // not a member now
             // Compacted away is fine: it is then in the node's snapshot.
             const bool held = n.log.first_index() > probe->first ||
                               n.log.term_at(probe->first) == probe->second;

@@ -1,6 +1,7 @@
 // Simulation: a whole Raft cluster in one process, driven by one seed.
 //
-// N cores (3, 5 or 7) run over a SimNetwork that delays, drops, duplicates
+// N cores (3, 5 or 7 voters, and in some seeds one or two spare nodes that
+// start empty outside the membership) run over a SimNetwork that delays, drops, duplicates
 // and reorders messages and forms and heals partitions (symmetric, one-way,
 // isolate-the-leader, minority/majority). Nodes crash, losing everything not
 // yet persisted, and restart from what was. A client proposes commands and
@@ -18,6 +19,9 @@
 // their logs by the node's rule (raft::compaction_index), so lagging and
 // restarted followers catch up through InstallSnapshot; half the crashes
 // are OS crashes that lose the applied state back to the latest snapshot.
+//
+// The leader changes the membership at random (add a learner or a voter,
+// promote, remove any member, itself included), one server at a time.
 //
 // Time is a counter of units; a tick is tick_units of them. Nothing reads a
 // clock, so a seed replays exactly.
@@ -56,6 +60,7 @@ struct SimReport {
     std::uint64_t snapshots_taken = 0;
     std::uint64_t snapshots_installed = 0;
     std::uint64_t compactions = 0;
+    std::uint64_t membership_changes = 0;  // proposed and taken by a leader
     std::uint64_t crashes_midway = 0;  // inside the Ready cycle, between two of its steps
     std::uint64_t storage_stalls = 0;  // Readies that storage failed, retried later
     std::uint64_t liveness_ticks = 0;  // ticks from heal to the liveness command on every node

@@ -80,7 +80,7 @@ void wait_deleted(const std::string& dir) {
 
 SnapshotInfo take(Storage& storage) {
     const std::string part = storage.snapshot_part_path();
-    auto info = write_snapshot(storage.databases(), 1, {1, 2, 3}, part, nullptr);
+    auto info = write_snapshot(storage.databases(), 1, raft::voters_membership({1, 2, 3}), part, nullptr);
     EXPECT_TRUE(info.ok()) << info.error().detail;
     auto adopted = storage.adopt_snapshot(part, *info);
     EXPECT_TRUE(adopted.ok()) << adopted.error().detail;
@@ -94,7 +94,7 @@ TEST(SnapshotTest, FileHoldsTheStateAndInstallsElsewhere) {
     const SnapshotInfo info = take(*source);
     EXPECT_EQ(info.meta.index, 1500u);
     EXPECT_EQ(info.meta.term, term);
-    EXPECT_EQ(info.meta.members, (std::vector<raft::NodeId>{1, 2, 3}));
+    EXPECT_EQ(info.meta.membership, raft::voters_membership({1, 2, 3}));
     EXPECT_EQ(info.keys, source->key_count());
     EXPECT_EQ(info.state_hash, source->state_hash());
     auto header = read_snapshot_header(*source->snapshot_path());
@@ -331,7 +331,7 @@ TEST(SnapshotTest, FullDiskDuringASnapshotLeavesNothingAndChangesNothing) {
     const std::uint64_t hash = storage->state_hash();
     {
         testing::FileSizeLimit limit(64 << 10);  // the snapshot needs more: EFBIG, as ENOSPC
-        auto info = write_snapshot(storage->databases(), 1, {1}, storage->snapshot_part_path(),
+        auto info = write_snapshot(storage->databases(), 1, raft::voters_membership({1}), storage->snapshot_part_path(),
                                    nullptr);
         ASSERT_FALSE(info.ok());
         EXPECT_EQ(info.error().status, Status::storage_full) << info.error().detail;
@@ -352,7 +352,7 @@ TEST(SnapshotTest, ARateLimitsHowFastTheFileIsWritten) {
     fill(*storage, 3000, 3000);
     const std::string part = storage->snapshot_part_path();
     const auto start = std::chrono::steady_clock::now();
-    auto info = write_snapshot(storage->databases(), 1, {1}, part, nullptr, 1000000);
+    auto info = write_snapshot(storage->databases(), 1, raft::voters_membership({1}), part, nullptr, 1000000);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ASSERT_TRUE(info.ok()) << info.error().detail;
@@ -366,7 +366,7 @@ TEST(SnapshotTest, CancelledSnapshotLeavesNothing) {
     fill(*storage, 3000, 3000);
     std::atomic<bool> cancel{true};
     auto info =
-        write_snapshot(storage->databases(), 1, {1}, storage->snapshot_part_path(), &cancel);
+        write_snapshot(storage->databases(), 1, raft::voters_membership({1}), storage->snapshot_part_path(), &cancel);
     ASSERT_FALSE(info.ok());
     EXPECT_EQ(info.error().status, Status::dropped);
     EXPECT_FALSE(std::filesystem::exists(storage->snapshot_part_path() + ".part"));

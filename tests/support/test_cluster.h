@@ -32,7 +32,7 @@ public:
             n.hard_state.term = term;
             raft::Config config;
             config.id = i + 1;
-            config.members = members;
+            config.membership = raft::voters_membership(members);
             if (tweak) tweak(config);
             n.rng = std::make_unique<raft::Rng>(i + 1);
             n.raft = std::make_unique<raft::Raft>(config, n.hard_state, n.log, *n.rng);

@@ -96,8 +96,15 @@ std::vector<MessageCase> message_cases() {
     cases.push_back({"heartbeat_response", heartbeat_response});
     cases.push_back({"timeout_now", make_message(MessageType::timeout_now)});
     Message install = make_message(MessageType::install_snapshot);
-    install.snapshot = raft::SnapshotMeta{41, 2, {1, 2, 3}};
+    install.snapshot = raft::SnapshotMeta{41, 2, raft::voters_membership({1, 2, 3})};
+    install.snapshot.membership.put(raft::Member{4, true, "10.0.0.4:7000"});
     cases.push_back({"install_snapshot", install});
+    Message config = make_message(MessageType::append_entries);
+    config.prev_log_index = 9;
+    config.prev_log_term = 2;
+    config.entries = {raft::Entry{3, 10, raft::EntryType::config,
+                                  raft::encode_membership(install.snapshot.membership)}};
+    cases.push_back({"append_entries with a configuration entry", config});
     return cases;
 }
 
@@ -223,8 +230,10 @@ std::vector<RejectCase> reject_cases() {
          Status::bad_request, "term 5"},
         {"entry_term_0", append_with({entry_bytes(0, 1, 0, mp_bin(""))}, 0), Status::bad_request,
          "term 0"},
-        {"entry_type_2", append_with({entry_bytes(7, 5, 2, mp_bin(""))}), Status::bad_request,
+        {"entry_type_3", append_with({entry_bytes(7, 5, 3, mp_bin(""))}), Status::bad_request,
          "entry type"},
+        {"config_entry_not_a_membership", append_with({entry_bytes(7, 5, 2, mp_bin("x"))}),
+         Status::bad_request, "not a membership"},
         {"entry_data_str", append_with({entry_bytes(7, 5, 0, mp_str("a"))}), Status::bad_request,
          "entry data"},
         {"entry_3_elements", append_with({mp_array({mp_uint(7), mp_uint(5), mp_uint(0)})}),
