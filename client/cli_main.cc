@@ -17,6 +17,7 @@
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
 #include "client/client.h"
+#include "client/member_command.h"
 #include "client/snapshot_command.h"
 #include "client/bench/bench_command.h"
 #include "client/watch_command.h"
@@ -119,6 +120,8 @@ struct Runners {
     cabildo::client::CliRunner watch;
     cabildo::client::CliRunner snapshot;
     cabildo::client::CliRunner bench;
+    cabildo::client::CliRunner member;
+    cabildo::client::CliRunner transfer_leader;
 };
 
 int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners) {
@@ -131,6 +134,10 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
         return runners.snapshot(common);
     if (command == "bench")
         return runners.bench(common);
+    if (command == "member")
+        return runners.member(common);
+    if (command == "transfer-leader")
+        return runners.transfer_leader(common);
     Client client(client_options(args));
     const CliOutput output{stdout, stderr, args.json};
     const Consistency consistency =
@@ -159,7 +166,9 @@ int main(int argc, char** argv) {
     add_commands(app, args);
     Runners runners{cabildo::client::add_watch_command(app),
                     cabildo::client::add_snapshot_command(app),
-                    cabildo::client::add_bench_command(app)};
+                    cabildo::client::add_bench_command(app),
+                    cabildo::client::add_member_command(app),
+                    cabildo::client::add_transfer_leader_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -90,6 +90,13 @@ public:
     // status() of every configured endpoint, asked in parallel; in endpoint order.
     std::vector<std::pair<std::string, Result<wire::NodeStatus>>> cluster_status();
 
+    // member_list, member_add/promote/remove, transfer_leader: to the
+    // leader (member_list: any node), retried as a read is; the reply holds
+    // the membership.
+    Result<wire::ClientReply> membership(wire::ClientRequest request) {
+        return read(std::move(request));
+    }
+
     const ClientOptions& options() const { return options_; }
     const Session& session() const { return session_; }
     // Where the next request goes first (the leader, once known).

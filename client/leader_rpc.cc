@@ -62,6 +62,14 @@ Status status_for_error_code(std::string_view code) {
         return Status::bad_request;
     if (code == wire::error_session_expired)
         return Status::session_expired;
+    if (code == wire::error_not_found)
+        return Status::not_found;
+    if (code == wire::error_change_pending)
+        return Status::change_pending;
+    if (code == wire::error_lagging)
+        return Status::lagging;
+    if (code == wire::error_no_quorum)
+        return Status::no_quorum;
     return Status::io_error;  // internal, and codes newer than this client
 }
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "node/data_check.h"
+#include "node/join.h"
 #include "node/node.h"
 
 namespace {
@@ -58,6 +59,11 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
     app.add_option("--member", members,
                    "a member as id=host:port (repeat for each, this node included); its ports "
                    "are peer=port, client=port+1, pub=port+2, pull=port+3");
+    app.add_option("--join", config.join,
+                   "instead of --member: learn the membership from these members (host:port, "
+                   "repeat or comma-separate); for a node added with `cabildo member add`, which "
+                   "starts empty and catches up from the cluster")
+        ->delimiter(',');
     app.add_option("--cluster-id", config.cluster_id,
                    "the cluster's name, recorded in raft.log; a node refuses another cluster's "
                    "log (default: derived from the --member list)");
@@ -131,6 +137,17 @@ int main(int argc, char** argv) {
         }
         config.members.push_back(*member);
     }
+    if (!config.join.empty() && !config.members.empty()) {
+        std::fprintf(stderr, "cabildo-node: give --member or --join, not both\n");
+        return 2;
+    }
+    if (!config.join.empty()) {
+        if (auto joined = cabildo::node::join_cluster(config, 2000); !joined) {
+            std::fprintf(stderr, "cabildo-node: cannot join: %s\n", joined.error().detail.c_str());
+            return 2;
+        }
+    }
+    config.resolve_self();
     if (auto valid = cabildo::node::validate(config); !valid) {
         std::fprintf(stderr, "cabildo-node: %s\n", valid.error().detail.c_str());
         return 2;

@@ -17,11 +17,13 @@ constexpr int client_hwm = 100000;
 constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTOP), catch up bounded
 
 // The membership as of the applied index: the last configuration entry the
-// state machine applied, or else the bootstrap members of the flags.
+// state machine applied, or else the bootstrap members of the flags. A node
+// that joins has none: it learns the membership from its log, as sent.
 raft::Config raft_config(const NodeConfig& config, const storage::Storage& storage) {
     raft::Config c;
     c.id = config.id;
-    c.membership = storage.applied_membership().value_or(config.membership());
+    c.membership = storage.applied_membership().value_or(
+        config.join.empty() ? config.membership() : raft::Membership{});
     const raft::LogIndex applied = storage.applied_index();
     c.election_timeout_ticks = config.election_ticks;
     c.heartbeat_interval_ticks = config.heartbeat_ticks;
@@ -59,6 +61,15 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
     snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
     snapshot_sender_.set_rate(config_.snapshot_rate_mb * 1000000);
     open_sockets();
+    const raft::Membership applied = storage_->applied_membership().value_or(
+        config_.join.empty() ? config_.membership() : raft::Membership{});
+    was_member_ = applied.contains(config_.id);
+    sync_membership();
+    if (!raft_.membership().empty() && !raft_.membership().contains(config_.id)) {
+        spdlog::warn("node {}: not in the membership its log holds (index {}): it waits to be "
+                     "added; if it was removed, it has no part in the cluster",
+                     config_.id, raft_.membership_index());
+    }
     // What the last run left uncompacted (a log reopens at its oldest
     // segment's start).
     cycle_.compact(config_.snapshot_trailing);
@@ -150,8 +161,26 @@ void Node::open_sockets() {
     pull_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     pull_.set(zmq::sockopt::rcvhwm, client_hwm);
     pull_.bind(self.pull_endpoint());
+    update_member_links();
+}
+
+// A DEALER to each other member's client endpoint (forwarding) and a PUSH
+// to its PULL endpoint, following the membership.
+void Node::update_member_links() {
+    const auto gone = [&](raft::NodeId id, const std::string& endpoint) {
+        const Member* m = config_.member(id);
+        return m == nullptr || m->client_endpoint() != endpoint;
+    };
+    for (auto it = forward_dealers_.begin(); it != forward_dealers_.end();) {
+        if (gone(it->first, it->second.get(zmq::sockopt::last_endpoint))) {
+            forward_pushes_.erase(it->first);
+            it = forward_dealers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
     for (const Member& m : config_.members) {
-        if (m.id == config_.id) continue;
+        if (m.id == config_.id || forward_dealers_.count(m.id) != 0) continue;
         zmq::socket_t dealer(context_, zmq::socket_type::dealer);
         dealer.set(zmq::sockopt::linger, 0);
         dealer.set(zmq::sockopt::sndhwm, client_hwm);
@@ -165,6 +194,7 @@ void Node::open_sockets() {
         push.connect(m.pull_endpoint());
         forward_pushes_.emplace(m.id, std::move(push));
     }
+    poll_items_.clear();  // rebuilt with the dealers as they are now
 }
 
 int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage) {
@@ -174,6 +204,7 @@ int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storag
     for (;;) {
         // SIGTERM: a leader hands over first, its loop running meanwhile.
         if (stop.load() && !handing_off()) break;
+        if (removed_and_done()) break;
         if (fail_storage != nullptr && fail_storage->load() != storage_failing_) {
             storage_failing_ = fail_storage->load();
             spdlog::warn("node {}: fault injection: storage commits {}", config_.id,
@@ -232,6 +263,8 @@ void Node::turn(const std::atomic<bool>& stop) {
     const Clock::time_point now = Clock::now();
     run_ticks(now);
     process_ready();
+    sync_membership();
+    poll_transfers(now);
     pump_transfers(now);
     poll_snapshot(now);
     maybe_take_snapshot(now);
@@ -343,7 +376,9 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.applied_index = storage_->applied_index();
     status.last_index = s.last_index;
     status.state_hash = with_hash ? storage_->state_hash() : 0;
-    for (const Member& m : config_.members) status.members.push_back({m.id, m.client_endpoint()});
+    for (const Member& m : config_.members) {
+        status.members.push_back({m.id, m.client_endpoint(), m.address(), m.learner, 0});
+    }
     status.recovering = recovering();
     status.recovering_to = status.recovering ? recovering_to_ : 0;
     status.requests_pending = requests_pending();

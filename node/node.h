@@ -87,6 +87,7 @@ private:
 
     // node.cc: sockets and the loop.
     void open_sockets();
+    void update_member_links();
     void turn(const std::atomic<bool>& stop);
     bool handing_off();
     // Handed over and about to exit: new requests are sent to the leader.
@@ -151,6 +152,18 @@ private:
     void poll_staging();
     Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot) override;
     void serve_snapshot_read(const Pending& pending);
+
+    // node_members.cc: the membership, member_* and transfer_leader.
+    void sync_membership();
+    void note_applied_membership(const raft::Membership& membership, raft::LogIndex index);
+    bool removed_and_done();
+    wire::MembershipInfo membership_info() const;
+    void serve_member_list(const Pending& pending);
+    void start_change(Pending pending, const zmq::message_t& body, bool forwarded);
+    Result<raft::Membership> next_membership(const wire::ClientRequest& request) const;
+    void answer_change(Pending pending, const Applied& applied);
+    void start_transfer(Pending pending, const zmq::message_t& body, bool forwarded);
+    void poll_transfers(Clock::time_point now);
 
     // node_forward.cc: forwarding to the leader, in batches.
     static constexpr std::size_t forward_batch_max = 64;  // requests or replies per message
@@ -236,6 +249,16 @@ private:
     Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
     Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most
     int storage_failing_ = 0;  // the fault-injection state last applied
+    raft::Membership membership_seen_;  // members linked: the latest and the committed ones
+    raft::Membership latest_seen_;      // the core's latest, as last logged
+    bool was_member_ = false;     // an applied membership (or the bootstrap) held this node
+    raft::LogIndex removed_at_ = 0;  // the applied configuration entry that removed it
+    Clock::time_point removed_seen_at_;  // when the loop first found it removed and idle
+    struct Transfer {
+        Pending pending;
+        raft::NodeId target = raft::node_none;
+    };
+    std::vector<Transfer> transfers_;  // transfer_leader requests under way
 };
 
 }  // namespace cabildo::node

@@ -8,9 +8,19 @@
 namespace cabildo::node {
 
 const Member& NodeConfig::self() const {
-    const Member* m = member(id);
-    CABILDO_ASSERT(m != nullptr, "this node is not a member (validate() first)");
-    return *m;
+    CABILDO_ASSERT(self_member.id == id, "self_member not set (resolve_self() first)");
+    return self_member;
+}
+
+void NodeConfig::resolve_self() {
+    if (const Member* m = member(id)) self_member = *m;
+}
+
+std::optional<Member> member_from(const raft::Member& member) {
+    auto parsed = parse_member(std::to_string(member.id) + "=" + member.context);
+    if (!parsed) return std::nullopt;
+    parsed->learner = member.learner;
+    return *parsed;
 }
 
 const Member* NodeConfig::member(raft::NodeId member_id) const {
@@ -20,6 +30,7 @@ const Member* NodeConfig::member(raft::NodeId member_id) const {
 }
 
 std::uint64_t NodeConfig::cluster_number() const {
+    if (joined_cluster != 0) return joined_cluster;
     std::string text = cluster_id;
     if (text.empty()) {
         std::vector<Member> sorted = members;

@@ -6,6 +6,7 @@
 // file only holds the result and validates it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,13 @@ struct NodeConfig {
     // log of another cluster. Empty: derived from the members (ids and
     // addresses), so nodes started with one member list agree.
     std::string cluster_id;
+    // --join: members' host:port to learn the membership from (a node that
+    // starts empty, added with `cabildo member add`); then the cluster's id
+    // as they answered it (0: not joined this way).
+    std::vector<std::string> join;
+    std::uint64_t joined_cluster = 0;
+    // This node's own endpoints, fixed for its life (members changes).
+    Member self_member;
 
     int tick_ms = 10;
     int election_ticks = 30;   // election timeout drawn from [30, 60) ticks: 300-600 ms
@@ -70,6 +78,7 @@ struct NodeConfig {
     std::string log_level = "info";
 
     const Member& self() const;
+    void resolve_self();  // self_member := the member with this id
     // The 64-bit number of cluster_id (FNV-1a of its text, or of the
     // sorted member list when it is empty), never 0.
     std::uint64_t cluster_number() const;
@@ -82,6 +91,9 @@ struct NodeConfig {
 
 // Parses "id=host:port".
 Result<Member> parse_member(const std::string& text);
+// A member of the core's membership (context "host:port"); nullopt if the
+// context is not an address.
+std::optional<Member> member_from(const raft::Member& member);
 // Checks ids, ports and timing; the error says what is wrong.
 Result<bool> validate(const NodeConfig& config);
 

@@ -37,6 +37,7 @@ bool Node::is_batch_marker(const zmq::message_t& frame) {
 bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::message_t& body,
                    Clock::time_point deadline) {
     const raft::NodeId leader = raft_.leader();
+    if (forward_dealers_.count(leader) == 0) return false;  // its address is not known
     const std::uint64_t forward_id = next_forward_id_++;
     std::string id_frame(sizeof forward_id, '\0');
     std::memcpy(id_frame.data(), &forward_id, sizeof forward_id);
@@ -55,7 +56,8 @@ void Node::flush_forwards() {
         if (batch.forward_ids.empty()) continue;
         std::string last = std::move(batch.frames.back());
         batch.frames.pop_back();
-        if (!send_frames(forward_dealers_.at(leader), batch.frames, last)) {
+        auto dealer = forward_dealers_.find(leader);
+        if (dealer == forward_dealers_.end() || !send_frames(dealer->second, batch.frames, last)) {
             for (std::uint64_t forward_id : batch.forward_ids) {
                 auto it = forwards_.find(forward_id);
                 if (it == forwards_.end()) continue;

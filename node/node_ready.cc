@@ -83,6 +83,7 @@ Result<bool> Node::apply(std::span<const raft::Entry> entries) {
     // those events went out when they first committed, and watch_from
     // serves them exactly.
     for (const Applied& a : staged->applied) {
+        if (a.membership) note_applied_membership(*a.membership, a.index);
         answer_write(a);
         if (a.index > recovering_to_ && !a.event.empty()) {
             send_frames(pub_, {wire::event_topic(a.key)}, a.event);
@@ -102,6 +103,10 @@ void Node::answer_write(const Applied& applied) {
     if (it == writes_.end()) return;
     Pending pending = std::move(it->second);
     writes_.erase(it);
+    if (wire::is_member_change(pending.request.op)) {
+        answer_change(std::move(pending), applied);
+        return;
+    }
     if (applied.term != pending.term || !applied.is_command) {
         // Another leader's entry won this index: ours was never applied.
         reply_error(pending.envelope, wire::error_unavailable,

@@ -95,6 +95,11 @@ void Node::dispatch(Inbound inbound) {
     switch (pending.request.op) {
     case wire::Op::watch_from: serve_watch(pending); return;
     case wire::Op::snapshot_read: serve_snapshot_read(pending); return;
+    case wire::Op::member_list: serve_member_list(pending); return;
+    case wire::Op::member_add:
+    case wire::Op::member_promote:
+    case wire::Op::member_remove: start_change(std::move(pending), body, forwarded); return;
+    case wire::Op::transfer_leader: start_transfer(std::move(pending), body, forwarded); return;
     case wire::Op::get:
     case wire::Op::range:
         if (pending.request.consistency == wire::Consistency::serializable) {
@@ -340,9 +345,10 @@ void Node::handle_push(const zmq::message_t& body) {
     raft::ProposeResult proposed = propose(*request);
     if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
     // Fire-and-forget all the way: a follower passes it to the leader's PULL.
+    auto push = forward_pushes_.find(proposed.leader);
+    if (push == forward_pushes_.end()) return;  // its address is not known
     const std::string_view bytes(static_cast<const char*>(body.data()), body.size());
-    (void)forward_pushes_.at(proposed.leader).send(zmq::buffer(bytes.data(), bytes.size()),
-                                                   zmq::send_flags::dontwait);
+    (void)push->second.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
 }
 
 }  // namespace cabildo::node

@@ -23,43 +23,56 @@ void set_node_link_options(zmq::socket_t& socket) {
 }
 
 PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
-    : config_(config), router_(context, zmq::socket_type::router) {
+    : config_(config), context_(context), router_(context, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
     // A restarted peer reconnects with the same identity: take it over.
     router_.set(zmq::sockopt::router_handover, 1);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::raft_frame_bytes_max));
     router_.set(zmq::sockopt::rcvhwm, peer_hwm);
     router_.bind(config.self().peer_endpoint());
-    const std::string identity = std::to_string(config.id);
-    for (const Member& m : config.members) {
-        if (m.id == config.id) continue;
-        zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    update_members();
+}
+
+// One DEALER per member but this node, at the member's address; a member
+// whose address changed gets a new one.
+void PeerTransport::update_members() {
+    const std::string identity = std::to_string(config_.id);
+    std::erase_if(dealers_, [&](const auto& kv) {
+        const Member* m = config_.member(kv.first);
+        return m == nullptr || m->peer_endpoint() != kv.second.endpoint;
+    });
+    for (const Member& m : config_.members) {
+        if (m.id == config_.id || dealers_.count(m.id) != 0) continue;
+        zmq::socket_t dealer(context_, zmq::socket_type::dealer);
         dealer.set(zmq::sockopt::linger, 0);
         dealer.set(zmq::sockopt::routing_id, identity);
         dealer.set(zmq::sockopt::sndhwm, peer_hwm);
         set_node_link_options(dealer);
         dealer.connect(m.peer_endpoint());
-        dealers_.emplace(m.id, std::move(dealer));
+        dealers_.emplace(m.id, Dealer{std::move(dealer), m.peer_endpoint()});
     }
 }
 
 void PeerTransport::send(const raft::Message& message) {
     auto it = dealers_.find(message.to);
-    CABILDO_ASSERT(it != dealers_.end(), "message to a non-member");
+    if (it == dealers_.end()) {  // a member whose address is not known (yet)
+        ++dropped_;
+        return;
+    }
     const std::string body = wire::encode_message(message);
-    if (!it->second.send(zmq::buffer(body), zmq::send_flags::dontwait)) ++dropped_;
+    if (!it->second.socket.send(zmq::buffer(body), zmq::send_flags::dontwait)) ++dropped_;
 }
 
 bool PeerTransport::send(const wire::SnapshotPiece& piece) {
     auto it = dealers_.find(piece.to);
-    CABILDO_ASSERT(it != dealers_.end(), "snapshot piece to a non-member");
+    if (it == dealers_.end()) return false;
     std::vector<std::string> head{wire::snapshot_marker, wire::encode_snapshot_header(piece)};
     if (piece.kind == wire::SnapshotPieceKind::ack) {
         const std::string header = head[1];
         head.pop_back();
-        return send_frames(it->second, head, header);
+        return send_frames(it->second.socket, head, header);
     }
-    return send_frames(it->second, head, piece.data);
+    return send_frames(it->second.socket, head, piece.data);
 }
 
 std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,

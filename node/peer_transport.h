@@ -38,6 +38,8 @@ public:
     PeerTransport(zmq::context_t& context, const NodeConfig& config);
 
     zmq::socket_t& router() { return router_; }
+    // The config's members changed: link to the new ones, drop the gone.
+    void update_members();
     void send(const raft::Message& message);
     // False if the peer is backlogged (the piece was not sent).
     bool send(const wire::SnapshotPiece& piece);
@@ -61,8 +63,13 @@ public:
 
 private:
     const NodeConfig& config_;
+    zmq::context_t& context_;
     zmq::socket_t router_;
-    std::map<raft::NodeId, zmq::socket_t> dealers_;
+    struct Dealer {
+        zmq::socket_t socket;
+        std::string endpoint;
+    };
+    std::map<raft::NodeId, Dealer> dealers_;
     std::uint64_t rejected_ = 0;  // malformed or spoofed inbound messages
     std::uint64_t dropped_ = 0;   // outbound messages to a backlogged peer
 };

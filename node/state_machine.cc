@@ -12,7 +12,11 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
     std::vector<Applied> applied;
     applied.reserve(entries.size());
     for (const raft::Entry& entry : entries) {
-        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}, {}, {}};
+        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}, {}, {}, {}};
+        if (entry.type == raft::EntryType::config) {
+            a.membership = raft::decode_membership(entry.data);  // checked when it was received
+            if (a.membership) txn->set_membership(*a.membership);
+        }
         if (a.is_command) {
             auto command = wire::decode_command(entry.data.data(), entry.data.size());
             if (command) {

@@ -34,6 +34,7 @@ struct Applied {
     wire::ClientReply reply;  // without id and leader: the caller fills them in
     std::string event;        // encoded wire::Event if the state changed, else empty
     std::string key;          // the key the event is about
+    std::optional<raft::Membership> membership;  // a configuration entry: the new membership
 };
 
 class KvStateMachine {

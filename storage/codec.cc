@@ -50,7 +50,7 @@ raft::Entry decode_entry(raft::LogIndex index, std::string_view bytes) {
     entry.term = decode_entry_term(bytes);
     entry.index = index;
     auto type = static_cast<std::uint8_t>(bytes[u64_bytes]);
-    CABILDO_ASSERT(type <= static_cast<std::uint8_t>(raft::EntryType::noop),
+    CABILDO_ASSERT(type <= raft::entry_type_max,
                    "stored entry has an unknown type");
     entry.type = static_cast<raft::EntryType>(type);
     entry.data.assign(bytes.substr(entry_header_bytes));

@@ -132,6 +132,7 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string& dir, const Log
         const bool last = i + 1 == seqs.size();
         auto opened = log->open_segment(seqs[i], identity);
         if (!opened) return opened.error();
+        if (identity.cluster_id == 0) log->identity_ = log->report_.identity;
         if (last) break;
         // Only the newest segment can end in a torn write: every earlier one
         // was complete and synced before the next was created.
@@ -167,7 +168,9 @@ Result<bool> LogFile::open_segment(std::uint32_t seq, const LogIdentity& identit
     report_.segments = segments_.size();
     if (auto header = read_header(); !header) return header.error();
     const LogIdentity& found = report_.identity;
-    if (found.cluster_id != identity.cluster_id || found.node_id != identity.node_id) {
+    // Cluster 0: whatever cluster the log names (a restart with --join).
+    const bool cluster_ok = identity.cluster_id == 0 || found.cluster_id == identity.cluster_id;
+    if (!cluster_ok || found.node_id != identity.node_id) {
         return Error{Status::bad_request,
                      path + " belongs to node " + std::to_string(found.node_id) + " of cluster " +
                          std::to_string(found.cluster_id) + ", not to node " +

@@ -124,6 +124,7 @@ public:
     const raft::HardState& hard_state() const { return hard_state_; }
     // What recovery at open found and did (torn bytes cut, damage repaired).
     const LogReport& report() const { return report_; }
+    const LogIdentity& identity() const { return identity_; }
     std::uint64_t torn_bytes() const { return report_.torn_bytes; }
 
     // Appends one record and syncs it. entries (consecutive, starting at

@@ -86,6 +86,7 @@ Storage::Storage(std::string path, const Options& options, std::unique_ptr<DirLo
       log_(std::move(log)),
       path_(std::move(path)),
       options_(options) {
+    options_.identity = log_->identity();  // a cluster id of 0 took the log's
     hard_state_ = log_->hard_state();
     read_applied();
 }

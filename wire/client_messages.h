@@ -22,11 +22,16 @@
 namespace cabildo::wire {
 
 // Wire names: "get", "put", "delete", "cas", "range", "status",
-// "watch_from", "snapshot_read". The numbers are the op codes of a
-// replicated Command (command.h).
+// "watch_from", "snapshot_read", "member_list", "member_add",
+// "member_promote", "member_remove", "transfer_leader". The numbers of the
+// first four are the op codes of a replicated Command (command.h).
 enum class Op : std::uint8_t {
-    get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6, snapshot_read = 7
+    get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6, snapshot_read = 7,
+    member_list = 8, member_add = 9, member_promote = 10, member_remove = 11,
+    transfer_leader = 12,
 };
+// member_add, member_promote, member_remove: they change the membership.
+bool is_member_change(Op op);
 std::string_view op_name(Op op);
 
 // Wire names: "linearizable" (the default), "serializable".
@@ -48,6 +53,11 @@ struct ClientRequest {
     std::uint64_t from = 0;  // watch_from: first revision wanted; snapshot_read: byte offset
     std::uint64_t index = 0;  // snapshot_read: the snapshot's index (0: the newest)
     std::uint64_t at_least = 0;  // snapshot_read, index 0: the newest must be at least this
+    // member_add/promote/remove: the member; transfer_leader: the target (0:
+    // the most caught-up voter).
+    std::uint64_t member_id = 0;
+    std::string peer;      // member_add: the new member's "host:port" (its peer port)
+    bool learner = false;  // member_add: join as a learner (non-voting)
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
@@ -80,8 +90,23 @@ struct RangePage {
 struct MemberInfo {
     std::uint64_t id = 0;
     std::string client_endpoint;
+    // In a `membership` reply (not in `status`'s members):
+    std::string peer;             // "host:port", its peer port
+    bool learner = false;
+    std::uint64_t match_index = 0;  // answered by the leader: how far its log matches
 
     bool operator==(const MemberInfo&) const = default;
+};
+
+// The membership in force at the answering node (its latest configuration
+// entry, committed or not), for member_* and transfer_leader replies.
+struct MembershipInfo {
+    std::uint64_t index = 0;   // the log index of its configuration entry (0: the bootstrap's)
+    bool pending = false;      // that entry is not committed yet
+    std::uint64_t cluster_id = 0;
+    std::vector<MemberInfo> members;
+
+    bool operator==(const MembershipInfo&) const = default;
 };
 
 // The `status` op's answer; sent as top-level keys of the reply map.
@@ -157,6 +182,7 @@ struct ClientReply {
     std::optional<std::vector<Event>> events;  // watch_from: sent as `events` (and `more`)
     std::optional<bool> more;                  // watch_from: stopped before the end
     std::optional<SnapshotChunk> snapshot;     // snapshot_read: sent as `snapshot`
+    std::optional<MembershipInfo> membership;  // member_*, transfer_leader
     std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;

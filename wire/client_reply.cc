@@ -98,6 +98,31 @@ std::string_view key_name(const msgpack::object& key) {
     return std::string_view(key.via.str.ptr, key.via.str.size);
 }
 
+void pack_membership(Packer& packer, const MembershipInfo& membership) {
+    packer.pack_map(4);
+    detail::pack_str(packer, "index");
+    packer.pack_uint64(membership.index);
+    detail::pack_str(packer, "pending");
+    detail::pack_bool(packer, membership.pending);
+    detail::pack_str(packer, "cluster_id");
+    packer.pack_uint64(membership.cluster_id);
+    detail::pack_str(packer, "members");
+    packer.pack_array(static_cast<std::uint32_t>(membership.members.size()));
+    for (const MemberInfo& member : membership.members) {
+        packer.pack_map(5);
+        detail::pack_str(packer, "id");
+        packer.pack_uint64(member.id);
+        detail::pack_str(packer, "peer");
+        detail::pack_str(packer, member.peer);
+        detail::pack_str(packer, "client_endpoint");
+        detail::pack_str(packer, member.client_endpoint);
+        detail::pack_str(packer, "learner");
+        detail::pack_bool(packer, member.learner);
+        detail::pack_str(packer, "match_index");
+        packer.pack_uint64(member.match_index);
+    }
+}
+
 KeyValue read_key_value(detail::FieldReader& reader, const msgpack::object& object) {
     KeyValue kv;
     for (const msgpack::object_kv& field : reader.read_map(object, "kvs")) {
@@ -121,8 +146,35 @@ MemberInfo read_member(detail::FieldReader& reader, const msgpack::object& objec
             member.client_endpoint =
                 reader.read_bytes(field.val, "members client_endpoint", text_bytes_max);
         }
+        if (name == "peer") member.peer = reader.read_bytes(field.val, "members peer", text_bytes_max);
+        if (name == "learner") member.learner = reader.read_bool(field.val, "members learner");
+        if (name == "match_index") {
+            member.match_index = reader.read_uint(field.val, "members match_index");
+        }
     }
     return member;
+}
+
+MembershipInfo read_membership(detail::FieldReader& reader, const msgpack::object& object) {
+    MembershipInfo membership;
+    for (const msgpack::object_kv& field : reader.read_map(object, "membership")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "index") membership.index = reader.read_uint(field.val, "membership index");
+        if (name == "pending") membership.pending = reader.read_bool(field.val, "membership pending");
+        if (name == "cluster_id") {
+            membership.cluster_id = reader.read_uint(field.val, "membership cluster_id");
+        }
+        if (name == "members") {
+            const std::span<const msgpack::object> members =
+                reader.read_array(field.val, "membership members", 0);
+            if (members.size() > members_max) reader.fail(Status::too_large, "members: too many");
+            for (const msgpack::object& member : members) {
+                if (!reader.ok()) break;
+                membership.members.push_back(read_member(reader, member));
+            }
+        }
+    }
+    return membership;
 }
 
 // The status keys; returns false if name is not one.
@@ -231,6 +283,8 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
         }
     } else if (name == "snapshot") {
         reply.snapshot = read_snapshot_chunk(reader, value);
+    } else if (name == "membership") {
+        reply.membership = read_membership(reader, value);
     } else if (name == "id") {
         reply.id = detail::encode_object(value);
     }
@@ -317,6 +371,7 @@ std::string encode_reply(const ClientReply& reply) {
         detail::pack_str(packer, "data");
         detail::pack_bin(packer, reply.snapshot->data);
     }
+    if (reply.membership) pack_membership(writer.key("membership"), *reply.membership);
     return writer.finish();
 }
 

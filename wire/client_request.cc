@@ -41,6 +41,9 @@ struct RequestFields {
     std::optional<std::uint64_t> from;
     std::optional<std::uint64_t> index;
     std::optional<std::uint64_t> at_least;
+    std::optional<std::uint64_t> member_id;
+    std::optional<std::string> peer;
+    std::optional<bool> learner;
     std::optional<std::string> consistency;
     std::optional<std::uint64_t> session;
     std::optional<std::uint64_t> seq;
@@ -81,6 +84,12 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.index = reader.read_uint(value, name);
     } else if (name == "at_least") {
         fields.at_least = reader.read_uint(value, name);
+    } else if (name == "member_id") {
+        fields.member_id = reader.read_uint(value, name);
+    } else if (name == "peer") {
+        fields.peer = reader.read_bytes(value, name, name_bytes_max);
+    } else if (name == "learner") {
+        fields.learner = reader.read_bool(value, name);
     } else if (name == "consistency") {
         fields.consistency = reader.read_bytes(value, name, name_bytes_max);
     } else if (name == "session") {
@@ -96,7 +105,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
 
 std::optional<Op> parse_op(std::string_view name) {
     for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from,
-                  Op::snapshot_read}) {
+                  Op::snapshot_read, Op::member_list, Op::member_add, Op::member_promote,
+                  Op::member_remove, Op::transfer_leader}) {
         if (op_name(op) == name)
             return op;
     }
@@ -120,6 +130,10 @@ std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
         return bad_request("expected: missing");
     if (op == Op::watch_from && (!fields.from || *fields.from == 0))
         return bad_request("from: missing (a revision >= 1)");
+    if (is_member_change(op) && (!fields.member_id || *fields.member_id == 0))
+        return bad_request("member_id: missing (a node id >= 1)");
+    if (op == Op::member_add && (!fields.peer || fields.peer->empty()))
+        return bad_request("peer: missing (the new member's host:port)");
     return std::nullopt;
 }
 
@@ -186,6 +200,12 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         request.prefix = std::move(*fields.prefix);
     if (*op == Op::watch_from)
         request.from = *fields.from;
+    if (is_member_change(*op) || *op == Op::transfer_leader)
+        request.member_id = fields.member_id.value_or(0);
+    if (*op == Op::member_add) {
+        request.peer = std::move(*fields.peer);
+        request.learner = fields.learner.value_or(false);
+    }
     if (*op == Op::snapshot_read) {
         request.from = fields.from.value_or(0);
         request.index = fields.index.value_or(0);
@@ -235,6 +255,10 @@ std::string extract_id_unguarded(const void* data, std::size_t size) {
 
 }  // namespace
 
+bool is_member_change(Op op) {
+    return op == Op::member_add || op == Op::member_promote || op == Op::member_remove;
+}
+
 std::string_view op_name(Op op) {
     switch (op) {
         case Op::get: return "get";
@@ -245,6 +269,11 @@ std::string_view op_name(Op op) {
         case Op::status: return "status";
         case Op::watch_from: return "watch_from";
         case Op::snapshot_read: return "snapshot_read";
+        case Op::member_list: return "member_list";
+        case Op::member_add: return "member_add";
+        case Op::member_promote: return "member_promote";
+        case Op::member_remove: return "member_remove";
+        case Op::transfer_leader: return "transfer_leader";
     }
     return "unknown";
 }
@@ -282,6 +311,12 @@ std::string encode_request(const ClientRequest& request) {
         writer.key("from").pack_uint64(request.from);
         writer.key("index").pack_uint64(request.index);
         writer.key("at_least").pack_uint64(request.at_least);
+    }
+    if (is_member_change(op) || (op == Op::transfer_leader && request.member_id != 0))
+        writer.key("member_id").pack_uint64(request.member_id);
+    if (op == Op::member_add) {
+        detail::pack_str(writer.key("peer"), request.peer);
+        detail::pack_bool(writer.key("learner"), request.learner);
     }
     if (op == Op::get || op == Op::range) {
         detail::pack_str(writer.key("consistency"), consistency_name(request.consistency));

@@ -65,5 +65,10 @@ inline constexpr std::string_view error_internal = "internal";
 inline constexpr std::string_view error_compacted = "compacted";
 inline constexpr std::string_view error_overloaded = "overloaded";
 inline constexpr std::string_view error_session_expired = "session_expired";
+// Membership changes (member_*, transfer_leader):
+inline constexpr std::string_view error_not_found = "not_found";  // no member with that id
+inline constexpr std::string_view error_change_pending = "change_pending";  // one at a time
+inline constexpr std::string_view error_lagging = "lagging";      // learner too far behind
+inline constexpr std::string_view error_no_quorum = "no_quorum";  // would leave no quorum
 
 }  // namespace cabildo::wire

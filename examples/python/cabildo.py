@@ -140,6 +140,37 @@ class Client:
         kvs = [(kv["key"], kv["value"]) for kv in rep.get("kvs") or []]
         return kvs, bool(rep.get("more")), rep.get("revision")
 
+    # Membership (PROTOCOL.md, member_* and transfer_leader). Each returns the
+    # reply's "membership" map ({"index", "pending", "cluster_id", "members":
+    # [{"id", "peer", "client_endpoint", "learner", "match_index"}]}) and
+    # makes the client use the members' endpoints from then on.
+
+    def member_list(self):
+        return self._membership({"op": "member_list"}, any_node=True)
+
+    def member_add(self, member_id, peer, learner=False):
+        """peer: the new member's "host:port" (its peer port)."""
+        return self._membership({"op": "member_add", "member_id": int(member_id),
+                                 "peer": str(peer), "learner": bool(learner)})
+
+    def member_promote(self, member_id):
+        return self._membership({"op": "member_promote", "member_id": int(member_id)})
+
+    def member_remove(self, member_id):
+        return self._membership({"op": "member_remove", "member_id": int(member_id)})
+
+    def transfer_leader(self, member_id=0):
+        """To voter member_id, or (0) the most caught-up one."""
+        req = {"op": "transfer_leader"}
+        if member_id:
+            req["member_id"] = int(member_id)
+        return self._membership(req)
+
+    def refresh_members(self):
+        """Learns the current members' endpoints (from any node)."""
+        self.member_list()
+        return list(self.endpoints)
+
     def status(self, endpoint, timeout=None):
         """Asks that one node for its status (one attempt, no redirect).
 
@@ -189,6 +220,20 @@ class Client:
             req["session"] = self.session
             req["seq"] = self.seq
             return self._call(req, write=True, any_node=False)
+
+    def _membership(self, req, any_node=False):
+        rep = self._call(req, write=False, any_node=any_node)
+        membership = rep.get("membership") or {}
+        self._learn_endpoints(m.get("client_endpoint") for m in membership.get("members") or [])
+        return membership
+
+    def _learn_endpoints(self, endpoints):
+        """The members as the cluster says: replaces the start-up list."""
+        with self._lock:
+            learned = [e for e in endpoints if isinstance(e, str) and e]
+            if learned:
+                self.endpoints = learned
+                self._idx = 0
 
     def _is_suspect(self, endpoint, now):
         t = self._suspect.get(endpoint)
@@ -274,6 +319,8 @@ class Client:
                 hint = rep.get("leader")
                 if isinstance(hint, str) and hint:
                     self._leader = hint
+                    if hint not in self.endpoints:  # a member added since start
+                        self.endpoints.append(hint)
                 if rep["ok"]:
                     self.last_endpoint = target
                     self.last_attempts = attempts

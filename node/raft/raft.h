@@ -117,6 +117,9 @@ public:
     // Cheap accessors for the shell's hot path (status() copies progress).
     NodeId leader() const { return leader_; }
     const Membership& membership() const { return log_.membership(); }
+    // The latest committed one: while a change is pending, its members
+    // (a removed leader, say) still take part.
+    const Membership& committed_membership() const { return log_.committed_membership(); }
     LogIndex membership_index() const { return log_.membership_index(); }
     Role role() const { return role_; }
     Term term() const { return term_; }

@@ -207,7 +207,12 @@ bool Raft::maybe_commit() {
     if (index <= log_.commit_index() || !log_.match_term(index, term_)) return false;
     const bool was_pending = log_.membership_pending();
     log_.commit_to(index);
-    if (was_pending && !log_.membership_pending()) sync_progress();
+    if (was_pending && !log_.membership_pending()) {
+        // Members it removes learn of the commit before their Progress goes
+        // (and with it every message to them): they stop taking part.
+        broadcast_append_commit();
+        sync_progress();
+    }
     release_reads_waiting_commit();
     hand_over_if_removed();
     return true;

@@ -125,7 +125,13 @@ class Node:
         self.starts = 0
         self.expect_down = False  # set by stop/kill: an exit is not a crash
         self.more_args = []  # this node's own extra flags, e.g. --test-boot-id
+        self.join = None  # started with --join these members (host:port) instead of --member
         os.makedirs(self.data_dir, exist_ok=True)
+
+    @property
+    def address(self):
+        """host:port as `member add` and --join take it (the peer port)."""
+        return "127.0.0.1:%d" % self.port
 
     @property
     def peer_endpoint(self):
@@ -145,8 +151,11 @@ class Node:
 
     def args(self):
         a = [NODE_BIN, "--id", str(self.id), "--data-dir", self.data_dir]
-        for n in self.cluster.nodes:
-            a += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
+        if self.join:
+            a += ["--join", ",".join(self.join)]
+        else:
+            for n in self.cluster.nodes[:self.cluster.bootstrap_size]:
+                a += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
         a += list(self.cluster.extra_args)
         a += list(self.more_args)
         return a
@@ -226,6 +235,7 @@ class Cluster:
         self.extra_args = list(extra_args)
         base = pick_base_port(n)
         self.nodes = [Node(self, i + 1, base + PORT_SPACING * i) for i in range(n)]
+        self.bootstrap_size = n  # the --member list; nodes added later join
         self._probe = cabildo.Client([self.nodes[0].client_endpoint])
         self._clients = []
 
@@ -233,6 +243,14 @@ class Cluster:
 
     def node(self, node_id):
         return self.nodes[node_id - 1]
+
+    def add_node(self, join_ids):
+        """A new node (next id, free ports), not started, that joins through
+        the given members. Add it to the membership before starting it."""
+        n = Node(self, len(self.nodes) + 1, pick_base_port(1))
+        n.join = [self.node(i).address for i in join_ids]
+        self.nodes.append(n)
+        return n
 
     def start(self, node_id=None):
         for n in self.nodes if node_id is None else [self.node(node_id)]:

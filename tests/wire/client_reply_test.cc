@@ -32,7 +32,7 @@ NodeStatus make_status() {
     status.applied_index = 39;
     status.last_index = 41;
     status.state_hash = 0xfeedfacecafebeefull;
-    status.members = {{1, "tcp://10.0.0.1:7001"}, {2, "tcp://10.0.0.2:7001"}};
+    status.members = {{1, "tcp://10.0.0.1:7001", {}, false, 0}, {2, "tcp://10.0.0.2:7001", {}, false, 0}};
     status.recovering = true;
     status.recovering_to = 77;
     status.requests_pending = 3;

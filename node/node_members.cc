@@ -1,0 +1,258 @@
+// Node: the membership. The members this node links to follow the core's
+// membership (its latest configuration entry); member_* requests become
+// configuration entries, answered once applied; transfer_leader hands
+// leadership over; a node whose removal it applied leaves.
+#include <spdlog/spdlog.h>
+
+#include "node/node.h"
+#include "wire/protocol.h"
+
+namespace cabildo::node {
+
+namespace {
+
+std::string describe(const raft::Membership& membership) {
+    std::string text;
+    for (const raft::Member& m : membership.members) {
+        if (!text.empty()) text += ", ";
+        text += std::to_string(m.id) + (m.learner ? " (learner)" : "") + " at " + m.context;
+    }
+    return text.empty() ? "none" : text;
+}
+
+std::string_view change_error(Status status) {
+    switch (status) {
+    case Status::not_found: return wire::error_not_found;
+    case Status::change_pending: return wire::error_change_pending;
+    case Status::lagging: return wire::error_lagging;
+    case Status::no_quorum: return wire::error_no_quorum;
+    case Status::bad_request: return wire::error_bad_request;
+    default: return wire::error_unavailable;
+    }
+}
+
+}  // namespace
+
+// After each Ready: a new configuration entry in the log (appended,
+// truncated, or from a snapshot) changes who this node talks to. A node
+// that joins knows no membership until its first one arrives: it keeps the
+// members it learned with --join.
+//
+// While a change is pending, the members of the committed membership stay
+// linked too: a leader removing itself leads until the change commits, and
+// a member being removed must hear that it committed.
+void Node::sync_membership() {
+    raft::Membership linked = raft_.membership();
+    for (const raft::Member& m : raft_.committed_membership().members) {
+        if (!linked.contains(m.id)) linked.put(m);
+    }
+    if (linked == membership_seen_) return;
+    const bool changed = !(raft_.membership() == latest_seen_);
+    membership_seen_ = std::move(linked);
+    latest_seen_ = raft_.membership();
+    if (membership_seen_.empty()) return;
+    std::vector<Member> members;
+    for (const raft::Member& m : membership_seen_.members) {
+        if (auto member = member_from(m)) {
+            members.push_back(*member);
+        } else {
+            spdlog::warn("node {}: member {} has no usable address '{}'", config_.id, m.id,
+                         m.context);
+        }
+    }
+    config_.members = std::move(members);
+    peers_.update_members();
+    update_member_links();
+    if (!changed) return;
+    spdlog::info("node {}: membership at index {}{}: {}", config_.id, raft_.membership_index(),
+                 raft_.status().membership_pending ? " (not committed yet)" : "",
+                 describe(latest_seen_));
+}
+
+void Node::note_applied_membership(const raft::Membership& membership, raft::LogIndex index) {
+    if (membership.contains(config_.id)) {
+        was_member_ = true;
+        removed_at_ = 0;
+    } else if (was_member_) {
+        removed_at_ = index;
+    }
+}
+
+// Removed (its removal applied): once it no longer leads and has answered
+// what it holds, the node stops, saying so. It takes no further part. It
+// lingers a moment first: its last answers (the removal's, say) are still
+// in its sockets, which drop what they hold when closed.
+bool Node::removed_and_done() {
+    if (removed_at_ == 0 || raft_.role() == raft::Role::leader || !writes_.empty() ||
+        !forwards_.empty()) {
+        return false;
+    }
+    const auto now = Clock::now();
+    if (removed_seen_at_ == Clock::time_point{}) removed_seen_at_ = now;
+    if (now - removed_seen_at_ < std::chrono::milliseconds(200)) return false;
+    spdlog::warn("node {}: removed from the cluster by the configuration entry at index {}; it "
+                 "takes no further part and stops. Its data directory is of no further use: "
+                 "delete it before adding this id again",
+                 config_.id, removed_at_);
+    return true;
+}
+
+wire::MembershipInfo Node::membership_info() const {
+    const raft::RaftStatus s = raft_.status();
+    wire::MembershipInfo info;
+    info.index = s.membership_index;
+    info.pending = s.membership_pending;
+    info.cluster_id = storage_->cluster_id();
+    for (const raft::Member& m : s.membership.members) {
+        wire::MemberInfo member;
+        member.id = m.id;
+        member.peer = m.context;
+        member.learner = m.learner;
+        if (auto parsed = member_from(m)) member.client_endpoint = parsed->client_endpoint();
+        if (m.id == config_.id) member.match_index = s.last_index;
+        for (const raft::ProgressStatus& p : s.progress) {
+            if (p.id == m.id) member.match_index = p.match_index;
+        }
+        info.members.push_back(std::move(member));
+    }
+    return info;
+}
+
+// Any node answers from its own view: a follower's may lag the leader's.
+void Node::serve_member_list(const Pending& pending) {
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = storage_->applied_index();
+    reply.membership = membership_info();
+    reply.id = pending.request.id;
+    this->reply(pending.envelope, std::move(reply));
+}
+
+Result<raft::Membership> Node::next_membership(const wire::ClientRequest& r) const {
+    raft::Membership next = raft_.membership();
+    const raft::Member* member = next.find(r.member_id);
+    const std::string id = std::to_string(r.member_id);
+    switch (r.op) {
+    case wire::Op::member_add: {
+        if (member != nullptr) {
+            return Error{Status::bad_request, "node " + id + " is already a member"};
+        }
+        auto parsed = parse_member(id + "=" + r.peer);
+        if (!parsed) return Error{Status::bad_request, "peer: " + parsed.error().detail};
+        next.put(raft::Member{r.member_id, r.learner, parsed->address()});
+        return next;
+    }
+    case wire::Op::member_promote:
+        if (member == nullptr) return Error{Status::not_found, "no member with id " + id};
+        if (!member->learner) return Error{Status::bad_request, "node " + id + " is a voter"};
+        next.put(raft::Member{member->id, false, member->context});
+        return next;
+    default:
+        if (member == nullptr) return Error{Status::not_found, "no member with id " + id};
+        next.erase(r.member_id);
+        return next;
+    }
+}
+
+// The leader appends the configuration entry; the answer goes once it is
+// applied (answer_change), as for a write. A follower forwards.
+void Node::start_change(Pending pending, const zmq::message_t& body, bool forwarded) {
+    if (raft_.role() != raft::Role::leader || cycle_.stalled()) {
+        refuse_not_leader(pending, forwarded, body);
+        return;
+    }
+    auto next = next_membership(pending.request);
+    if (!next) {
+        reply_error(pending.envelope, change_error(next.error().status), next.error().detail,
+                    pending.request.id);
+        return;
+    }
+    const raft::ChangeResult r = raft_.propose_membership(*next);
+    if (r.status == Status::not_leader) {
+        refuse_not_leader(pending, forwarded, body);
+        return;
+    }
+    if (r.status != Status::ok) {
+        reply_error(pending.envelope, change_error(r.status), r.detail, pending.request.id);
+        return;
+    }
+    spdlog::info("node {}: {} {}: proposed at index {}", config_.id,
+                 wire::op_name(pending.request.op), pending.request.member_id, r.index);
+    pending.term = r.term;
+    writes_.emplace(r.index, std::move(pending));
+}
+
+void Node::answer_change(Pending pending, const Applied& applied) {
+    if (applied.term != pending.term || !applied.membership) {
+        reply_error(pending.envelope, wire::error_unavailable,
+                    "leadership changed before the change committed; it was not made",
+                    pending.request.id);
+        return;
+    }
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = applied.index;
+    reply.membership = membership_info();
+    reply.id = pending.request.id;
+    this->reply(pending.envelope, std::move(reply));
+}
+
+// To the given voter, or to the one with the most of the log. Answered once
+// this node no longer leads and knows who does.
+void Node::start_transfer(Pending pending, const zmq::message_t& body, bool forwarded) {
+    if (raft_.role() != raft::Role::leader || cycle_.stalled()) {
+        refuse_not_leader(pending, forwarded, body);
+        return;
+    }
+    raft::NodeId target = pending.request.member_id;
+    if (target == raft::node_none) {
+        raft::LogIndex best = 0;
+        for (const raft::ProgressStatus& p : raft_.status().progress) {
+            if (raft_.membership().is_voter(p.id) && (target == raft::node_none || p.match_index > best)) {
+                target = p.id;
+                best = p.match_index;
+            }
+        }
+    }
+    if (target == config_.id) {
+        serve_member_list(pending);  // already the leader
+        return;
+    }
+    if (target == raft::node_none || !raft_.membership().is_voter(target)) {
+        reply_error(pending.envelope, wire::error_not_found,
+                    target == raft::node_none ? "no other voter to hand leadership to"
+                                              : "node " + std::to_string(target) + " is not a voter",
+                    pending.request.id);
+        return;
+    }
+    if (raft_.transfer_leadership(target) != Status::ok) {
+        reply_error(pending.envelope, wire::error_unavailable, "the transfer could not start",
+                    pending.request.id);
+        return;
+    }
+    spdlog::info("node {}: transfer_leader: handing leadership to node {}", config_.id, target);
+    transfers_.push_back(Transfer{std::move(pending), target});
+}
+
+void Node::poll_transfers(Clock::time_point now) {
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+        const bool led = raft_.role() == raft::Role::leader;
+        const bool done = !led && raft_.leader() != raft::node_none;
+        const bool given_up = (led && raft_.status().transfer_target == raft::node_none) ||
+                              now >= it->pending.deadline;
+        if (done) {
+            serve_member_list(it->pending);
+        } else if (given_up) {
+            reply_error(it->pending.envelope, wire::error_unavailable,
+                        "node " + std::to_string(it->target) +
+                            " did not take over in time; this node still leads",
+                        it->pending.request.id);
+        } else {
+            ++it;
+            continue;
+        }
+        it = transfers_.erase(it);
+    }
+}
+
+}  // namespace cabildo::node
