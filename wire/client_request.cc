@@ -17,6 +17,7 @@ using Packer = msgpack::packer<msgpack::sbuffer>;
 
 // Longest op or consistency name a request may spell.
 constexpr std::size_t name_bytes_max = 32;
+constexpr std::size_t peer_bytes_max = 255;  // member_add: "host:port"
 
 // str/bin up to the frame size, so the field readers (not msgpack) report an
 // oversized key or value, naming it.
@@ -87,7 +88,7 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
     } else if (name == "member_id") {
         fields.member_id = reader.read_uint(value, name);
     } else if (name == "peer") {
-        fields.peer = reader.read_bytes(value, name, name_bytes_max);
+        fields.peer = reader.read_bytes(value, name, peer_bytes_max);
     } else if (name == "learner") {
         fields.learner = reader.read_bool(value, name);
     } else if (name == "consistency") {

@@ -68,6 +68,12 @@ std::vector<std::pair<std::string, ClientReply>> reply_cases() {
     ClientReply status = ok_reply(39);
     status.status = make_status();
     cases.emplace_back("status", status);
+    ClientReply membership = ok_reply(412);
+    membership.membership = MembershipInfo{
+        412, true, 99,
+        {{1, "tcp://10.0.0.1:7001", "10.0.0.1:7000", false, 980},
+         {4, "tcp://10.0.0.4:7001", "10.0.0.4:7000", true, 975}}};
+    cases.emplace_back("membership", membership);
     ClientReply no_leader = make_error_reply(error_no_leader, "election in progress", mp_uint(3));
     cases.emplace_back("no_leader", no_leader);
     ClientReply redirect = make_error_reply(error_unavailable, "not the leader", "");

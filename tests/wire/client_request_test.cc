@@ -57,7 +57,24 @@ std::vector<PythonCase> python_cases() {
     ClientRequest status = request_of(Op::status, "");
     ClientRequest nested_id = status;
     nested_id.id = from_hex("92a16181a1629401cb4004000000000000c0c3");
+    ClientRequest member_add = request_of(Op::member_add, "");
+    member_add.member_id = 4;
+    member_add.peer = "10.0.0.4:7000";
+    member_add.learner = true;
+    ClientRequest member_remove = request_of(Op::member_remove, "");
+    member_remove.member_id = 2;
     return {
+        // {"op":"member_add","member_id":4,"peer":"10.0.0.4:7000","learner":True}
+        {"member_add",
+         "84a26f70aa6d656d6265725f616464a96d656d6265725f696404a470656572ad31302e302e302e343a3730"
+         "3030a76c6561726e6572c3",
+         member_add},
+        // {"op":"member_remove","member_id":2}
+        {"member_remove", "82a26f70ad6d656d6265725f72656d6f7665a96d656d6265725f696402",
+         member_remove},
+        // {"op":"transfer_leader"}: to the most caught-up voter
+        {"transfer_leader", "81a26f70af7472616e736665725f6c6561646572",
+         request_of(Op::transfer_leader, "")},
         // {"op":"get","key":b"color","id":1}
         {"get", "83a26f70a3676574a36b6579c405636f6c6f72a2696401", get},
         // {"op":"get","key":"color"}
@@ -232,6 +249,14 @@ std::vector<RejectCase> reject_cases() {
         {"session_without_seq", mp_map({{"op", mp_str("status")}, {"session", mp_uint(1)}}),
          Status::bad_request, "session/seq:"},
         {"seq_0", cas_with("seq", mp_uint(0)), Status::bad_request, "session/seq:"},
+        {"member_remove_no_id", mp_map({{"op", mp_str("member_remove")}}), Status::bad_request,
+         "member_id: missing"},
+        {"member_add_no_peer", mp_map({{"op", mp_str("member_add")}, {"member_id", mp_uint(4)}}),
+         Status::bad_request, "peer: missing"},
+        {"learner_not_bool",
+         mp_map({{"op", mp_str("member_add")}, {"member_id", mp_uint(4)},
+                 {"peer", mp_str("h:1")}, {"learner", mp_uint(1)}}),
+         Status::bad_request, "learner:"},
         {"session_0", cas_with("session", mp_uint(0)), Status::bad_request, "session/seq:"},
         {"id_too_large", cas_with("id", mp_str(std::string(id_bytes_max, 'i'))), Status::too_large,
          "id:"},
