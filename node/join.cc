@@ -1,7 +1,12 @@
 // join_cluster: see join.h.
 #include "node/join.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
 
 #include <zmq.hpp>
 
@@ -52,6 +57,7 @@ Result<bool> join_cluster(NodeConfig& config, int timeout_ms) {
             auto parsed = parse_member(std::to_string(m.id) + "=" + m.peer);
             if (!parsed) continue;
             parsed->learner = m.learner;
+            parsed->uuid = m.uuid;
             members.push_back(*parsed);
         }
         config.members = std::move(members);
@@ -67,6 +73,27 @@ Result<bool> join_cluster(NodeConfig& config, int timeout_ms) {
         return true;
     }
     return Error{Status::unavailable, "no member given with --join answered" + errors};
+}
+
+Result<std::string> data_dir_uuid(const std::string& dir) {
+    const std::string path = dir + "/node-uuid";
+    std::ifstream in(path);
+    std::string uuid;
+    if (in >> uuid && uuid.size() == 32) return uuid;
+    std::random_device device;
+    static const char* digits = "0123456789abcdef";
+    uuid.clear();
+    for (int i = 0; i < 32; ++i) uuid.push_back(digits[device() & 15]);
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const std::string text = uuid + "\n";
+    const bool written = fd >= 0 && ::write(fd, text.data(), text.size()) ==
+                                        static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        return Error{Status::io_error, "cannot write " + path};
+    }
+    return uuid;
 }
 
 }  // namespace cabildo::node

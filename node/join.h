@@ -16,4 +16,8 @@ namespace cabildo::node {
 // what to do when this node is not a member yet.
 Result<bool> join_cluster(NodeConfig& config, int timeout_ms);
 
+// The data directory's uuid (<dir>/node-uuid), made (random, synced) if the
+// directory has none: a wiped directory gets a new one.
+Result<std::string> data_dir_uuid(const std::string& dir);
+
 }  // namespace cabildo::node

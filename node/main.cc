@@ -182,6 +182,12 @@ int main(int argc, char** argv) {
         return storage.error().status == cabildo::Status::locked ? 3 : 1;
     }
     cabildo::node::log_recovery(**storage);
+    auto uuid = cabildo::node::data_dir_uuid(config.data_dir);
+    if (!uuid) {
+        spdlog::critical("{}", uuid.error().detail);
+        return 1;
+    }
+    config.uuid = *uuid;
     if (!modes.restore_from.empty()) {
         auto restored = (*storage)->restore_from(modes.restore_from, config.membership());
         if (!restored) {

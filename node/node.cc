@@ -205,6 +205,11 @@ int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storag
         // SIGTERM: a leader hands over first, its loop running meanwhile.
         if (stop.load() && !handing_off()) break;
         if (removed_and_done()) break;
+        if (refused_) {
+            spdlog::critical("node {}: stopping: the cluster refuses this data directory",
+                             config_.id);
+            return 1;
+        }
         if (fail_storage != nullptr && fail_storage->load() != storage_failing_) {
             storage_failing_ = fail_storage->load();
             spdlog::warn("node {}: fault injection: storage commits {}", config_.id,
@@ -264,6 +269,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     run_ticks(now);
     process_ready();
     sync_membership();
+    bind_uuids(now);
     poll_transfers(now);
     pump_transfers(now);
     poll_snapshot(now);
@@ -301,6 +307,10 @@ void Node::drain_peers() {
         bool drained = false;
         PeerTransport::Inbound in = peers_.receive(drained);
         if (drained) return;
+        if (in.refused && !refused_) {
+            spdlog::critical("node {}: {}", config_.id, *in.refused);
+            refused_ = std::move(in.refused);
+        }
         if (in.piece) receive_piece(*in.piece);
         if (in.message && in.message->type == raft::MessageType::install_snapshot) {
             offer_install(*in.message);  // stepped once its file is here
@@ -377,7 +387,7 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.last_index = s.last_index;
     status.state_hash = with_hash ? storage_->state_hash() : 0;
     for (const Member& m : config_.members) {
-        status.members.push_back({m.id, m.client_endpoint(), m.address(), m.learner, 0});
+        status.members.push_back({m.id, m.client_endpoint(), m.address(), m.learner, 0, m.uuid, false});
     }
     status.recovering = recovering();
     status.recovering_to = status.recovering ? recovering_to_ : 0;

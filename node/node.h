@@ -155,6 +155,7 @@ private:
 
     // node_members.cc: the membership, member_* and transfer_leader.
     void sync_membership();
+    void bind_uuids(Clock::time_point now);
     void note_applied_membership(const raft::Membership& membership, raft::LogIndex index);
     bool removed_and_done();
     wire::MembershipInfo membership_info() const;
@@ -259,6 +260,8 @@ private:
         raft::NodeId target = raft::node_none;
     };
     std::vector<Transfer> transfers_;  // transfer_leader requests under way
+    Clock::time_point next_bind_;       // leader: when to look for an unbound uuid again
+    std::optional<std::string> refused_;  // a peer refuses this data directory: stop
 };
 
 }  // namespace cabildo::node

@@ -17,9 +17,11 @@ void NodeConfig::resolve_self() {
 }
 
 std::optional<Member> member_from(const raft::Member& member) {
-    auto parsed = parse_member(std::to_string(member.id) + "=" + member.context);
+    const std::size_t hash = member.context.find('#');
+    auto parsed = parse_member(std::to_string(member.id) + "=" + member.context.substr(0, hash));
     if (!parsed) return std::nullopt;
     parsed->learner = member.learner;
+    if (hash != std::string::npos) parsed->uuid = member.context.substr(hash + 1);
     return *parsed;
 }
 
@@ -50,7 +52,7 @@ std::uint64_t NodeConfig::cluster_number() const {
 
 raft::Membership NodeConfig::membership() const {
     raft::Membership membership;
-    for (const Member& m : members) membership.put(raft::Member{m.id, m.learner, m.address()});
+    for (const Member& m : members) membership.put(raft::Member{m.id, m.learner, m.context()});
     return membership;
 }
 

@@ -21,8 +21,13 @@ struct Member {
     std::string host;
     int port = 0;
     bool learner = false;
+    // The uuid of its data directory once the cluster bound it (the leader
+    // does at first contact); empty until then.
+    std::string uuid;
 
     std::string address() const { return host + ":" + std::to_string(port); }
+    // As the membership holds it: "host:port", or "host:port#uuid".
+    std::string context() const { return uuid.empty() ? address() : address() + "#" + uuid; }
 
     std::string peer_endpoint() const { return endpoint(0); }
     std::string client_endpoint() const { return endpoint(1); }
@@ -50,6 +55,9 @@ struct NodeConfig {
     std::uint64_t joined_cluster = 0;
     // This node's own endpoints, fixed for its life (members changes).
     Member self_member;
+    // Its data directory's uuid (<data-dir>/node-uuid, made when the
+    // directory is new): a wiped directory is another node to the cluster.
+    std::string uuid;
 
     int tick_ms = 10;
     int election_ticks = 30;   // election timeout drawn from [30, 60) ticks: 300-600 ms
@@ -91,8 +99,8 @@ struct NodeConfig {
 
 // Parses "id=host:port".
 Result<Member> parse_member(const std::string& text);
-// A member of the core's membership (context "host:port"); nullopt if the
-// context is not an address.
+// A member of the core's membership (context "host:port" or
+// "host:port#uuid"); nullopt if the context is not that.
 std::optional<Member> member_from(const raft::Member& member);
 // Checks ids, ports and timing; the error says what is wrong.
 Result<bool> validate(const NodeConfig& config);

@@ -69,6 +69,32 @@ void Node::sync_membership() {
                  describe(latest_seen_));
 }
 
+// Leader: a member whose data directory the membership does not name yet
+// (bootstrap members, ones just added) is bound to the uuid its messages
+// carry, by a membership change that alters nothing else. From then on
+// every node refuses that id under another uuid (PeerTransport).
+void Node::bind_uuids(Clock::time_point now) {
+    if (now < next_bind_ || raft_.role() != raft::Role::leader || cycle_.stalled() ||
+        raft_.status().membership_pending) {
+        return;
+    }
+    next_bind_ = now + std::chrono::milliseconds(200);
+    for (const raft::Member& m : raft_.membership().members) {
+        auto member = member_from(m);
+        if (!member || !member->uuid.empty()) continue;
+        member->uuid = m.id == config_.id ? config_.uuid : peers_.seen_uuid(m.id);
+        if (member->uuid.empty()) continue;
+        raft::Membership next = raft_.membership();
+        next.put(raft::Member{m.id, m.learner, member->context()});
+        const raft::ChangeResult r = raft_.propose_membership(next);
+        if (r.status == Status::ok) {
+            spdlog::info("node {}: node {} is bound to data directory {} (index {})", config_.id,
+                         m.id, member->uuid, r.index);
+        }
+        return;  // one change at a time
+    }
+}
+
 void Node::note_applied_membership(const raft::Membership& membership, raft::LogIndex index) {
     if (membership.contains(config_.id)) {
         was_member_ = true;
@@ -106,12 +132,20 @@ wire::MembershipInfo Node::membership_info() const {
     for (const raft::Member& m : s.membership.members) {
         wire::MemberInfo member;
         member.id = m.id;
-        member.peer = m.context;
         member.learner = m.learner;
-        if (auto parsed = member_from(m)) member.client_endpoint = parsed->client_endpoint();
-        if (m.id == config_.id) member.match_index = s.last_index;
+        if (auto parsed = member_from(m)) {
+            member.peer = parsed->address();
+            member.uuid = parsed->uuid;
+            member.client_endpoint = parsed->client_endpoint();
+        }
+        if (m.id == config_.id) {
+            member.match_index = s.last_index;
+            member.active = true;
+        }
         for (const raft::ProgressStatus& p : s.progress) {
-            if (p.id == m.id) member.match_index = p.match_index;
+            if (p.id != m.id) continue;
+            member.match_index = p.match_index;
+            member.active = p.active;
         }
         info.members.push_back(std::move(member));
     }
@@ -145,7 +179,7 @@ Result<raft::Membership> Node::next_membership(const wire::ClientRequest& r) con
     case wire::Op::member_promote:
         if (member == nullptr) return Error{Status::not_found, "no member with id " + id};
         if (!member->learner) return Error{Status::bad_request, "node " + id + " is a voter"};
-        next.put(raft::Member{member->id, false, member->context});
+        next.put(raft::Member{member->id, false, member->context});  // its uuid too
         return next;
     default:
         if (member == nullptr) return Error{Status::not_found, "no member with id " + id};

@@ -12,6 +12,10 @@ namespace cabildo::node {
 namespace {
 constexpr int peer_hwm = 10000;
 constexpr std::size_t peer_frames_max = 4;  // [identity, message] or a snapshot piece
+constexpr const char* refused_marker = "cabildo-refused";
+
+// Logs the 1st, 2nd, 4th, 8th... occurrence: a peer gone wrong cannot flood the log.
+bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 }  // namespace
 
 void set_node_link_options(zmq::socket_t& socket) {
@@ -36,7 +40,9 @@ PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
 // One DEALER per member but this node, at the member's address; a member
 // whose address changed gets a new one.
 void PeerTransport::update_members() {
-    const std::string identity = std::to_string(config_.id);
+    const std::string identity = std::to_string(config_.id) + "/" + config_.uuid;
+    // A removed member's uuid goes with it: added again, it is bound anew.
+    std::erase_if(seen_uuids_, [&](const auto& kv) { return config_.member(kv.first) == nullptr; });
     std::erase_if(dealers_, [&](const auto& kv) {
         const Member* m = config_.member(kv.first);
         return m == nullptr || m->peer_endpoint() != kv.second.endpoint;
@@ -75,8 +81,48 @@ bool PeerTransport::send(const wire::SnapshotPiece& piece) {
     return send_frames(it->second.socket, head, piece.data);
 }
 
+std::string PeerTransport::seen_uuid(raft::NodeId id) const {
+    auto it = seen_uuids_.find(id);
+    return it == seen_uuids_.end() ? std::string() : it->second;
+}
+
+bool PeerTransport::accept_sender(const std::string& identity, raft::NodeId claimed) {
+    const std::size_t slash = identity.find('/');
+    const std::string id = identity.substr(0, slash);
+    const std::string uuid = slash == std::string::npos ? "" : identity.substr(slash + 1);
+    const Member* m = config_.member(claimed);
+    if (id != std::to_string(claimed) || m == nullptr) return false;
+    if (!m->uuid.empty() && m->uuid != uuid) {
+        refuse(claimed, uuid, m->uuid);
+        return false;
+    }
+    seen_uuids_[claimed] = uuid;
+    return true;
+}
+
+// A node under a known id with another data directory (wiped, replaced):
+// its votes and acknowledgements would count what it forgot. Refused, and
+// told so, at most once a second.
+void PeerTransport::refuse(raft::NodeId id, const std::string& uuid, const std::string& bound) {
+    ++rejected_;
+    const auto now = std::chrono::steady_clock::now();
+    auto& last = refused_at_[id];
+    if (now - last < std::chrono::seconds(1)) return;
+    last = now;
+    const std::string text = "node " + std::to_string(id) + " came back with data directory " +
+                             (uuid.empty() ? "(none)" : uuid) + ", but the cluster knows it by " +
+                             bound + ": it was wiped or replaced, and the votes and entries it " +
+                             "held are gone. Remove it (cabildo member remove " +
+                             std::to_string(id) + "), then add it again and start it with --join";
+    spdlog::error("peer: refused node {}: {}", id, text);
+    auto it = dealers_.find(id);
+    if (it != dealers_.end()) {
+        (void)send_frames(it->second.socket, {refused_marker}, text);
+    }
+}
+
 std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,
-                                                                const std::string& identity) {
+                                                                raft::NodeId from) {
     const std::size_t n = frames.parts.size();
     const zmq::message_t& header = frames.parts[2];
     auto piece = wire::decode_snapshot_header(header.data(), header.size());
@@ -86,12 +132,16 @@ std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,
         return std::nullopt;
     }
     const bool chunk = piece->kind == wire::SnapshotPieceKind::chunk;
-    if (identity != std::to_string(piece->from) || piece->to != config_.id ||
-        config_.member(piece->from) == nullptr || n != (chunk ? 4u : 3u) ||
-        (chunk && frames.parts[3].size() > wire::snapshot_chunk_bytes_max)) {
+    (void)from;
+    const std::string identity = to_string(frames.parts[0]);
+    if (piece->to != config_.id || n != (chunk ? 4u : 3u) ||
+        (chunk && frames.parts[3].size() > wire::snapshot_chunk_bytes_max) ||
+        !accept_sender(identity, piece->from)) {
         ++rejected_;
-        spdlog::warn("peer: dropped a snapshot piece from '{}' claiming {} -> {}", identity,
-                     piece->from, piece->to);
+        if (worth_logging(rejected_)) {
+            spdlog::warn("peer: dropped a snapshot piece from '{}' claiming {} -> {} ({} so far)",
+                         identity, piece->from, piece->to, rejected_);
+        }
         return std::nullopt;
     }
     if (chunk) piece->data = to_string(frames.parts[3]);
@@ -107,7 +157,19 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
     }
     if (!frames->truncated && frames->parts.size() >= 3 &&
         to_string(frames->parts[1]) == wire::snapshot_marker) {
-        return {std::nullopt, receive_piece(*frames, to_string(frames->parts[0]))};
+        return {std::nullopt, receive_piece(*frames, raft::node_none), std::nullopt};
+    }
+    if (!frames->truncated && frames->parts.size() == 3 &&
+        to_string(frames->parts[1]) == refused_marker) {
+        const std::string identity = to_string(frames->parts[0]);
+        const std::string id = identity.substr(0, identity.find('/'));
+        for (const Member& m : config_.members) {
+            if (std::to_string(m.id) == id && m.id != config_.id) {
+                return {std::nullopt, std::nullopt,
+                        "node " + id + " refuses this node: " + to_string(frames->parts[2])};
+            }
+        }
+        return {};
     }
     if (frames->truncated || frames->parts.size() != 2) {
         ++rejected_;
@@ -123,14 +185,15 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
         return {};
     }
     const std::string identity = to_string(frames->parts[0]);
-    if (identity != std::to_string(message->from) || message->to != config_.id ||
-        config_.member(message->from) == nullptr) {
+    if (message->to != config_.id || !accept_sender(identity, message->from)) {
         ++rejected_;
-        spdlog::warn("peer: dropped a message from '{}' claiming {} -> {}", identity,
-                     message->from, message->to);
+        if (worth_logging(rejected_)) {
+            spdlog::warn("peer: dropped a message from '{}' claiming {} -> {} ({} so far)",
+                         identity, message->from, message->to, rejected_);
+        }
         return {};
     }
-    return {std::move(*message), std::nullopt};
+    return {std::move(*message), std::nullopt, std::nullopt};
 }
 
 }  // namespace cabildo::node

@@ -44,20 +44,30 @@ public:
     // False if the peer is backlogged (the piece was not sent).
     bool send(const wire::SnapshotPiece& piece);
 
-    // One inbound message: a Raft message or a snapshot piece.
+    // One inbound message: a Raft message, a snapshot piece, or a peer's
+    // notice that it refuses this node (its data directory is not the one
+    // the cluster knows under its id).
     struct Inbound {
         std::optional<raft::Message> message;
         std::optional<wire::SnapshotPiece> piece;
+        std::optional<std::string> refused;
     };
     // Non-blocking; empty when nothing valid is waiting (invalid input is
     // counted and dropped). Reads at most one message.
     Inbound receive(bool& drained);
 
     std::uint64_t rejected() const { return rejected_; }
+    // The data-directory uuid a peer's messages carry ("" if none heard).
+    std::string seen_uuid(raft::NodeId id) const;
     std::uint64_t dropped() const { return dropped_; }
 
 private:
-    std::optional<wire::SnapshotPiece> receive_piece(Frames& frames, const std::string& identity);
+    std::optional<wire::SnapshotPiece> receive_piece(Frames& frames, raft::NodeId from);
+    // The sender named by a connection identity "id/uuid", if it is a member
+    // whose bound uuid (if any) it carries; `claimed` is the id the message
+    // says it is from.
+    bool accept_sender(const std::string& identity, raft::NodeId claimed);
+    void refuse(raft::NodeId id, const std::string& uuid, const std::string& bound);
 
 public:
 
@@ -72,6 +82,8 @@ private:
     std::map<raft::NodeId, Dealer> dealers_;
     std::uint64_t rejected_ = 0;  // malformed or spoofed inbound messages
     std::uint64_t dropped_ = 0;   // outbound messages to a backlogged peer
+    std::map<raft::NodeId, std::string> seen_uuids_;
+    std::map<raft::NodeId, std::chrono::steady_clock::time_point> refused_at_;  // notices sent
 };
 
 }  // namespace cabildo::node

@@ -94,6 +94,8 @@ struct MemberInfo {
     std::string peer;             // "host:port", its peer port
     bool learner = false;
     std::uint64_t match_index = 0;  // answered by the leader: how far its log matches
+    std::string uuid;  // its data directory's, once bound (empty before)
+    bool active = false;  // answered by the leader: heard from lately (itself: true)
 
     bool operator==(const MemberInfo&) const = default;
 };

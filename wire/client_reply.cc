@@ -109,9 +109,13 @@ void pack_membership(Packer& packer, const MembershipInfo& membership) {
     detail::pack_str(packer, "members");
     packer.pack_array(static_cast<std::uint32_t>(membership.members.size()));
     for (const MemberInfo& member : membership.members) {
-        packer.pack_map(5);
+        packer.pack_map(7);
+        detail::pack_str(packer, "active");
+        detail::pack_bool(packer, member.active);
         detail::pack_str(packer, "id");
         packer.pack_uint64(member.id);
+        detail::pack_str(packer, "uuid");
+        detail::pack_str(packer, member.uuid);
         detail::pack_str(packer, "peer");
         detail::pack_str(packer, member.peer);
         detail::pack_str(packer, "client_endpoint");
@@ -148,6 +152,8 @@ MemberInfo read_member(detail::FieldReader& reader, const msgpack::object& objec
         }
         if (name == "peer") member.peer = reader.read_bytes(field.val, "members peer", text_bytes_max);
         if (name == "learner") member.learner = reader.read_bool(field.val, "members learner");
+        if (name == "active") member.active = reader.read_bool(field.val, "members active");
+        if (name == "uuid") member.uuid = reader.read_bytes(field.val, "members uuid", text_bytes_max);
         if (name == "match_index") {
             member.match_index = reader.read_uint(field.val, "members match_index");
         }

@@ -35,7 +35,7 @@ wire::NodeStatus sample_status(std::uint64_t node_id) {
     status.applied_index = 39;
     status.last_index = 41;
     status.state_hash = 0xfedcba9876543210ULL;
-    status.members = {{1, "tcp://127.0.0.1:7101", {}, false, 0}};
+    status.members = {{1, "tcp://127.0.0.1:7101", {}, false, 0, {}, false}};
     return status;
 }
 

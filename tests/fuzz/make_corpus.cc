@@ -217,7 +217,7 @@ Seeds client_reply_seeds() {
     range.range = RangePage{{{"a", "1"}, {"b", "2"}}, true};
     ClientReply status = ok_reply(3);
     status.status =
-        NodeStatus{1, "leader", 2, 1, 3, 3, 3, 99, {{1, "tcp://a:1", {}, false, 0}, {2, "tcp://b:2", {}, false, 0}}};
+        NodeStatus{1, "leader", 2, 1, 3, 3, 3, 99, {{1, "tcp://a:1", {}, false, 0, {}, false}, {2, "tcp://b:2", {}, false, 0, {}, false}}};
     ClientReply watch = ok_reply(50);
     watch.events = std::vector<Event>{{12, false, "k", std::string("v")}, {13, true, "k", {}}};
     watch.more = true;

@@ -32,7 +32,7 @@ NodeStatus make_status() {
     status.applied_index = 39;
     status.last_index = 41;
     status.state_hash = 0xfeedfacecafebeefull;
-    status.members = {{1, "tcp://10.0.0.1:7001", {}, false, 0}, {2, "tcp://10.0.0.2:7001", {}, false, 0}};
+    status.members = {{1, "tcp://10.0.0.1:7001", {}, false, 0, {}, false}, {2, "tcp://10.0.0.2:7001", {}, false, 0, {}, false}};
     status.recovering = true;
     status.recovering_to = 77;
     status.requests_pending = 3;
@@ -71,8 +71,8 @@ std::vector<std::pair<std::string, ClientReply>> reply_cases() {
     ClientReply membership = ok_reply(412);
     membership.membership = MembershipInfo{
         412, true, 99,
-        {{1, "tcp://10.0.0.1:7001", "10.0.0.1:7000", false, 980},
-         {4, "tcp://10.0.0.4:7001", "10.0.0.4:7000", true, 975}}};
+        {{1, "tcp://10.0.0.1:7001", "10.0.0.1:7000", false, 980, "9f2c", true},
+         {4, "tcp://10.0.0.4:7001", "10.0.0.4:7000", true, 975, "", true}}};
     cases.emplace_back("membership", membership);
     ClientReply no_leader = make_error_reply(error_no_leader, "election in progress", mp_uint(3));
     cases.emplace_back("no_leader", no_leader);

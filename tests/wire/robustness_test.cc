@@ -91,7 +91,7 @@ std::vector<std::string> valid_replies() {
     range.range = RangePage{{{"a", "1"}, {"b", "2"}}, true};
     ClientReply status;
     status.ok = true;
-    status.status = NodeStatus{1, "leader", 2, 1, 3, 3, 3, 99, {{1, "tcp://a:1", {}, false, 0}}};
+    status.status = NodeStatus{1, "leader", 2, 1, 3, 3, 3, 99, {{1, "tcp://a:1", {}, false, 0, {}, false}}};
     ClientReply error = make_error_reply(error_timeout, "gave up", mp_array({mp_uint(1)}));
     return {encode_reply(range), encode_reply(status), encode_reply(error)};
 }
