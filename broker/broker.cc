@@ -137,6 +137,10 @@ void Broker::turn() {
             drain_replies(links_[i]);
     }
     expire_requests(Clock::now());
+    if (leader_status_) {  // the links change only here, between turns' poll items
+        learn_members(*leader_status_);
+        leader_status_.reset();
+    }
 }
 
 std::chrono::milliseconds Broker::poll_timeout(Clock::time_point now) const {

@@ -100,6 +100,7 @@ private:
     // broker_streams.cc: the SUBs and the XPUB.
     void drain_sub(NodeLink& link);
     void on_heartbeat(NodeId from, const node::Frames& frames);
+    void learn_members(const wire::NodeStatus& leader);
     void on_event(NodeId from, const node::Frames& frames);
     void drain_xpub();
     std::optional<std::string> leader_hint() const;
@@ -112,6 +113,7 @@ private:
     zmq::socket_t xpub_;   // the fanned-out streams
     zmq::socket_t pull_;   // clients' fire-and-forget writes
     std::vector<NodeLink> links_;
+    std::optional<wire::NodeStatus> leader_status_;  // the leader's latest heartbeat this turn
 
     // Invariant: keys grow with time and the timeout is fixed, so deadlines
     // grow with the key: expiry looks only at the front of the map.

@@ -50,8 +50,41 @@ void Broker::on_heartbeat(NodeId from, const node::Frames& frames) {
         return;
     }
     tracker_.observe(from, *status->status, now_);
+    if (status->status->role == "leader" && status->status->node_id == from) {
+        leader_status_ = *status->status;  // learn_members() at the end of the turn
+    }
     // PUB semantics: dropped for a subscriber that is too slow (HWM).
     (void)node::send_frames(xpub_, {node::to_string(frames.parts[0])}, node::to_string(body));
+}
+
+// The leader's heartbeat lists the members (its latest membership and the
+// committed one): the broker links to members added since it started and
+// drops the removed, instead of relying on its --member list for good.
+void Broker::learn_members(const wire::NodeStatus& leader) {
+    for (const wire::MemberInfo& m : leader.members) {
+        if (tracker_.is_member(m.id)) continue;
+        const std::string& endpoint = m.client_endpoint;  // tcp://host:port (port = peer + 1)
+        const std::size_t colon = endpoint.rfind(':');
+        if (!endpoint.starts_with("tcp://") || colon == std::string::npos) continue;
+        auto member = node::parse_member(std::to_string(m.id) + "=" + endpoint.substr(6, colon - 6) +
+                                         ":" + std::to_string(std::atoi(endpoint.c_str() + colon + 1) - 1));
+        if (!member) continue;
+        links_.push_back(open_link(*member));
+        tracker_.add_member(m.id);
+        spdlog::info("broker: node {} joined the cluster; linked at {}", m.id, endpoint);
+    }
+    for (auto it = links_.begin(); it != links_.end();) {
+        const NodeId id = it->id;
+        const bool listed = std::any_of(leader.members.begin(), leader.members.end(),
+                                        [id](const wire::MemberInfo& m) { return m.id == id; });
+        if (listed || leader.members.empty()) {
+            ++it;
+            continue;
+        }
+        spdlog::info("broker: node {} left the cluster", id);
+        tracker_.remove_member(id);
+        it = links_.erase(it);
+    }
 }
 
 void Broker::on_event(NodeId from, const node::Frames& frames) {

@@ -20,6 +20,11 @@ void LeaderTracker::observe(NodeId from, const wire::NodeStatus& status, Clock::
     view.leader_id = status.leader_id;
 }
 
+void LeaderTracker::remove_member(NodeId id) {
+    nodes_.erase(id);
+    if (source_ == id) source_.reset();
+}
+
 bool LeaderTracker::alive(NodeId id, Clock::time_point now) const {
     auto it = nodes_.find(id);
     if (it == nodes_.end() || !it->second.heard)

@@ -34,6 +34,11 @@ public:
     // when `from` is not a member.
     void observe(NodeId from, const wire::NodeStatus& status, Clock::time_point now);
 
+    // The membership changed (as the leader's heartbeat lists it).
+    void add_member(NodeId id) { nodes_.try_emplace(id); }
+    void remove_member(NodeId id);
+    bool is_member(NodeId id) const { return nodes_.count(id) != 0; }
+
     bool alive(NodeId id, Clock::time_point now) const;
     // Alive members, in id order.
     std::vector<NodeId> alive_nodes(Clock::time_point now) const;

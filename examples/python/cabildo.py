@@ -142,8 +142,10 @@ class Client:
 
     # Membership (PROTOCOL.md, member_* and transfer_leader). Each returns the
     # reply's "membership" map ({"index", "pending", "cluster_id", "members":
-    # [{"id", "peer", "client_endpoint", "learner", "match_index"}]}) and
-    # makes the client use the members' endpoints from then on.
+    # [{"id", "peer", "client_endpoint", "learner", "match_index", "active",
+    # "uuid"}]}). refresh_members() makes the client use the members'
+    # endpoints from then on (not through a broker: it would bypass it); a
+    # leader hint naming a node the client does not know adds it.
 
     def member_list(self):
         return self._membership({"op": "member_list"}, any_node=True)
@@ -168,7 +170,8 @@ class Client:
 
     def refresh_members(self):
         """Learns the current members' endpoints (from any node)."""
-        self.member_list()
+        membership = self.member_list()
+        self._learn_endpoints(m.get("client_endpoint") for m in membership.get("members") or [])
         return list(self.endpoints)
 
     def status(self, endpoint, timeout=None):
@@ -223,9 +226,7 @@ class Client:
 
     def _membership(self, req, any_node=False):
         rep = self._call(req, write=False, any_node=any_node)
-        membership = rep.get("membership") or {}
-        self._learn_endpoints(m.get("client_endpoint") for m in membership.get("members") or [])
-        return membership
+        return rep.get("membership") or {}
 
     def _learn_endpoints(self, endpoints):
         """The members as the cluster says: replaces the start-up list."""

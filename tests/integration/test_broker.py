@@ -148,6 +148,31 @@ class BrokerTest(harness.ClusterTestCase):
         finally:
             s.close()
 
+    # -- 0. membership
+
+    def test_broker_learns_membership_changes(self):
+        """Started knowing nodes 1-3, the broker follows the leader's
+        heartbeats: it links to node 4 once added and drops node 1 once
+        removed, and still serves when nodes 1 and 2 are gone."""
+        from test_membership import change
+        c = self.start_cluster(3)
+        self.start_broker(c)
+        admin = c.client()
+        n = c.add_node(join_ids=[1, 2, 3])
+        change(admin, admin.member_add, n.id, n.address, True)
+        n.start()
+        change(admin, admin.member_promote, n.id)
+        log = lambda: open(self.broker_log, "rb").read().decode("utf-8", "replace")
+        wait_for(lambda: "node 4 joined the cluster" in log(), 10.0, "the broker to link node 4")
+        change(admin, admin.member_remove, 1)
+        c.node(1).expect_down = True
+        wait_for(lambda: "node 1 left the cluster" in log(), 10.0, "the broker to drop node 1")
+        c.kill(2)
+        bc = self.broker_client(total_timeout=15.0)
+        rev = bc.put(b"bm/after", b"v")
+        self.assertGreater(rev, 0)
+        self.assertEqual(bc.get(b"bm/after")[0], b"v")
+
     # -- 1. requests
 
     def test_requests_through_broker(self):
