@@ -54,7 +54,8 @@ NODE_PORT = 7000  # in namespaces every node has its own IP, so one port fits al
 
 NET_KINDS = ("isolate_leader", "majority_minority", "one_way", "packet_loss",
              "long_partition")
-PROCESS_KINDS = ("kill_leader", "kill_follower", "kill_all", "pause_leader", "storage_failure")
+PROCESS_KINDS = ("kill_leader", "kill_follower", "kill_all", "pause_leader", "storage_failure",
+                 "membership_kills")
 ALL_KINDS = PROCESS_KINDS + NET_KINDS
 
 _bin_copy = []
@@ -123,6 +124,8 @@ class Node:
         self.proc = None
         self.expect_down = False
         self.starts = 0
+        self.join = None      # a spare: started with --join these host:port
+        self.removed = False  # removed from the membership: exits, is not compared
         os.makedirs(self.data_dir, exist_ok=True)
 
     @property
@@ -137,8 +140,11 @@ class Node:
         self.starts += 1
         self.expect_down = False
         args = [node_binary(), "--id", str(self.id), "--data-dir", self.data_dir]
-        for n in self.cluster.nodes:
-            args += ["--member", "%d=%s:%d" % (n.id, n.host, n.port)]
+        if self.join:
+            args += ["--join", ",".join(self.join)]
+        else:
+            for n in self.cluster.nodes[:self.cluster.bootstrap]:
+                args += ["--member", "%d=%s:%d" % (n.id, n.host, n.port)]
         args += ["--tick-ms", str(TICK_MS), "--election-ticks", str(ELECTION_TICKS),
                  "--heartbeat-ticks", str(HEARTBEAT_TICKS), "--test-fault-injection",
                  "--log-level", "info"]
@@ -172,8 +178,12 @@ class Node:
 
 
 class FaultCluster:
-    def __init__(self, n, net=None):
+    """n members and `spares` nodes that start empty with --join when a
+    schedule adds them (loopback only)."""
+
+    def __init__(self, n, net=None, spares=0):
         self.net = net
+        self.bootstrap = n
         self.dir = tempfile.mkdtemp(prefix="cabildo-faults-")
         if net is not None:
             self.nodes = [Node(self, i, net.node_ip(i), NODE_PORT, net.exec_prefix(i))
@@ -181,9 +191,11 @@ class FaultCluster:
             self.ctx = net.client_context()
             self._own_ctx = False
         else:
-            host, base = pick_loopback(n)
+            host, base = pick_loopback(n + spares)
             self.nodes = [Node(self, i, host, base + harness.PORT_SPACING * (i - 1), [])
-                          for i in range(1, n + 1)]
+                          for i in range(1, n + spares + 1)]
+            for spare in self.nodes[n:]:
+                spare.join = ["%s:%d" % (m.host, m.port) for m in self.nodes[:n]]
             self.ctx = zmq.Context()
             self._own_ctx = True
 
@@ -194,8 +206,12 @@ class FaultCluster:
         return [n.client_endpoint for n in self.nodes]
 
     def start(self):
-        for n in self.nodes:
+        for n in self.nodes[:self.bootstrap]:
             n.start()
+
+    def compared(self):
+        """The nodes convergence compares: started, and not removed."""
+        return [n for n in self.nodes if n.proc is not None and not n.removed]
 
     def status(self, i, timeout=0.5):
         conn = recorder.Conn(self.ctx, self.node(i).client_endpoint)
@@ -221,18 +237,18 @@ class FaultCluster:
                                 "a leader (excluding %s)" % (list(exclude),))
 
     def followers(self, leader):
-        return [n.id for n in self.nodes if n.id != leader]
+        return [n.id for n in self.compared() if n.id != leader]
 
     def convergence(self):
         """(True, detail) when every node answers with the same applied_index
         and state_hash."""
-        sts = {n.id: self.status(n.id) for n in self.nodes}
+        sts = {n.id: self.status(n.id) for n in self.compared()}
         seen = {(st.get("applied_index"), st.get("state_hash")) if st else None
                 for st in sts.values()}
         return (len(seen) == 1 and None not in seen), self.describe(sts)
 
     def describe(self, sts=None):
-        sts = sts or {n.id: self.status(n.id) for n in self.nodes}
+        sts = sts or {n.id: self.status(n.id) for n in self.compared()}
         parts = []
         for i, st in sorted(sts.items()):
             if not st:
@@ -454,7 +470,52 @@ def sched_long_partition(r):
     r.healed()
 
 
+def _change(admin, call, *args, timeout=30.0):
+    """A membership change, retried while another is pending or the
+    learner catches up, and through leader changes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call(*args)
+        except harness.CabildoError as e:
+            if time.monotonic() > deadline or e.code not in (
+                    "change_pending", "lagging", "unavailable", "no_leader", "timeout"):
+                raise
+            time.sleep(0.1)
+
+
+def sched_membership_kills(r):
+    """Add a learner while the leader is killed, promote it, then remove a
+    follower and kill the leader right after; clients keep going."""
+    c = r.cluster
+    spare = c.nodes[c.bootstrap]
+    admin = harness.cabildo.Client(c.endpoints()[:c.bootstrap], request_timeout=0.5,
+                                   total_timeout=10.0)
+    try:
+        _change(admin, admin.member_add, spare.id, "%s:%d" % (spare.host, spare.port), True)
+        lead = r.leader()
+        r.fault("member add n%d (learner); kill -9 leader n%d" % (spare.id, lead))
+        c.node(lead).kill()
+        spare.start()
+        time.sleep(r.dur(1.0, 0.5, 2.0))
+        c.node(lead).start()
+        _change(admin, admin.member_promote, spare.id)
+        lead = r.leader()
+        victim = next(i for i in c.followers(lead) if i != spare.id)
+        r.fault("member remove n%d; kill -9 leader n%d right after" % (victim, lead))
+        c.node(victim).removed = True
+        c.node(victim).expect_down = True
+        _change(admin, admin.member_remove, victim)
+        c.node(lead).kill()
+        time.sleep(r.dur(1.0, 0.5, 2.0))
+        c.node(lead).start()
+        r.healed("restart n%d" % lead)
+    finally:
+        admin.close()
+
+
 SCHEDULES = {
+    "membership_kills": sched_membership_kills,
     "kill_leader": sched_kill_leader,
     "kill_follower": sched_kill_follower,
     "kill_all": sched_kill_all,
@@ -467,6 +528,7 @@ SCHEDULES = {
     "long_partition": sched_long_partition,
 }
 CLUSTER_SIZE = {"majority_minority": 5}
+CLUSTER_SPARES = {"membership_kills": 1}
 
 
 def _liveness(cluster, history, since, bound):
@@ -477,7 +539,7 @@ def _liveness(cluster, history, since, bound):
     deadline = since + bound
     worst = 0.0
     n = 0
-    for node in cluster.nodes:
+    for node in cluster.compared():
         ok = False
         while time.monotonic() < deadline + 0.5:
             n += 1
@@ -547,11 +609,11 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
     try:
         if kind in NET_KINDS:
             net = netns.TestNet(CLUSTER_SIZE.get(kind, 3)).setup()
-        cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net)
+        cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net, CLUSTER_SPARES.get(kind, 0))
         cluster.start()
         cluster.wait_leader(timeout=15.0)
         history = recorder.History()
-        rec = recorder.Recorder(cluster.ctx, cluster.endpoints(), clients=clients,
+        rec = recorder.Recorder(cluster.ctx, cluster.endpoints()[:cluster.bootstrap], clients=clients,
                                 seed=rng.getrandbits(64), history=history,
                                 **({"mix": mix} if mix else {})).start()
         time.sleep(warmup_s)

@@ -54,6 +54,9 @@ class ProcessFaults(_ScenarioCase):
     def test_pause_leader(self):
         self.run_kind("pause_leader")
 
+    def test_membership_kills(self):
+        self.run_kind("membership_kills")
+
 
 class StorageFaults(_ScenarioCase):
     def test_storage_failure(self):
