@@ -164,8 +164,15 @@ std::optional<Result<wire::ClientReply>> LeaderRpc::on_reply(const std::string& 
 void LeaderRpc::note_leader(const std::string& endpoint, const std::optional<std::string>& leader) {
     if (endpoint == distrusted_hint_)
         distrusted_hint_.clear();  // it answers again
-    if (leader && !leader->empty())
-        leader_hint_ = *leader;
+    if (!leader || leader->empty()) return;
+    leader_hint_ = *leader;
+    // A leader the start-up list does not name joined the cluster since:
+    // it stays known when the hint is forgotten (the members change).
+    std::vector<std::string>& endpoints = options_.endpoints;
+    if (std::find(endpoints.begin(), endpoints.end(), *leader) == endpoints.end() &&
+        endpoints.size() < endpoints_max) {
+        endpoints.push_back(*leader);
+    }
 }
 
 void LeaderRpc::forget_endpoint(const std::string& endpoint) {

@@ -50,6 +50,9 @@ bool is_retryable_error_code(std::string_view code);
 // Invariant: options_.endpoints is not empty (asserted at construction).
 class LeaderRpc {
 public:
+    // Endpoints learned from leader hints are added up to this many in all.
+    static constexpr std::size_t endpoints_max = 64;
+
     // `context` must outlive this object.
     LeaderRpc(zmq::context_t& context, LeaderRpcOptions options);
 

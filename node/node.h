@@ -252,6 +252,11 @@ private:
     int storage_failing_ = 0;  // the fault-injection state last applied
     raft::Membership membership_seen_;  // members linked: the latest and the committed ones
     raft::Membership latest_seen_;      // the core's latest, as last logged
+    struct Departed {
+        raft::Member member;
+        Clock::time_point until;  // linked until then
+    };
+    std::map<raft::NodeId, Departed> departed_;  // left the membership lately
     bool was_member_ = false;     // an applied membership (or the bootstrap) held this node
     raft::LogIndex removed_at_ = 0;  // the applied configuration entry that removed it
     Clock::time_point removed_seen_at_;  // when the loop first found it removed and idle

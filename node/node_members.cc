@@ -41,11 +41,25 @@ std::string_view change_error(Status status) {
 // While a change is pending, the members of the committed membership stay
 // linked too: a leader removing itself leads until the change commits, and
 // a member being removed must hear that it committed.
+//
+// A member that leaves stays linked for a few seconds more: a removed
+// leader hands over only once the new voters acknowledge its last entries,
+// which they must still be able to send it.
 void Node::sync_membership() {
+    const auto now = Clock::now();
     raft::Membership linked = raft_.membership();
     for (const raft::Member& m : raft_.committed_membership().members) {
         if (!linked.contains(m.id)) linked.put(m);
     }
+    for (const raft::Member& m : membership_seen_.members) {
+        if (!linked.contains(m.id) && departed_.count(m.id) == 0) {
+            departed_.emplace(m.id, Departed{m, now + std::chrono::seconds(5)});
+        }
+    }
+    std::erase_if(departed_, [&](const auto& kv) {
+        return kv.second.until <= now || linked.contains(kv.first);
+    });
+    for (const auto& [id, d] : departed_) linked.put(d.member);
     if (linked == membership_seen_) return;
     const bool changed = !(raft_.membership() == latest_seen_);
     membership_seen_ = std::move(linked);
@@ -109,10 +123,18 @@ void Node::note_applied_membership(const raft::Membership& membership, raft::Log
 // lingers a moment first: its last answers (the removal's, say) are still
 // in its sockets, which drop what they hold when closed.
 bool Node::removed_and_done() {
-    if (removed_at_ == 0 || raft_.role() == raft::Role::leader || !writes_.empty() ||
-        !forwards_.empty()) {
-        return false;
+    if (removed_at_ == 0 || raft_.role() == raft::Role::leader) return false;
+    // Writes it proposed after the removal may still commit under the new
+    // leader, which never tells this node: their outcome is unknown here,
+    // and a retry in the same session is exactly-once.
+    for (auto& [index, pending] : writes_) {
+        reply_error(pending.envelope, wire::error_timeout,
+                    "this node was removed from the cluster before it learned whether the "
+                    "write committed; retry it (same session and seq) at another node",
+                    pending.request.id);
     }
+    writes_.clear();
+    if (!forwards_.empty()) return false;
     const auto now = Clock::now();
     if (removed_seen_at_ == Clock::time_point{}) removed_seen_at_ = now;
     if (now - removed_seen_at_ < std::chrono::milliseconds(200)) return false;

@@ -91,7 +91,9 @@ Status Raft::transfer_leadership(NodeId to) {
 void Raft::maybe_send_timeout_now(NodeId to) {
     if (transfer_target_ != to || progress_.at(to).match_index != log_.last_index()) return;
     send(Message{.type = MessageType::timeout_now, .to = to});
-    if (removed_leader()) become_follower(term_, node_none);
+    // The node it hands over to is the one to send clients to (a hint: the
+    // new leader never writes to a removed node).
+    if (removed_leader()) become_follower(term_, to);
 }
 
 }  // namespace cabildo::raft
