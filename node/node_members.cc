@@ -61,6 +61,15 @@ void Node::sync_membership() {
     });
     for (const auto& [id, d] : departed_) linked.put(d.member);
     if (linked == membership_seen_) return;
+    // An id bound to a data directory before and unbound now was removed
+    // and added again: the uuid heard from its old directory is not its own.
+    for (const raft::Member& m : linked.members) {
+        const raft::Member* old = membership_seen_.find(m.id);
+        if (old != nullptr && old->context.find('#') != std::string::npos &&
+            m.context.find('#') == std::string::npos) {
+            peers_.forget_uuid(m.id);
+        }
+    }
     const bool changed = !(raft_.membership() == latest_seen_);
     membership_seen_ = std::move(linked);
     latest_seen_ = raft_.membership();

@@ -163,8 +163,13 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
 // proposed, so it is safe to retry.
 void Node::retry_held_writes(Clock::time_point now) {
     if (held_writes_.empty() || cycle_.stalled()) return;
-    const bool transferring = raft_.role() == raft::Role::leader &&
-                              raft_.status().transfer_target != raft::node_none;
+    // Held on while the handover is under way, and after it until this node
+    // knows the new leader (its first append comes a few ms after it won):
+    // answered `no_leader` meanwhile, clients back off for 20 ms or more.
+    const bool transferring = (raft_.role() == raft::Role::leader &&
+                               raft_.status().transfer_target != raft::node_none) ||
+                              (raft_.role() != raft::Role::leader &&
+                               raft_.leader() == raft::node_none);
     std::vector<HeldWrite> held = std::move(held_writes_);
     held_writes_.clear();
     for (HeldWrite& h : held) {

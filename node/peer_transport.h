@@ -59,6 +59,7 @@ public:
     std::uint64_t rejected() const { return rejected_; }
     // The data-directory uuid a peer's messages carry ("" if none heard).
     std::string seen_uuid(raft::NodeId id) const;
+    void forget_uuid(raft::NodeId id) { seen_uuids_.erase(id); }
     std::uint64_t dropped() const { return dropped_; }
 
 private:

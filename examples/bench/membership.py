@@ -118,6 +118,7 @@ class Writers:
         self.stop = threading.Event()
         self.acks = []
         self.errors = []
+        self.events = []  # (time, writer, what the client did): retries, redirects
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(w, ids), daemon=True)
                         for w in range(count)]
@@ -126,7 +127,8 @@ class Writers:
 
     def run(self, w, ids):
         cl = cabildo.Client([endpoint(i) for i in ids], request_timeout=0.25, total_timeout=10.0,
-                            backoff_initial=0.02, backoff_max=0.2)
+                            backoff_initial=0.02, backoff_max=0.2,
+                            on_event=lambda text: self.events.append((time.monotonic(), w, text)))
         k = 0
         while not self.stop.is_set():
             k += 1
@@ -138,10 +140,14 @@ class Writers:
                 self.errors.append(e.code)
 
     def gap_after(self, t0):
+        return self.widest_gap(t0)[0]
+
+    def widest_gap(self, t0):
+        """(seconds, start) of the longest time after t0 with no ack."""
         with self.lock:
             acks = sorted(self.acks)
-        gaps = [b - x for x, b in zip(acks, acks[1:]) if b > t0]
-        return max(gaps) if gaps else float("nan")
+        gaps = [(b - x, x) for x, b in zip(acks, acks[1:]) if b > t0]
+        return max(gaps) if gaps else (float("nan"), t0)
 
     def close(self):
         self.stop.set()
@@ -201,7 +207,10 @@ def unavailability(a):
             next_id += 1
 
             t0 = time.monotonic()
+            steps = []
             for i in list(members):
+                lead_now = leader_of(ctx, members)
+                steps.append((time.monotonic(), i, i == lead_now))
                 c.procs[i].terminate()
                 c.procs[i].wait(10)
                 c.start_joining(i, [j for j in members if j != i])
@@ -213,6 +222,15 @@ def unavailability(a):
                         break
                 time.sleep(0.3)
             figures["rolling_restart"].append(w.gap_after(t0))
+            gap, at = w.widest_gap(t0)
+            during = [s for s in steps if s[0] <= at]
+            if during and a.verbose:
+                t, i, was_leader = during[-1]
+                print("  rolling restart: widest gap %.0f ms, %.0f ms after stopping node %d (%s)"
+                      % (gap * 1000, (at - t) * 1000, i, "leader" if was_leader else "follower"))
+                for when, wid, text in w.events:
+                    if at - 0.01 <= when <= at + gap + 0.01:
+                        print("    +%4.0f ms writer %d: %s" % ((when - at) * 1000, wid, text))
             w.close()
             print("run %d: transfer-leader %.0f ms, remove leader %.0f ms, rolling restart "
                   "%.0f ms (max gap between acknowledged writes); %d errors"
@@ -239,6 +257,7 @@ def main():
     p.add_argument("--keys", type=int, default=1_000_000)
     p = sub.add_parser("unavailability")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--verbose", action="store_true", help="say where the widest gaps were")
     a = ap.parse_args()
     {"add": add, "unavailability": unavailability}[a.cmd](a)
 
