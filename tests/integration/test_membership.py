@@ -4,8 +4,10 @@ snapshot, remove the leader, transfer leadership, and restart every member
 in turn through SIGTERM. After each, every acknowledged write is on every
 remaining member."""
 
+import json
 import os
 import shutil
+import subprocess
 import time
 import unittest
 
@@ -13,12 +15,19 @@ import harness
 from harness import CabildoError, wait_for
 from test_failover import BOUND_S, WRITERS, start_writers, stop_writers
 
+CLI = os.path.join(harness.BIN_DIR, "client", "cabildo")
+
 
 def unavailability(writers, since):
     """The longest time after `since` in which no writer had a write acknowledged."""
     acks = sorted(a[3] for w in writers for a in w.acked)
     gaps = [b - a for a, b in zip(acks, acks[1:]) if b > since]
     return max(gaps) if gaps else 0.0
+
+
+def wait_acks_after(writers, t0, what, count=50):
+    wait_for(lambda: sum(1 for w in writers for a in list(w.acked) if a[3] > t0) >= count,
+             10.0, "writes acknowledged after " + what)
 
 
 def change(admin, call, *args, timeout=30.0):
@@ -124,8 +133,7 @@ class MembershipTest(harness.ClusterTestCase):
             self.assertNotIn(old, [x["id"] for x in m["members"]])
             new = c.wait_for_leader(exclude=(old,))
             self.wait_removed(old)
-            wait_for(lambda: sum(1 for w in writers for a in list(w.acked) if a[3] > t0) >= 50,
-                     10.0, "writes acknowledged after the removal")
+            wait_acks_after(writers, t0, "the removal")
         finally:
             stop_writers(writers)
         gap = unavailability(writers, t0)
@@ -147,8 +155,7 @@ class MembershipTest(harness.ClusterTestCase):
             t0 = time.monotonic()
             admin.transfer_leader(target)
             self.assertEqual(c.wait_for_leader(exclude=(old,)), target)
-            wait_for(lambda: sum(1 for w in writers for a in list(w.acked) if a[3] > t0) >= 50,
-                     10.0, "writes acknowledged after the transfer")
+            wait_acks_after(writers, t0, "the transfer")
         finally:
             stop_writers(writers)
         gap = unavailability(writers, t0)
@@ -214,6 +221,40 @@ class MembershipTest(harness.ClusterTestCase):
         change(admin, admin.member_promote, 3)
         wait_for(lambda: c.node_client(3).get(b"w/2", serializable=True)[0] == b"during", 10.0,
                  "the re-added node to catch up")
+        self.assertAllAlive()
+
+    def test_the_cli(self):
+        """cabildo member list|add|promote|remove and transfer-leader, human
+        and --json, and their exit codes."""
+        c = self.start_cluster(3)
+
+        def cli(*args):
+            return subprocess.run([CLI, "--endpoints", ",".join(c.endpoints()), "--timeout-ms",
+                                   "10000"] + list(args), capture_output=True, text=True)
+
+        out = cli("member", "list")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("membership at index", out.stdout)
+        self.assertEqual(len([l for l in out.stdout.splitlines() if " voter " in l]), 3)
+        n = c.add_node(join_ids=[1, 2, 3])
+        out = cli("--json", "member", "add", str(n.id), n.address, "--learner")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        reply = json.loads(out.stdout)
+        self.assertTrue(reply["ok"])
+        self.assertIn({"id": 4, "learner": True}, [{"id": m["id"], "learner": m["learner"]}
+                                                   for m in reply["members"]])
+        n.start()
+        wait_for(lambda: cli("member", "promote", "4").returncode == 0, 20.0, "promote 4 by CLI")
+        out = cli("--json", "member", "remove", "9")
+        self.assertEqual(out.returncode, 1)  # not_found
+        self.assertEqual(json.loads(out.stdout)["error"], "not_found")
+        leader = c.wait_for_leader()
+        out = cli("transfer-leader", "4")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(c.wait_for_leader(exclude=(leader,)), 4)
+        out = cli("member", "promote", "4")
+        self.assertEqual(out.returncode, 4)  # bad_request: already a voter
+        self.assertIn("is a voter", out.stderr)
         self.assertAllAlive()
 
     def test_errors_are_clear(self):
