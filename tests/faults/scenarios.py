@@ -53,7 +53,7 @@ LIVENESS_BOUND_S = 5.0
 NODE_PORT = 7000  # in namespaces every node has its own IP, so one port fits all
 
 NET_KINDS = ("isolate_leader", "majority_minority", "one_way", "packet_loss",
-             "long_partition")
+             "long_partition", "membership_partition")
 PROCESS_KINDS = ("kill_leader", "kill_follower", "kill_all", "pause_leader", "storage_failure",
                  "membership_kills")
 ALL_KINDS = PROCESS_KINDS + NET_KINDS
@@ -187,7 +187,9 @@ class FaultCluster:
         self.dir = tempfile.mkdtemp(prefix="cabildo-faults-")
         if net is not None:
             self.nodes = [Node(self, i, net.node_ip(i), NODE_PORT, net.exec_prefix(i))
-                          for i in range(1, n + 1)]
+                          for i in range(1, n + spares + 1)]
+            for spare in self.nodes[n:]:
+                spare.join = ["%s:%d" % (m.host, m.port) for m in self.nodes[:n]]
             self.ctx = net.client_context()
             self._own_ctx = False
         else:
@@ -484,13 +486,51 @@ def _change(admin, call, *args, timeout=30.0):
             time.sleep(0.1)
 
 
+def _admin(c):
+    return harness.cabildo.Client(c.endpoints()[:c.bootstrap], request_timeout=0.5,
+                                  total_timeout=10.0, context=c.ctx)
+
+
+def sched_membership_partition(r):
+    """Add a learner and isolate the leader before the change can commit;
+    the majority side elects a leader, which promotes the learner; heal,
+    then remove a follower."""
+    c = r.cluster
+    spare = c.nodes[c.bootstrap]
+    admin = _admin(c)
+    try:
+        lead = r.leader()
+        r.fault("member add n%d (learner), then isolate leader n%d" % (spare.id, lead))
+        spare.start()
+        try:
+            admin.member_add(spare.id, "%s:%d" % (spare.host, spare.port), True)
+        except harness.CabildoError:
+            pass  # a timeout: made or not, member_list says; the retry below adds it
+        r.net.partition([[lead], [i for i in range(1, len(c.nodes) + 1) if i != lead]])
+        time.sleep(r.dur(1.0, 0.5, 2.0))
+        if spare.id not in [m["id"] for m in admin.member_list()["members"]]:
+            _change(admin, admin.member_add, spare.id, "%s:%d" % (spare.host, spare.port), True)
+        _change(admin, admin.member_promote, spare.id)
+        r.log("    leader during the partition: n%s" % c.leader(exclude=(lead,)))
+        r.net.heal()
+        r.healed()
+        new = r.leader()
+        victim = next(i for i in c.followers(new) if i != spare.id)
+        r.fault("member remove follower n%d" % victim)
+        c.node(victim).removed = True
+        c.node(victim).expect_down = True
+        _change(admin, admin.member_remove, victim)
+        r.healed("removed n%d" % victim)
+    finally:
+        admin.close()
+
+
 def sched_membership_kills(r):
     """Add a learner while the leader is killed, promote it, then remove a
     follower and kill the leader right after; clients keep going."""
     c = r.cluster
     spare = c.nodes[c.bootstrap]
-    admin = harness.cabildo.Client(c.endpoints()[:c.bootstrap], request_timeout=0.5,
-                                   total_timeout=10.0)
+    admin = _admin(c)
     try:
         _change(admin, admin.member_add, spare.id, "%s:%d" % (spare.host, spare.port), True)
         lead = r.leader()
@@ -516,6 +556,7 @@ def sched_membership_kills(r):
 
 SCHEDULES = {
     "membership_kills": sched_membership_kills,
+    "membership_partition": sched_membership_partition,
     "kill_leader": sched_kill_leader,
     "kill_follower": sched_kill_follower,
     "kill_all": sched_kill_all,
@@ -528,7 +569,7 @@ SCHEDULES = {
     "long_partition": sched_long_partition,
 }
 CLUSTER_SIZE = {"majority_minority": 5}
-CLUSTER_SPARES = {"membership_kills": 1}
+CLUSTER_SPARES = {"membership_kills": 1, "membership_partition": 1}
 
 
 def _liveness(cluster, history, since, bound):
@@ -608,7 +649,7 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
     rec = None
     try:
         if kind in NET_KINDS:
-            net = netns.TestNet(CLUSTER_SIZE.get(kind, 3)).setup()
+            net = netns.TestNet(CLUSTER_SIZE.get(kind, 3) + CLUSTER_SPARES.get(kind, 0)).setup()
         cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net, CLUSTER_SPARES.get(kind, 0))
         cluster.start()
         cluster.wait_leader(timeout=15.0)

@@ -96,6 +96,9 @@ class NetworkFaults(_ScenarioCase):
     def test_majority_minority(self):
         self.run_kind("majority_minority")
 
+    def test_membership_partition(self):
+        self.run_kind("membership_partition")
+
     def test_one_way(self):
         self.run_kind("one_way")
 
