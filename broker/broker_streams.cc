@@ -63,11 +63,14 @@ void Broker::on_heartbeat(NodeId from, const node::Frames& frames) {
 void Broker::learn_members(const wire::NodeStatus& leader) {
     for (const wire::MemberInfo& m : leader.members) {
         if (tracker_.is_member(m.id)) continue;
-        const std::string& endpoint = m.client_endpoint;  // tcp://host:port (port = peer + 1)
+        // tcp://host:port, the member's client port: its peer port is one less.
+        const std::string& endpoint = m.client_endpoint;
         const std::size_t colon = endpoint.rfind(':');
         if (!endpoint.starts_with("tcp://") || colon == std::string::npos) continue;
-        auto member = node::parse_member(std::to_string(m.id) + "=" + endpoint.substr(6, colon - 6) +
-                                         ":" + std::to_string(std::atoi(endpoint.c_str() + colon + 1) - 1));
+        const int client_port = std::atoi(endpoint.c_str() + colon + 1);
+        const std::string host = endpoint.substr(6, colon - 6);
+        auto member = node::parse_member(std::to_string(m.id) + "=" + host + ":" +
+                                         std::to_string(client_port - 1));
         if (!member) continue;
         links_.push_back(open_link(*member));
         tracker_.add_member(m.id);

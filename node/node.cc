@@ -91,14 +91,8 @@ bool Node::handing_off() {
         handoff_started_ = now;
         if (raft_.role() != raft::Role::leader || cycle_.stalled()) return false;
         const raft::RaftStatus st = raft_.status();
-        raft::NodeId target = raft::node_none;
-        raft::LogIndex best = 0;
-        for (const raft::ProgressStatus& p : st.progress) {
-            if (p.id != config_.id && (target == raft::node_none || p.match_index > best)) {
-                target = p.id;
-                best = p.match_index;
-            }
-        }
+        // A voter: a learner cannot take over.
+        const auto [target, best] = most_caught_up_voter();
         if (target == raft::node_none || raft_.transfer_leadership(target) != Status::ok) {
             return false;
         }

@@ -164,6 +164,7 @@ private:
     Result<raft::Membership> next_membership(const wire::ClientRequest& request) const;
     void answer_change(Pending pending, const Applied& applied);
     void start_transfer(Pending pending, const zmq::message_t& body, bool forwarded);
+    std::pair<raft::NodeId, raft::LogIndex> most_caught_up_voter() const;
     void poll_transfers(Clock::time_point now);
 
     // node_forward.cc: forwarding to the leader, in batches.

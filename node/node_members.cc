@@ -262,6 +262,19 @@ void Node::answer_change(Pending pending, const Applied& applied) {
     this->reply(pending.envelope, std::move(reply));
 }
 
+// Leader: the other voter whose log matches the most of ours, and how far
+// (node_none if there is none).
+std::pair<raft::NodeId, raft::LogIndex> Node::most_caught_up_voter() const {
+    std::pair<raft::NodeId, raft::LogIndex> best{raft::node_none, 0};
+    for (const raft::ProgressStatus& p : raft_.status().progress) {
+        if (!raft_.membership().is_voter(p.id)) continue;
+        if (best.first == raft::node_none || p.match_index > best.second) {
+            best = {p.id, p.match_index};
+        }
+    }
+    return best;
+}
+
 // To the given voter, or to the one with the most of the log. Answered once
 // this node no longer leads and knows who does.
 void Node::start_transfer(Pending pending, const zmq::message_t& body, bool forwarded) {
@@ -270,24 +283,16 @@ void Node::start_transfer(Pending pending, const zmq::message_t& body, bool forw
         return;
     }
     raft::NodeId target = pending.request.member_id;
-    if (target == raft::node_none) {
-        raft::LogIndex best = 0;
-        for (const raft::ProgressStatus& p : raft_.status().progress) {
-            if (raft_.membership().is_voter(p.id) && (target == raft::node_none || p.match_index > best)) {
-                target = p.id;
-                best = p.match_index;
-            }
-        }
-    }
+    if (target == raft::node_none) target = most_caught_up_voter().first;
     if (target == config_.id) {
         serve_member_list(pending);  // already the leader
         return;
     }
     if (target == raft::node_none || !raft_.membership().is_voter(target)) {
-        reply_error(pending.envelope, wire::error_not_found,
-                    target == raft::node_none ? "no other voter to hand leadership to"
-                                              : "node " + std::to_string(target) + " is not a voter",
-                    pending.request.id);
+        const std::string why = target == raft::node_none
+                                    ? "no other voter to hand leadership to"
+                                    : "node " + std::to_string(target) + " is not a voter";
+        reply_error(pending.envelope, wire::error_not_found, why, pending.request.id);
         return;
     }
     if (raft_.transfer_leadership(target) != Status::ok) {

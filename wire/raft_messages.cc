@@ -131,6 +131,10 @@ raft::Message read_message_fields(detail::FieldReader& reader, Fields f) {
         std::vector<raft::NodeId> voters;
         for (std::size_t i = 0; reader.ok() && i < members.size(); ++i) {
             voters.push_back(reader.read_uint(members[i], "snapshot member"));
+            // Found by fuzzing: an id 0 made a membership no encoder may write.
+            if (reader.ok() && voters.back() == raft::node_none) {
+                reader.fail(Status::bad_request, "snapshot member: id 0");
+            }
         }
         message.snapshot.membership = raft::voters_membership(voters);
     }

@@ -61,7 +61,9 @@ constexpr std::size_t members_max = 1024;
 constexpr std::size_t context_bytes_max = 4096;
 
 void put_be(std::string& out, std::uint64_t value, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    for (int i = bytes - 1; i >= 0; --i) {
+        out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    }
 }
 
 // Reads big-endian numbers off the front of a view; false once it ran out.
@@ -144,7 +146,8 @@ ChangeKind classify_change(const Membership& from, const Membership& to, NodeId*
     const Member* old = from.find(changed[0]->id);
     *subject = changed[0]->id;
     if (old->learner && !changed[0]->learner) return ChangeKind::promote;
-    if (!old->learner && changed[0]->learner) return ChangeKind::invalid;  // demotion: remove instead
+    // A demotion is not offered: remove the voter and add it as a learner.
+    if (!old->learner && changed[0]->learner) return ChangeKind::invalid;
     return ChangeKind::update;
 }
 

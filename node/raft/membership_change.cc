@@ -102,7 +102,8 @@ bool Raft::reachable_quorum(const Membership& next) const {
 void Raft::sync_progress() {
     const Membership& m = membership();
     for (const Member& member : m.members) {
-        if (member.id != config_.id) progress_.try_emplace(member.id, Progress(log_.last_index() + 1));
+        if (member.id == config_.id) continue;
+        progress_.try_emplace(member.id, Progress(log_.last_index() + 1));
     }
     if (log_.membership_pending()) return;
     std::erase_if(progress_, [&m](const auto& kv) { return !m.contains(kv.first); });

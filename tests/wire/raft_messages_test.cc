@@ -207,7 +207,14 @@ std::vector<RejectCase> reject_cases() {
     std::vector<std::string> too_many_entries = heartbeat_elements();
     too_many_entries[1] = mp_uint(static_cast<std::uint64_t>(MessageType::append_entries));
     too_many_entries[11] = mp_array_header(entries_per_message_max + 1);
+    // Elements 19-21 (snapshot index, term, voters) without element 22: a
+    // voter id 0 (found by fuzzing: accepted, then not re-encodable).
+    std::vector<std::string> voter_0 = heartbeat_elements();
+    voter_0.push_back(mp_uint(0));
+    voter_0.push_back(mp_uint(0));
+    voter_0.push_back(mp_array({mp_uint(14), mp_uint(0)}));
     return {
+        {"snapshot_voter_0", mp_array(voter_0), Status::bad_request, "id 0"},
         {"from_0", mp_array(with_from_0), Status::bad_request, "from"},
         {"to_self", mp_array(to_self), Status::bad_request, "itself"},
         {"type_10", mp_array(type_10), Status::bad_request, "type: unknown 10"},
