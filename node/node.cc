@@ -57,12 +57,12 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       pub_(context_, zmq::socket_type::pub),
       pull_(context_, zmq::socket_type::pull),
       snapshot_sender_(config_.id),
+      bootstrap_(config_.join.empty() ? config_.membership() : raft::Membership{}),
       snapshot_receiver_(config_.id, storage_->snapshots_dir()) {
     snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
     snapshot_sender_.set_rate(config_.snapshot_rate_mb * 1000000);
     open_sockets();
-    const raft::Membership applied = storage_->applied_membership().value_or(
-        config_.join.empty() ? config_.membership() : raft::Membership{});
+    const raft::Membership applied = storage_->applied_membership().value_or(bootstrap_);
     was_member_ = applied.contains(config_.id);
     sync_membership();
     if (!raft_.membership().empty() && !raft_.membership().contains(config_.id)) {

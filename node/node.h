@@ -229,6 +229,9 @@ private:
     std::uint64_t log_bytes_at_snapshot_ = 0;  // storage's counter when the last one started
     Clock::time_point next_snapshot_try_;  // after a failed snapshot, not before this
     SnapshotSender snapshot_sender_;
+    // The --member flags' membership (none for a node that joined): the
+    // membership as of index 0, until a configuration entry is applied.
+    raft::Membership bootstrap_;
     SnapshotReceiver snapshot_receiver_;
     std::optional<raft::Message> install_offer_;  // install_snapshot waiting for its file
     raft::SnapshotMeta installing_;  // the received snapshot the core was stepped with

@@ -47,7 +47,9 @@ void Node::start_snapshot() {
     spdlog::debug("node {}: snapshot start: map check {} us", config_.id,
                   std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
     log_bytes_at_snapshot_ = storage_->log_bytes_written();
-    snapshot_taker_.start(*storage_, config_.membership(), config_.snapshot_rate_mb * 1000000);
+    // The bootstrap members, not config_.members: those follow the log,
+    // uncommitted entries included, and the snapshot is of the applied state.
+    snapshot_taker_.start(*storage_, bootstrap_, config_.snapshot_rate_mb * 1000000);
 }
 
 void Node::poll_snapshot(Clock::time_point now) {
