@@ -22,8 +22,7 @@ constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTO
 raft::Config raft_config(const NodeConfig& config, const storage::Storage& storage) {
     raft::Config c;
     c.id = config.id;
-    c.membership = storage.applied_membership().value_or(
-        config.join.empty() ? config.membership() : raft::Membership{});
+    c.membership = storage.applied_membership().value_or(config.bootstrap_membership());
     const raft::LogIndex applied = storage.applied_index();
     c.election_timeout_ticks = config.election_ticks;
     c.heartbeat_interval_ticks = config.heartbeat_ticks;
@@ -57,7 +56,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       pub_(context_, zmq::socket_type::pub),
       pull_(context_, zmq::socket_type::pull),
       snapshot_sender_(config_.id),
-      bootstrap_(config_.join.empty() ? config_.membership() : raft::Membership{}),
+      bootstrap_(config_.bootstrap_membership()),
       snapshot_receiver_(config_.id, storage_->snapshots_dir()) {
     snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
     snapshot_sender_.set_rate(config_.snapshot_rate_mb * 1000000);
@@ -92,7 +91,7 @@ bool Node::handing_off() {
         if (raft_.role() != raft::Role::leader || cycle_.stalled()) return false;
         const raft::RaftStatus st = raft_.status();
         // A voter: a learner cannot take over.
-        const auto [target, best] = most_caught_up_voter();
+        const auto [target, best] = raft_.most_caught_up_voter();
         if (target == raft::node_none || raft_.transfer_leadership(target) != Status::ok) {
             return false;
         }

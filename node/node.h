@@ -155,6 +155,7 @@ private:
 
     // node_members.cc: the membership, member_* and transfer_leader.
     void sync_membership();
+    void relink(raft::Membership linked);
     void bind_uuids(Clock::time_point now);
     void note_applied_membership(const raft::Membership& membership, raft::LogIndex index);
     bool removed_and_done();
@@ -164,7 +165,6 @@ private:
     Result<raft::Membership> next_membership(const wire::ClientRequest& request) const;
     void answer_change(Pending pending, const Applied& applied);
     void start_transfer(Pending pending, const zmq::message_t& body, bool forwarded);
-    std::pair<raft::NodeId, raft::LogIndex> most_caught_up_voter() const;
     void poll_transfers(Clock::time_point now);
 
     // node_forward.cc: forwarding to the leader, in batches.
@@ -256,6 +256,7 @@ private:
     int storage_failing_ = 0;  // the fault-injection state last applied
     raft::Membership membership_seen_;  // members linked: the latest and the committed ones
     raft::Membership latest_seen_;      // the core's latest, as last logged
+    raft::Membership committed_seen_;   // the core's committed one, as last linked
     struct Departed {
         raft::Member member;
         Clock::time_point until;  // linked until then

@@ -95,6 +95,10 @@ struct NodeConfig {
     // The members as the core's membership: every one a voter unless marked
     // a learner, each one's context its peer address "host:port".
     raft::Membership membership() const;
+    // The membership as of index 0: the --member flags', none with --join.
+    raft::Membership bootstrap_membership() const {
+        return join.empty() ? membership() : raft::Membership{};
+    }
 };
 
 // Parses "id=host:port".

@@ -20,15 +20,10 @@ std::string describe(const raft::Membership& membership) {
     return text.empty() ? "none" : text;
 }
 
+// The core refuses for now (dropped: a handover, a leader new in its term)
+// what the client may retry: unavailable.
 std::string_view change_error(Status status) {
-    switch (status) {
-    case Status::not_found: return wire::error_not_found;
-    case Status::change_pending: return wire::error_change_pending;
-    case Status::lagging: return wire::error_lagging;
-    case Status::no_quorum: return wire::error_no_quorum;
-    case Status::bad_request: return wire::error_bad_request;
-    default: return wire::error_unavailable;
-    }
+    return wire::error_code(status == Status::dropped ? Status::unavailable : status);
 }
 
 }  // namespace
@@ -46,9 +41,24 @@ std::string_view change_error(Status status) {
 // leader hands over only once the new voters acknowledge its last entries,
 // which they must still be able to send it.
 void Node::sync_membership() {
+    const raft::Membership& latest = raft_.membership();
+    const raft::Membership& committed = raft_.committed_membership();
+    // Every loop turn: nothing is copied unless the log's membership changed
+    // or a departed member's grace period runs.
+    if (departed_.empty() && latest == latest_seen_ && committed == committed_seen_) return;
+    if (!(latest == latest_seen_)) {
+        latest_seen_ = latest;
+        if (!latest.empty()) {
+            spdlog::info("node {}: membership at index {}{}: {}", config_.id,
+                         raft_.membership_index(),
+                         raft_.membership_pending() ? " (not committed yet)" : "",
+                         describe(latest));
+        }
+    }
+    committed_seen_ = committed;
     const auto now = Clock::now();
-    raft::Membership linked = raft_.membership();
-    for (const raft::Member& m : raft_.committed_membership().members) {
+    raft::Membership linked = latest;
+    for (const raft::Member& m : committed.members) {
         if (!linked.contains(m.id)) linked.put(m);
     }
     for (const raft::Member& m : membership_seen_.members) {
@@ -60,7 +70,11 @@ void Node::sync_membership() {
         return kv.second.until <= now || linked.contains(kv.first);
     });
     for (const auto& [id, d] : departed_) linked.put(d.member);
-    if (linked == membership_seen_) return;
+    if (!(linked == membership_seen_)) relink(std::move(linked));
+}
+
+// config_.members, the peer links and the client links become `linked`.
+void Node::relink(raft::Membership linked) {
     // An id bound to a data directory before and unbound now was removed
     // and added again: the uuid heard from its old directory is not its own.
     for (const raft::Member& m : linked.members) {
@@ -70,9 +84,7 @@ void Node::sync_membership() {
             peers_.forget_uuid(m.id);
         }
     }
-    const bool changed = !(raft_.membership() == latest_seen_);
     membership_seen_ = std::move(linked);
-    latest_seen_ = raft_.membership();
     if (membership_seen_.empty()) return;
     std::vector<Member> members;
     for (const raft::Member& m : membership_seen_.members) {
@@ -86,10 +98,6 @@ void Node::sync_membership() {
     config_.members = std::move(members);
     peers_.update_members();
     update_member_links();
-    if (!changed) return;
-    spdlog::info("node {}: membership at index {}{}: {}", config_.id, raft_.membership_index(),
-                 raft_.status().membership_pending ? " (not committed yet)" : "",
-                 describe(latest_seen_));
 }
 
 // Leader: a member whose data directory the membership does not name yet
@@ -98,7 +106,7 @@ void Node::sync_membership() {
 // every node refuses that id under another uuid (PeerTransport).
 void Node::bind_uuids(Clock::time_point now) {
     if (now < next_bind_ || raft_.role() != raft::Role::leader || cycle_.stalled() ||
-        raft_.status().membership_pending) {
+        raft_.membership_pending()) {
         return;
     }
     next_bind_ = now + std::chrono::milliseconds(200);
@@ -262,19 +270,6 @@ void Node::answer_change(Pending pending, const Applied& applied) {
     this->reply(pending.envelope, std::move(reply));
 }
 
-// Leader: the other voter whose log matches the most of ours, and how far
-// (node_none if there is none).
-std::pair<raft::NodeId, raft::LogIndex> Node::most_caught_up_voter() const {
-    std::pair<raft::NodeId, raft::LogIndex> best{raft::node_none, 0};
-    for (const raft::ProgressStatus& p : raft_.status().progress) {
-        if (!raft_.membership().is_voter(p.id)) continue;
-        if (best.first == raft::node_none || p.match_index > best.second) {
-            best = {p.id, p.match_index};
-        }
-    }
-    return best;
-}
-
 // To the given voter, or to the one with the most of the log. Answered once
 // this node no longer leads and knows who does.
 void Node::start_transfer(Pending pending, const zmq::message_t& body, bool forwarded) {
@@ -283,7 +278,7 @@ void Node::start_transfer(Pending pending, const zmq::message_t& body, bool forw
         return;
     }
     raft::NodeId target = pending.request.member_id;
-    if (target == raft::node_none) target = most_caught_up_voter().first;
+    if (target == raft::node_none) target = raft_.most_caught_up_voter().first;
     if (target == config_.id) {
         serve_member_list(pending);  // already the leader
         return;
@@ -308,7 +303,7 @@ void Node::poll_transfers(Clock::time_point now) {
     for (auto it = transfers_.begin(); it != transfers_.end();) {
         const bool led = raft_.role() == raft::Role::leader;
         const bool done = !led && raft_.leader() != raft::node_none;
-        const bool given_up = (led && raft_.status().transfer_target == raft::node_none) ||
+        const bool given_up = (led && raft_.transfer_target() == raft::node_none) ||
                               now >= it->pending.deadline;
         if (done) {
             serve_member_list(it->pending);

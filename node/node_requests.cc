@@ -133,7 +133,7 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
         refuse_not_leader(pending, forwarded, body);
         return;
     }
-    if (proposed.status == Status::dropped && raft_.status().transfer_target != raft::node_none) {
+    if (proposed.status == Status::dropped && raft_.transfer_target() != raft::node_none) {
         // Leadership is being handed over (for a few ms): the write waits
         // and then goes to whoever leads (retry_held_writes).
         held_writes_.push_back({std::move(pending), to_string(body), forwarded});
@@ -167,7 +167,7 @@ void Node::retry_held_writes(Clock::time_point now) {
     // knows the new leader (its first append comes a few ms after it won):
     // answered `no_leader` meanwhile, clients back off for 20 ms or more.
     const bool transferring = (raft_.role() == raft::Role::leader &&
-                               raft_.status().transfer_target != raft::node_none) ||
+                               raft_.transfer_target() != raft::node_none) ||
                               (raft_.role() != raft::Role::leader &&
                                raft_.leader() == raft::node_none);
     std::vector<HeldWrite> held = std::move(held_writes_);

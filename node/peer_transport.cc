@@ -121,8 +121,7 @@ void PeerTransport::refuse(raft::NodeId id, const std::string& uuid, const std::
     }
 }
 
-std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,
-                                                                raft::NodeId from) {
+std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames) {
     const std::size_t n = frames.parts.size();
     const zmq::message_t& header = frames.parts[2];
     auto piece = wire::decode_snapshot_header(header.data(), header.size());
@@ -132,7 +131,6 @@ std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames,
         return std::nullopt;
     }
     const bool chunk = piece->kind == wire::SnapshotPieceKind::chunk;
-    (void)from;
     const std::string identity = to_string(frames.parts[0]);
     if (piece->to != config_.id || n != (chunk ? 4u : 3u) ||
         (chunk && frames.parts[3].size() > wire::snapshot_chunk_bytes_max) ||
@@ -157,7 +155,7 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
     }
     if (!frames->truncated && frames->parts.size() >= 3 &&
         to_string(frames->parts[1]) == wire::snapshot_marker) {
-        return {std::nullopt, receive_piece(*frames, raft::node_none), std::nullopt};
+        return {std::nullopt, receive_piece(*frames), std::nullopt};
     }
     if (!frames->truncated && frames->parts.size() == 3 &&
         to_string(frames->parts[1]) == refused_marker) {

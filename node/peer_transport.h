@@ -63,7 +63,7 @@ public:
     std::uint64_t dropped() const { return dropped_; }
 
 private:
-    std::optional<wire::SnapshotPiece> receive_piece(Frames& frames, raft::NodeId from);
+    std::optional<wire::SnapshotPiece> receive_piece(Frames& frames);
     // The sender named by a connection identity "id/uuid", if it is a member
     // whose bound uuid (if any) it carries; `claimed` is the id the message
     // says it is from.

@@ -206,9 +206,10 @@ Result<ClientReply> decode_reply(const void* data, std::size_t size);
 // a request decode_request() rejected. Never throws.
 std::string extract_id(const void* data, std::size_t size);
 
-// The reply code for an error from decode_request(): "too_large" for
-// too_large, "storage_full" for storage_full, "bad_request" for bad_request,
-// "internal" otherwise.
+// The reply code for an error status: "too_large", "storage_full",
+// "bad_request", "unavailable", and the membership changes' "not_found",
+// "change_pending", "lagging" and "no_quorum" for the statuses of those
+// names; "internal" otherwise.
 std::string_view error_code(Status status);
 
 // A reply with ok = false.

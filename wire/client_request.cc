@@ -348,6 +348,11 @@ std::string_view error_code(Status status) {
         case Status::bad_request: return error_bad_request;
         case Status::too_large: return error_too_large;
         case Status::storage_full: return error_storage_full;
+        case Status::unavailable: return error_unavailable;
+        case Status::not_found: return error_not_found;
+        case Status::change_pending: return error_change_pending;
+        case Status::lagging: return error_lagging;
+        case Status::no_quorum: return error_no_quorum;
         default: return error_internal;
     }
 }

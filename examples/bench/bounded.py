@@ -185,6 +185,14 @@ def fill(keys, entries=None):
     return done, time.monotonic() - t0
 
 
+def filled(ctx, keys):
+    """Once a leader is elected, puts every one of `keys` once; returns the leader."""
+    leader = wait_leader(ctx)
+    n, secs = fill(keys)
+    print("filled %d keys in %.1f s" % (n, secs))
+    return leader
+
+
 def status_load(a):
     ctx = zmq.Context()
     c = Cluster()

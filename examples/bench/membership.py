@@ -84,9 +84,7 @@ def add(a):
     for i in (1, 2, 3):
         c.start(i)
     try:
-        leader = bounded.wait_leader(ctx)
-        n, secs = bounded.fill(a.keys)
-        print("filled %d keys in %.1f s" % (n, secs))
+        leader = bounded.filled(ctx, a.keys)
         os.sync()
         cl = admin([1, 2, 3])
         t0 = time.monotonic()

@@ -172,9 +172,7 @@ def snapshot_stall(a):
     for i in (1, 2, 3):
         c.start(i)
     try:
-        leader = bounded.wait_leader(ctx)
-        n, secs = bounded.fill(a.keys)
-        print("filled %d keys in %.1f s" % (n, secs))
+        leader = bounded.filled(ctx, a.keys)
         # The kernel writes the fill's dirty state pages back 30 s later
         # (vm.dirty_expire_centisecs), at full speed, and every log sync
         # on the disk waits meanwhile (150 ms, measured). Written now, they

@@ -120,17 +120,18 @@ bool Raft::removed_leader() const {
 
 // Thesis §4.2.2: once the membership without it commits, the leader hands
 // leadership to the voter with the most of its log, then steps down.
+std::pair<NodeId, LogIndex> Raft::most_caught_up_voter() const {
+    std::pair<NodeId, LogIndex> best{node_none, 0};
+    for (const auto& [id, pr] : progress_) {
+        if (!is_voter(id)) continue;
+        if (best.first == node_none || pr.match_index > best.second) best = {id, pr.match_index};
+    }
+    return best;
+}
+
 void Raft::hand_over_if_removed() {
     if (!removed_leader() || transfer_target_ != node_none) return;
-    NodeId best = node_none;
-    LogIndex best_match = 0;
-    for (NodeId id : membership().voters()) {
-        const LogIndex match = progress_.at(id).match_index;
-        if (best == node_none || match > best_match) {
-            best = id;
-            best_match = match;
-        }
-    }
+    const auto [best, best_match] = most_caught_up_voter();
     transfer_target_ = best;
     election_elapsed_ = 0;  // given up (and the leader steps down) after a timeout
     if (best_match == log_.last_index()) {

@@ -121,6 +121,11 @@ public:
     // (a removed leader, say) still take part.
     const Membership& committed_membership() const { return log_.committed_membership(); }
     LogIndex membership_index() const { return log_.membership_index(); }
+    bool membership_pending() const { return log_.membership_pending(); }
+    NodeId transfer_target() const { return transfer_target_; }
+    // Leader: the other voter whose log matches the most of ours, and how
+    // far ({node_none, 0} if there is none): whom to hand leadership to.
+    std::pair<NodeId, LogIndex> most_caught_up_voter() const;
     Role role() const { return role_; }
     Term term() const { return term_; }
     // LogCabin-style invariant check; aborts on a broken invariant.
