@@ -226,7 +226,7 @@ Result<std::vector<wire::Event>> Watcher::resync() {
     std::vector<wire::Event> snapshot;
     for (wire::KeyValue& kv : reply->range->kvs) {
         snapshot.push_back(
-            wire::Event{reply->revision, false, std::move(kv.key), std::move(kv.value)});
+            wire::Event{reply->revision, false, std::move(kv.key), std::move(kv.value), kv.meta});
     }
     covered_ = std::max(covered_, reply->revision);
     resynced_ = true;

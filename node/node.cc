@@ -72,6 +72,7 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
     // What the last run left uncompacted (a log reopens at its oldest
     // segment's start).
     cycle_.compact(config_.snapshot_trailing);
+    load_lease_clock();
     const raft::HardState hs = storage_->hard_state();
     if (hs.commit_index > storage_->applied_index()) recovering_to_ = hs.commit_index;
     spdlog::info("node {}: term {}, commit {}, applied {}, last index {}; clients at {}",
@@ -280,6 +281,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     if (reads_waiting()) serve_waiting_reads();  // what the last turn's budget left
     expire_requests(now);
     retry_held_writes(now);
+    expire_leases(now);
     publish_status(now);
     flush_forwards();
     flush_forward_replies();

@@ -28,6 +28,7 @@
 
 #include <zmq.hpp>
 
+#include "node/lease_clock.h"
 #include "node/node_config.h"
 #include "node/peer_transport.h"
 #include "node/raft/raft.h"
@@ -153,6 +154,13 @@ private:
     Result<bool> install_snapshot(const raft::SnapshotMeta& snapshot) override;
     void serve_snapshot_read(const Pending& pending);
 
+    // node_leases.cc: lease timing, expiry, lease_info/lease_list and read-only txns.
+    void load_lease_clock();
+    void note_lease_changes(const Applied& applied, Clock::time_point now);
+    void expire_leases(Clock::time_point now);
+    void serve_lease_read(const Pending& pending);
+    void serve_txn_read(const Pending& pending);
+
     // node_members.cc: the membership, member_* and transfer_leader.
     void sync_membership();
     void relink(raft::Membership linked);
@@ -272,6 +280,13 @@ private:
     std::vector<Transfer> transfers_;  // transfer_leader requests under way
     Clock::time_point next_bind_;       // leader: when to look for an unbound uuid again
     std::optional<std::string> refused_;  // a peer refuses this data directory: stop
+    LeaseClock lease_clock_;
+    Clock::time_point next_lease_check_;
+    // The leader's lease_expire in flight (0: none): no other until it is
+    // applied, or its term is over, or expire_retry passed.
+    raft::LogIndex expiry_index_ = 0;
+    raft::Term expiry_term_ = 0;
+    Clock::time_point expiry_sent_;
 };
 
 }  // namespace cabildo::node

@@ -82,11 +82,14 @@ Result<bool> Node::apply(std::span<const raft::Entry> entries) {
     // Re-applying after a restart publishes nothing up to recovering_to_:
     // those events went out when they first committed, and watch_from
     // serves them exactly.
+    const Clock::time_point now = Clock::now();
     for (const Applied& a : staged->applied) {
         if (a.membership) note_applied_membership(*a.membership, a.index);
+        note_lease_changes(a, now);
         answer_write(a);
-        if (a.index > recovering_to_ && !a.event.empty()) {
-            send_frames(pub_, {wire::event_topic(a.key)}, a.event);
+        if (a.index <= recovering_to_) continue;
+        for (const EventOut& event : a.events) {
+            send_frames(pub_, {wire::event_topic(event.key)}, event.event);
         }
     }
     flush_forward_replies();  // answers go out now, not after the next fsync

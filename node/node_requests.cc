@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "node/frames.h"
+#include "node/kv_reads.h"
 #include "node/node.h"
 #include "wire/command.h"
 #include "wire/protocol.h"
@@ -15,8 +16,9 @@ namespace {
 
 constexpr std::size_t watch_scan_max = 100000;  // history entries examined per watch_from
 
-bool is_write(wire::Op op) {
-    return op == wire::Op::put || op == wire::Op::del || op == wire::Op::cas;
+bool is_write(const wire::ClientRequest& request) {
+    return wire::is_command_op(request.op) &&
+           !(request.op == wire::Op::txn && wire::is_read_only(*request.txn));
 }
 
 // Logs the 1st, 2nd, 4th, 8th... occurrence: hostile input cannot flood the log.
@@ -108,7 +110,15 @@ void Node::dispatch(Inbound inbound) {
             start_read(std::move(pending), body, forwarded);
         }
         return;
-    default: start_write(std::move(pending), body, forwarded); return;
+    case wire::Op::lease_info:
+    case wire::Op::lease_list: start_read(std::move(pending), body, forwarded); return;
+    default:
+        if (is_write(pending.request)) {
+            start_write(std::move(pending), body, forwarded);
+        } else {
+            start_read(std::move(pending), body, forwarded);  // a read-only txn
+        }
+        return;
     }
 }
 
@@ -188,8 +198,19 @@ void Node::retry_held_writes(Clock::time_point now) {
 
 // A write request as the replicated command (shared by the ROUTER and PULL paths).
 raft::ProposeResult Node::propose(const wire::ClientRequest& r) {
-    wire::Command command{r.op, r.key, r.value.value_or(std::string()), r.expected, r.session,
-                          r.seq};
+    wire::Command command;
+    command.op = r.op;
+    command.key = r.delete_prefix ? r.prefix : r.key;
+    command.value = r.value.value_or(std::string());
+    command.expected = r.expected;
+    command.mod_revision = r.mod_revision;
+    command.session = r.session;
+    command.seq = r.seq;
+    command.lease = r.lease;
+    command.prev = r.prev;
+    command.prefix = r.delete_prefix;
+    command.ttl_ms = r.ttl_ms;
+    command.txn = r.txn;
     return raft_.propose(wire::encode_command(command));
 }
 
@@ -240,22 +261,33 @@ void Node::refuse_not_leader(const Pending& pending, bool forwarded, const zmq::
 
 void Node::serve_read(const Pending& pending) {
     const wire::ClientRequest& r = pending.request;
+    if (r.op == wire::Op::lease_info || r.op == wire::Op::lease_list) {
+        serve_lease_read(pending);
+        return;
+    }
+    if (r.op == wire::Op::txn) {
+        serve_txn_read(pending);
+        return;
+    }
     wire::ClientReply reply;
     reply.ok = true;
     reply.id = r.id;
     if (r.op == wire::Op::get) {
         reply.revision = storage_->applied_index();
-        reply.value = storage_->get(r.key);
+        std::optional<storage::StoredValue> entry = storage_->get_entry(r.key);
+        if (entry) {
+            reply.meta = to_wire(entry->meta);
+            reply.value = std::move(entry->value);
+        } else {
+            reply.value = std::optional<std::string>();
+        }
     } else {
         // PROTOCOL.md: pairs stop once they pass range_reply_bytes_max;
         // storage reads no more than that.
         storage::RangeResult result =
             storage_->range(r.prefix, r.limit, wire::range_reply_bytes_max);
         reply.revision = result.applied_index;
-        wire::RangePage page;
-        page.more = result.more;
-        for (auto& [key, value] : result.kvs) page.kvs.push_back({std::move(key), std::move(value)});
-        reply.range = std::move(page);
+        reply.range = to_page(std::move(result));
     }
     this->reply(pending.envelope, std::move(reply));
 }
@@ -339,7 +371,7 @@ void Node::expire_requests(Clock::time_point now) {
 
 void Node::handle_push(const zmq::message_t& body) {
     auto request = wire::decode_request(body.data(), body.size());
-    if (!request || !is_write(request->op)) {
+    if (!request || !is_write(*request)) {
         if (worth_logging(++bad_requests_)) {
             spdlog::warn("pull: dropped request #{}: {}", bad_requests_,
                          request ? "not a write" : request.error().detail);

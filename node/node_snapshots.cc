@@ -195,7 +195,9 @@ Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
         // Adopted and the log reset already (a retry): only the state may
         // be missing.
         if (storage_->applied_index() == snapshot.index) return true;
-        return storage_->reload_from_snapshot();
+        auto reloaded = storage_->reload_from_snapshot();
+        if (reloaded) load_lease_clock();
+        return reloaded;
     }
     // The core restores only a snapshot it was stepped with, and it was
     // stepped only with its file moved here (offer_install).
@@ -209,6 +211,7 @@ Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
             ? storage_->install_staged(*staged)
             : storage_->install_snapshot(storage_->snapshots_dir() + "/installing.snap");
     if (!installed) return installed.error();
+    load_lease_clock();
     spdlog::info("node {}: installed snapshot {} (term {}) in {} ms: {} keys", config_.id,
                  snapshot.index, snapshot.term,
                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)

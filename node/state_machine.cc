@@ -1,10 +1,28 @@
-// KvStateMachine; see state_machine.h.
+// KvStateMachine; see state_machine.h. Leases and txns are in
+// state_machine_leases.cc and state_machine_txn.cc.
 #include "node/state_machine.h"
 
+#include "node/kv_reads.h"
 #include "wire/command.h"
 #include "wire/protocol.h"
 
 namespace cabildo::node {
+
+namespace {
+
+wire::ClientReply ok_reply(raft::LogIndex index) {
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = index;
+    return reply;
+}
+
+std::optional<wire::PrevValue> to_prev(const std::optional<storage::StoredValue>& old) {
+    if (!old) return std::nullopt;
+    return wire::PrevValue{old->value, to_wire(old->meta)};
+}
+
+}  // namespace
 
 Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry> entries) {
     auto txn = storage_.begin_apply();
@@ -20,13 +38,14 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
         if (a.is_command) {
             auto command = wire::decode_command(entry.data.data(), entry.data.size());
             if (command) {
-                std::optional<wire::Event> event;
-                a.reply = execute(*command, entry.index, *txn, event);
-                if (event) {
-                    a.event = wire::encode_event(*event);
-                    a.key = event->key;
-                    txn->add_event(entry.index, a.key, a.event);
+                Effects fx{entry.index, &*txn, {}, {}};
+                a.reply = execute(*command, fx);
+                for (const wire::Event& event : fx.events) {
+                    EventOut out{event.key, wire::encode_event(event)};
+                    txn->add_event(entry.index, out.key, out.event);
+                    a.events.push_back(std::move(out));
                 }
+                a.leases = std::move(fx.leases);
             } else {
                 // Every node decodes the same bytes the same way, so this is
                 // deterministic; it can only mean a bug in whoever proposed it.
@@ -41,9 +60,8 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
     return Staged{std::move(*txn), std::move(applied)};
 }
 
-wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::LogIndex index,
-                                          storage::ApplyTxn& txn,
-                                          std::optional<wire::Event>& event) {
+wire::ClientReply KvStateMachine::execute(const wire::Command& command, Effects& fx) {
+    storage::ApplyTxn& txn = *fx.txn;
     if (command.session != 0) {
         if (auto record = txn.session(command.session)) {
             if (command.seq == record->seq) {
@@ -71,46 +89,120 @@ wire::ClientReply KvStateMachine::execute(const wire::Command& command, raft::Lo
                 {});
         }
     }
-    wire::ClientReply reply = run(command, index, txn, event);
+    wire::ClientReply reply = run(command, fx);
     if (command.session != 0) {
-        txn.set_session(command.session, command.seq, index, wire::encode_reply(reply));
+        txn.set_session(command.session, command.seq, fx.index, wire::encode_reply(reply));
     }
     return reply;
 }
 
-wire::ClientReply KvStateMachine::run(const wire::Command& command, raft::LogIndex index,
-                                      storage::ApplyTxn& txn, std::optional<wire::Event>& event) {
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = index;
+wire::ClientReply KvStateMachine::run(const wire::Command& command, Effects& fx) {
     switch (command.op) {
-    case wire::Op::put: {
-        const Status status = txn.put(command.key, command.value);
-        if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
-        event = wire::Event{index, false, command.key, command.value};
-        return reply;
+    case wire::Op::put: return run_put(command, fx);
+    case wire::Op::del: return run_delete(command, fx);
+    case wire::Op::cas: return run_cas(command, fx);
+    case wire::Op::txn: return run_txn(*command.txn, fx);
+    case wire::Op::lease_grant: return lease_grant(command, fx);
+    case wire::Op::lease_keepalive: return lease_keepalive(command, fx);
+    case wire::Op::lease_revoke: return lease_revoke(command, fx);
+    case wire::Op::lease_expire: return lease_expire(command, fx);
+    default: return wire::make_error_reply(wire::error_internal, "not a write operation", {});
     }
-    case wire::Op::del:
-        reply.succeeded = txn.erase(command.key);
-        if (*reply.succeeded) event = wire::Event{index, true, command.key, std::nullopt};
-        return reply;
-    case wire::Op::cas: {
-        const std::optional<std::string> current = txn.get(command.key);
+}
+
+wire::ClientReply KvStateMachine::run_put(const wire::Command& command, Effects& fx) {
+    if (auto refused = check_lease(command.lease, 1, fx)) return *refused;
+    std::optional<storage::StoredValue> old;
+    const Status status = write_key(command.key, command.value, command.lease, fx, &old);
+    if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
+    wire::ClientReply reply = ok_reply(fx.index);
+    if (command.prev) reply.prev = to_prev(old);
+    return reply;
+}
+
+wire::ClientReply KvStateMachine::run_delete(const wire::Command& command, Effects& fx) {
+    wire::ClientReply reply = ok_reply(fx.index);
+    if (command.prefix) {
+        bool more = false;
+        reply.deleted = delete_prefix(command.key, fx, &more);
+        reply.more = more;
+    } else {
+        reply.deleted = delete_key(command.key, fx) ? 1 : 0;
+    }
+    reply.succeeded = *reply.deleted > 0;
+    return reply;
+}
+
+wire::ClientReply KvStateMachine::run_cas(const wire::Command& command, Effects& fx) {
+    const std::optional<storage::StoredValue> current = fx.txn->get_entry(command.key);
+    bool match = false;
+    if (command.mod_revision) {
+        match = current ? current->meta.mod_revision == *command.mod_revision
+                        : *command.mod_revision == 0;
+    } else {
         const std::optional<std::string>& expected = *command.expected;
-        const bool match = expected ? current == expected : !current.has_value();
-        if (match) {
-            const Status status = txn.put(command.key, command.value);
-            if (status != Status::ok) {
-                return wire::make_error_reply(wire::error_code(status), "cas", {});
-            }
-            event = wire::Event{index, false, command.key, command.value};
+        match = expected ? current && current->value == *expected : !current.has_value();
+    }
+    if (match) {
+        if (auto refused = check_lease(command.lease, 1, fx)) return *refused;
+        const Status status = write_key(command.key, command.value, command.lease, fx);
+        if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "cas", {});
+    }
+    wire::ClientReply reply = ok_reply(fx.index);
+    reply.succeeded = match;
+    return reply;
+}
+
+Status KvStateMachine::write_key(std::string_view key, std::string_view value,
+                                 std::uint64_t lease, Effects& fx,
+                                 std::optional<storage::StoredValue>* prev) {
+    storage::ApplyTxn& txn = *fx.txn;
+    std::optional<storage::StoredValue> old = txn.get_entry(key);
+    storage::KeyMeta meta{old ? old->meta.create_revision : fx.index, fx.index,
+                          old ? old->meta.version + 1 : 1, lease};
+    const Status status = txn.put(key, value, meta);
+    if (status != Status::ok) return status;
+    const std::uint64_t old_lease = old ? old->meta.lease : 0;
+    if (old_lease != lease) {
+        if (old_lease != 0) {
+            txn.detach_key(old_lease, key);
+            adjust_lease_keys(old_lease, -1, fx);
         }
-        reply.succeeded = match;
-        return reply;
+        if (lease != 0) {
+            txn.attach_key(lease, key);
+            adjust_lease_keys(lease, +1, fx);
+        }
     }
-    default:
-        return wire::make_error_reply(wire::error_internal, "not a write operation", {});
+    fx.events.push_back(wire::Event{fx.index, false, std::string(key), std::string(value),
+                                    to_wire(meta)});
+    if (prev != nullptr) *prev = std::move(old);
+    return Status::ok;
+}
+
+bool KvStateMachine::delete_key(std::string_view key, Effects& fx) {
+    const std::optional<storage::StoredValue> old = fx.txn->get_entry(key);
+    if (!old) return false;
+    erase_present(key, old->meta.lease, fx);
+    return true;
+}
+
+void KvStateMachine::erase_present(std::string_view key, std::uint64_t lease, Effects& fx) {
+    if (lease != 0) {
+        fx.txn->detach_key(lease, key);
+        adjust_lease_keys(lease, -1, fx);
     }
+    fx.txn->erase(key);
+    fx.events.push_back(wire::Event{fx.index, true, std::string(key), std::nullopt, {}});
+}
+
+std::uint64_t KvStateMachine::delete_prefix(std::string_view prefix, Effects& fx, bool* more) {
+    storage::RangeResult found =
+        fx.txn->range(prefix, wire::delete_prefix_max, SIZE_MAX, /*keys_only=*/true);
+    *more = found.more;
+    for (std::size_t i = 0; i < found.kvs.size(); ++i) {
+        erase_present(found.kvs[i].first, found.metas[i].lease, fx);
+    }
+    return found.kvs.size();
 }
 
 }  // namespace cabildo::node

@@ -11,11 +11,17 @@
 // recently used first); a command with seq > 1 in a session that is not
 // remembered answers session_expired and is not executed.
 //
-// Each command that changed the state (a put, a delete of a present key, a
-// cas that swapped) yields an event, stored with its revision in the same
-// transaction, for watch_from; the node publishes it once committed.
+// Each key a command changed (a put, a delete of a present key, a cas that
+// swapped, a txn's writes, the keys of a revoked or expired lease) yields an
+// event, stored with its revision in the same transaction, for watch_from;
+// the node publishes them once committed.
+//
+// Leases: the state holds each lease's TTL and `renewed` (the index of its
+// grant or last keepalive), never a time. Applied tells the node what
+// changed so that its LeaseClock (lease_clock.h) can time them.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -27,13 +33,27 @@
 
 namespace cabildo::node {
 
+struct EventOut {
+    std::string key;    // the key the event is about
+    std::string event;  // encoded wire::Event
+};
+
+// A lease granted or renewed (ttl_ms > 0), or gone (revoked or expired).
+struct LeaseChange {
+    std::uint64_t lease = 0;
+    std::uint64_t renewed = 0;
+    std::uint64_t ttl_ms = 0;  // 0: gone
+
+    bool operator==(const LeaseChange&) const = default;
+};
+
 struct Applied {
     raft::LogIndex index = 0;
     raft::Term term = 0;
     bool is_command = false;  // false for the no-op of a new term
     wire::ClientReply reply;  // without id and leader: the caller fills them in
-    std::string event;        // encoded wire::Event if the state changed, else empty
-    std::string key;          // the key the event is about
+    std::vector<EventOut> events;  // one per key changed, in order
+    std::vector<LeaseChange> leases;
     std::optional<raft::Membership> membership;  // a configuration entry: the new membership
 };
 
@@ -54,10 +74,42 @@ public:
     // staged.txn.commit(); on a storage error nothing is written.
     Result<Staged> stage(std::span<const raft::Entry> entries);
 private:
-    wire::ClientReply execute(const wire::Command& command, raft::LogIndex index,
-                              storage::ApplyTxn& txn, std::optional<wire::Event>& event);
-    wire::ClientReply run(const wire::Command& command, raft::LogIndex index,
-                          storage::ApplyTxn& txn, std::optional<wire::Event>& event);
+    // What one entry does: its events and lease changes, and its index.
+    struct Effects {
+        raft::LogIndex index = 0;
+        storage::ApplyTxn* txn = nullptr;
+        std::vector<wire::Event> events;
+        std::vector<LeaseChange> leases;
+    };
+
+    wire::ClientReply execute(const wire::Command& command, Effects& fx);
+    wire::ClientReply run(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_put(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_delete(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_cas(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_txn(const wire::Txn& txn, Effects& fx);
+    wire::ClientReply lease_grant(const wire::Command& command, Effects& fx);
+    wire::ClientReply lease_keepalive(const wire::Command& command, Effects& fx);
+    wire::ClientReply lease_revoke(const wire::Command& command, Effects& fx);
+    wire::ClientReply lease_expire(const wire::Command& command, Effects& fx);
+
+    // Checks that `lease` (0: none) can take `adding` more keys; the error
+    // reply if not.
+    std::optional<wire::ClientReply> check_lease(std::uint64_t lease, std::uint64_t adding,
+                                                 Effects& fx);
+    // Stores key = value with its new metadata, moves its lease attachment
+    // and records the event; *prev gets the old value if prev is set.
+    Status write_key(std::string_view key, std::string_view value, std::uint64_t lease,
+                     Effects& fx, std::optional<storage::StoredValue>* prev = nullptr);
+    // Deletes the key if present (detaching its lease); true if it was.
+    bool delete_key(std::string_view key, Effects& fx);
+    // Deletes a key known to be present with that lease.
+    void erase_present(std::string_view key, std::uint64_t lease, Effects& fx);
+    // Deletes up to delete_prefix_max keys with the prefix; *more if others remain.
+    std::uint64_t delete_prefix(std::string_view prefix, Effects& fx, bool* more);
+    void adjust_lease_keys(std::uint64_t lease, std::int64_t delta, Effects& fx);
+    // Deletes the lease and every key attached to it; how many keys.
+    std::uint64_t drop_lease(std::uint64_t lease, Effects& fx);
 
     storage::Storage& storage_;
 };

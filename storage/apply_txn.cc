@@ -34,18 +34,36 @@ ApplyTxn::ApplyTxn(ApplyTxn&& other) noexcept = default;
 ApplyTxn::~ApplyTxn() = default;  // txn_'s destructor aborts an uncommitted batch
 
 std::optional<std::string> ApplyTxn::get(std::string_view key) {
+    std::optional<StoredValue> entry = get_entry(key);
+    if (!entry) return std::nullopt;
+    return std::move(entry->value);
+}
+
+std::optional<StoredValue> ApplyTxn::get_entry(std::string_view key) {
     CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
     if (error_ || !dbs_->kv.key_fits(key))
         return std::nullopt;
-    return dbs_->kv.get(txn_->raw(), key);
+    std::optional<std::string> stored = dbs_->kv.get(txn_->raw(), key);
+    if (!stored) return std::nullopt;
+    const codec::KvView view = codec::decode_kv(*stored);
+    return StoredValue{std::string(view.value), view.meta};
 }
 
-Status ApplyTxn::put(std::string_view key, std::string_view value) {
+RangeResult ApplyTxn::range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
+                            bool keys_only) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    RangeResult result;
+    if (error_) return result;
+    dbs_->kv.range(txn_->raw(), prefix, limit, bytes_max, &result, keys_only);
+    return result;
+}
+
+Status ApplyTxn::put(std::string_view key, std::string_view value, const KeyMeta& meta) {
     if (key.empty())
         return Status::bad_request;
     if (!dbs_->kv.key_fits(key))
         return Status::too_large;
-    if (!record(Put{std::string(key), std::string(value)}))
+    if (!record(Put{std::string(key), codec::encode_kv(meta, value)}))
         return error_->status;
     return Status::ok;
 }
@@ -54,6 +72,38 @@ bool ApplyTxn::erase(std::string_view key) {
     if (!dbs_->kv.key_fits(key))
         return false;
     return record(Erase{std::string(key)}) && erase_existed_;
+}
+
+std::optional<LeaseRecord> ApplyTxn::lease(std::uint64_t id) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_) return std::nullopt;
+    return dbs_->leases.get(txn_->raw(), id);
+}
+
+std::vector<std::string> ApplyTxn::lease_keys(std::uint64_t id, std::size_t limit) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_) return {};
+    return dbs_->leases.keys(txn_->raw(), id, limit);
+}
+
+std::uint64_t ApplyTxn::last_lease_id() {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_) return 0;
+    return dbs_->leases.last_id(txn_->raw());
+}
+
+void ApplyTxn::set_lease(std::uint64_t id, const LeaseRecord& record) {
+    this->record(SetLease{id, record});
+}
+
+void ApplyTxn::erase_lease(std::uint64_t id) { record(EraseLease{id}); }
+
+void ApplyTxn::attach_key(std::uint64_t id, std::string_view key) {
+    record(AttachKey{id, std::string(key), true});
+}
+
+void ApplyTxn::detach_key(std::uint64_t id, std::string_view key) {
+    record(AttachKey{id, std::string(key), false});
 }
 
 std::optional<SessionRecord> ApplyTxn::session(std::uint64_t session_id) {
@@ -72,8 +122,11 @@ void ApplyTxn::add_event(raft::LogIndex index, std::string_view key, std::string
     // Storage::events() relies on this: a scan that reached the end has seen
     // every event up to the applied index.
     CABILDO_ASSERT(index > storage_->applied_index(), "event for an entry already applied");
+    CABILDO_ASSERT(index >= event_index_, "events out of index order");
     CABILDO_ASSERT(key.size() <= codec::event_key_bytes_max, "event key too long");
-    record(AddEvent{index, std::string(key), std::string(event)});
+    event_position_ = index == event_index_ ? event_position_ + 1 : 0;
+    event_index_ = index;
+    record(AddEvent{index, event_position_, std::string(key), std::string(event)});
 }
 
 void ApplyTxn::set_applied(raft::LogIndex index, raft::Term term) {
@@ -152,6 +205,12 @@ int ApplyTxn::run(const Write& write) {
                           [&](const SetMembership& w) {
                               return d.state_meta.set_membership(txn, w.membership);
                           },
+                          [&](const SetLease& w) { return d.leases.put(txn, w.id, w.record); },
+                          [&](const EraseLease& w) { return d.leases.erase(txn, w.id); },
+                          [&](const AttachKey& w) {
+                              return w.attach ? d.leases.attach(txn, w.id, w.key)
+                                              : d.leases.detach(txn, w.id, w.key);
+                          },
                       },
                       write);
 }
@@ -178,8 +237,8 @@ int ApplyTxn::run_erase(const Erase& write) {
 int ApplyTxn::run_add_event(const AddEvent& write) {
     MDB_txn* txn = txn_->raw();
     raft::LogIndex evicted_through = 0;
-    int rc = dbs_->events.add(txn, write.index, write.key, write.event, dbs_->event_bounds,
-                              &events_bytes_, &evicted_through);
+    int rc = dbs_->events.add(txn, write.index, write.position, write.key, write.event,
+                              dbs_->event_bounds, &events_bytes_, &evicted_through);
     if (rc != 0 || evicted_through == 0)
         return rc;
     return dbs_->state_meta.set_events_compacted(txn, evicted_through);

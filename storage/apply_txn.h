@@ -48,20 +48,36 @@ public:
 
     // Reads see this batch's own writes.
     std::optional<std::string> get(std::string_view key);
+    std::optional<StoredValue> get_entry(std::string_view key);
+    // Pairs with the prefix, as Storage::range.
+    RangeResult range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
+                      bool keys_only = false);
     // bad_request for an empty key, too_large for a key over 511 bytes.
-    Status put(std::string_view key, std::string_view value);
+    // meta is stored beside the value as given (node/ computes it).
+    Status put(std::string_view key, std::string_view value, const KeyMeta& meta = {});
     // True if the key existed. A bad key size exists nowhere: false.
     bool erase(std::string_view key);
+
+    // Leases (lease_db.h): the caller keeps the key count and the kv
+    // metadata in step with attach/detach.
+    std::optional<LeaseRecord> lease(std::uint64_t id);
+    std::vector<std::string> lease_keys(std::uint64_t id, std::size_t limit);
+    std::uint64_t last_lease_id();
+    void set_lease(std::uint64_t id, const LeaseRecord& record);
+    void erase_lease(std::uint64_t id);
+    void attach_key(std::uint64_t id, std::string_view key);
+    void detach_key(std::uint64_t id, std::string_view key);
     std::optional<SessionRecord> session(std::uint64_t session_id);
     // Records the session's answer; index is the log index of the command
     // and orders eviction (the oldest index goes first past sessions_max).
     void set_session(std::uint64_t session_id, std::uint64_t seq, raft::LogIndex index,
                      std::string_view reply);
-    // Records the event (opaque bytes from node/) of the entry at index that
+    // Records an event (opaque bytes from node/) of the entry at index that
     // changed the state; key is the client key, kept for prefix filtering.
-    // Past Options::events_max events the oldest are evicted in this same
-    // transaction. Preconditions (asserted): index > every earlier event's
-    // index and > Storage::applied_index(); key.size() <= 65535.
+    // One entry may record several, in order. Past Options::events_max
+    // events the oldest are evicted in this same transaction.
+    // Preconditions (asserted): index >= every earlier event's index and >
+    // Storage::applied_index(); key.size() <= 65535.
     void add_event(raft::LogIndex index, std::string_view key, std::string_view event);
     // Precondition: index >= Storage::applied_index(). term is the entry's
     // (kept beside it, so a snapshot of the state knows its position).
@@ -78,7 +94,7 @@ private:
 
     struct Put {
         std::string key;
-        std::string value;
+        std::string value;  // encoded with its metadata (codec::encode_kv)
     };
     struct Erase {
         std::string key;
@@ -91,6 +107,7 @@ private:
     };
     struct AddEvent {
         raft::LogIndex index;
+        std::uint32_t position;
         std::string key;
         std::string event;
     };
@@ -102,8 +119,20 @@ private:
     struct SetMembership {
         raft::Membership membership;
     };
-    using Write =
-        std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals, SetMembership>;
+    struct SetLease {
+        std::uint64_t id;
+        LeaseRecord record;
+    };
+    struct EraseLease {
+        std::uint64_t id;
+    };
+    struct AttachKey {
+        std::uint64_t id;
+        std::string key;
+        bool attach;  // false: detach
+    };
+    using Write = std::variant<Put, Erase, SetSession, AddEvent, SetApplied, SetTotals,
+                               SetMembership, SetLease, EraseLease, AttachKey>;
 
     ApplyTxn(Storage& storage, Databases& dbs, std::unique_ptr<WriteTxn> txn);
 
@@ -123,6 +152,8 @@ private:
     std::vector<Write> writes_;      // every write of the batch, in order, for replay
     std::optional<Error> error_;
     std::optional<raft::LogIndex> applied_;
+    raft::LogIndex event_index_ = 0;  // of the last add_event, and the next position in it
+    std::uint32_t event_position_ = 0;
     bool erase_existed_ = false;  // result of the last Erase run
     std::uint64_t kv_hash_begin_ = 0;  // the stored state hash when the batch began
     std::uint64_t kv_hash_ = 0;        // ... with this batch's kv writes so far

@@ -109,6 +109,56 @@ std::uint64_t age_key_session(std::string_view bytes) {
     return get_u64(bytes.data() + u64_bytes);
 }
 
+std::string encode_kv(const KeyMeta& meta, std::string_view value) {
+    std::string out;
+    out.reserve(kv_meta_bytes + value.size());
+    append_u64(out, meta.create_revision);
+    append_u64(out, meta.mod_revision);
+    append_u64(out, meta.version);
+    append_u64(out, meta.lease);
+    out += value;
+    return out;
+}
+
+KvView decode_kv(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() >= kv_meta_bytes, "stored kv value is truncated");
+    KvView view;
+    view.meta.create_revision = get_u64(bytes.data());
+    view.meta.mod_revision = get_u64(bytes.data() + u64_bytes);
+    view.meta.version = get_u64(bytes.data() + 2 * u64_bytes);
+    view.meta.lease = get_u64(bytes.data() + 3 * u64_bytes);
+    view.value = bytes.substr(kv_meta_bytes);
+    return view;
+}
+
+std::string encode_lease(const LeaseRecord& lease) {
+    std::string out;
+    append_u64(out, lease.ttl_ms);
+    append_u64(out, lease.renewed);
+    append_u64(out, lease.keys);
+    return out;
+}
+
+LeaseRecord decode_lease(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() == 3 * u64_bytes, "stored lease has the wrong size");
+    return LeaseRecord{get_u64(bytes.data()), get_u64(bytes.data() + u64_bytes),
+                       get_u64(bytes.data() + 2 * u64_bytes)};
+}
+
+EventKey event_key(raft::LogIndex index, std::uint32_t position) {
+    EventKey key;
+    put_u64(key.data(), index);
+    for (int i = 0; i < 4; ++i) {
+        key[u64_bytes + i] = static_cast<char>((position >> (8 * (3 - i))) & 0xff);
+    }
+    return key;
+}
+
+raft::LogIndex event_key_index(std::string_view bytes) {
+    CABILDO_ASSERT(bytes.size() == u64_bytes + 4, "stored event key has the wrong size");
+    return get_u64(bytes.data());
+}
+
 std::string encode_event(std::string_view key, std::string_view event) {
     CABILDO_ASSERT(key.size() <= event_key_bytes_max, "event key too long for its u16 length");
     std::string out;

@@ -54,6 +54,28 @@ SessionRecord decode_session(std::string_view bytes);
 AgeKey age_key(raft::LogIndex index, std::uint64_t session_id);
 std::uint64_t age_key_session(std::string_view bytes);
 
+// kv value: [create_revision][mod_revision][version][lease][client value].
+constexpr std::size_t kv_meta_bytes = 4 * u64_bytes;
+struct KvView {
+    KeyMeta meta;
+    std::string_view value;  // points into the stored bytes
+};
+std::string encode_kv(const KeyMeta& meta, std::string_view value);
+KvView decode_kv(std::string_view bytes);
+
+// leases value: [ttl_ms][renewed][keys]
+std::string encode_lease(const LeaseRecord& lease);
+LeaseRecord decode_lease(std::string_view bytes);
+
+// events key: [index][position u32], the position of the event among its
+// entry's (a transaction or prefix delete makes several).
+using EventKey = std::array<char, u64_bytes + 4>;
+EventKey event_key(raft::LogIndex index, std::uint32_t position);
+inline std::string_view view(const EventKey& key) {
+    return {key.data(), key.size()};
+}
+raft::LogIndex event_key_index(std::string_view bytes);
+
 // events value: [key_len u16][client key][event bytes]. The decoded views
 // point into `bytes`.
 constexpr std::size_t event_key_len_bytes = 2;

@@ -62,6 +62,8 @@ Result<std::unique_ptr<Databases>> Databases::open_env(const StateGuard& guard,
             rc = d.sessions.open(txn);
         if (rc == 0)
             rc = d.events.open(txn);
+        if (rc == 0)
+            rc = d.leases.open(txn);
         return rc;
     });
     if (!opened)

@@ -17,6 +17,7 @@
 #include "storage/env.h"
 #include "storage/event_db.h"
 #include "storage/kv_db.h"
+#include "storage/lease_db.h"
 #include "storage/meta_db.h"
 #include "storage/session_db.h"
 #include "storage/state_guard.h"
@@ -26,8 +27,11 @@ namespace cabildo::storage {
 struct Options;
 
 struct Databases {
-    static constexpr unsigned dbs_max = 5;  // meta, kv, sessions, session_age, events
-    static constexpr std::uint64_t state_format = 5;  // 5: meta "applied_term"  // meta "format" (meta_db.h)
+    // meta, kv, sessions, session_age, events, leases, lease_keys
+    static constexpr unsigned dbs_max = 7;
+    // meta "format" (meta_db.h). 5: meta "applied_term"; 6: key metadata in
+    // kv values, leases, several events per index.
+    static constexpr std::uint64_t state_format = 6;
 
     // Opens the environment under dir and every database, once, in one write
     // transaction: the handles are then valid for the life of the Env. If
@@ -60,6 +64,7 @@ struct Databases {
     KvDb kv;
     SessionDb sessions;
     EventDb events;
+    LeaseDb leases;
     std::size_t sessions_max = 0;
     EventDb::Bounds event_bounds;
     int commits_to_fail = 0;

@@ -203,8 +203,8 @@ Error lmdb_error(int rc, std::string_view what) {
     return Error{full ? Status::storage_full : Status::io_error, std::move(detail)};
 }
 
-int open_dbi(MDB_txn* txn, const char* name, MDB_dbi* dbi) {
-    return mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+int open_dbi(MDB_txn* txn, const char* name, MDB_dbi* dbi, unsigned flags) {
+    return mdb_dbi_open(txn, name, MDB_CREATE | flags, dbi);
 }
 
 }  // namespace cabildo::storage

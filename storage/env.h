@@ -159,7 +159,7 @@ private:
 Error lmdb_error(int rc, std::string_view what);
 
 // Opens (creating if needed) the named database inside a write transaction.
-int open_dbi(MDB_txn* txn, const char* name, MDB_dbi* dbi);
+int open_dbi(MDB_txn* txn, const char* name, MDB_dbi* dbi, unsigned flags = 0);
 
 inline MDB_val to_val(std::string_view bytes) {
     return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};

@@ -10,10 +10,11 @@
 
 namespace cabildo::storage {
 
-int EventDb::add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::string_view event,
-                 const Bounds& bounds, std::uint64_t* bytes, raft::LogIndex* evicted_through) {
+int EventDb::add(MDB_txn* txn, raft::LogIndex index, std::uint32_t position, std::string_view key,
+                 std::string_view event, const Bounds& bounds, std::uint64_t* bytes,
+                 raft::LogIndex* evicted_through) {
     *evicted_through = 0;
-    codec::U64Key index_bytes = codec::u64_key(index);
+    codec::EventKey index_bytes = codec::event_key(index, position);
     MDB_val k = to_val(codec::view(index_bytes));
     std::string value = codec::encode_event(key, event);
     MDB_val v = to_val(value);
@@ -39,7 +40,9 @@ int EventDb::evict_oldest(MDB_txn* txn, const Bounds& bounds, std::uint64_t* byt
         MDB_val k{}, v{};
         rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_FIRST);
         CABILDO_ASSERT(rc == 0, "fewer events than mdb_stat counts");
-        *evicted_through = codec::decode_u64(to_view(k));
+        // The index is evicted whole once its last event goes; a partly
+        // evicted index counts as evicted (watchers must re-read it).
+        *evicted_through = codec::event_key_index(to_view(k));
         // A total that was never recorded (events kept before it was) is
         // treated as zero, not let go below it.
         *bytes -= std::min<std::uint64_t>(*bytes, v.mv_size);
@@ -61,17 +64,19 @@ void EventDb::scan(MDB_txn* txn, raft::LogIndex from, std::string_view prefix, c
     std::size_t bytes = 0;
     std::size_t matched = 0;
     for (; rc == 0; rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT)) {
+        raft::LogIndex index = codec::event_key_index(to_view(k));
         // Checked with the next event in hand: `more` means one exists.
-        if (scanned == limits.scan_max || matched == limits.limit) {
+        // Never inside an index: its remaining events come along.
+        const bool same_index = scanned > 0 && index == out->scanned_through;
+        if (!same_index && (scanned >= limits.scan_max || matched >= limits.limit)) {
             out->more = true;
             return;
         }
-        raft::LogIndex index = codec::decode_u64(to_view(k));
         codec::EventView event = codec::decode_event(to_view(v));
         if (event.key.starts_with(prefix)) {
             bytes += event.event.size();
-            // Not examined: the continuation starts at this event again.
-            if (matched > 0 && bytes > limits.bytes_max) {
+            // Not examined: the continuation starts at this index again.
+            if (!same_index && matched > 0 && bytes > limits.bytes_max) {
                 out->more = true;
                 return;
             }

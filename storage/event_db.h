@@ -1,8 +1,10 @@
 // EventDb: the "events" database: the history of applied changes, one opaque
-// event per log index that changed the state, so a client can watch from a
-// past revision.
+// event per key changed, under the log index that changed it, so a client
+// can watch from a past revision.
 //
-// events: key [index u64 BE] -> [key_len u16 BE][client key][event bytes]
+// events: key [index u64 BE][position u32 BE] -> [key_len u16 BE][client key]
+//         [event bytes]; position orders the events of one entry (a
+//         transaction or a prefix delete changes several keys).
 //
 // The event bytes are node/'s encoding (through wire/); storage/ never looks
 // inside them, and keeps the client key beside them only to filter by
@@ -53,15 +55,18 @@ public:
     // bounds.events_max events or more than bounds.bytes_max bytes, evicts
     // the oldest (never the new one, at most evictions_per_add_max).
     // *bytes is the stored total before and after; *evicted_through is the
-    // highest evicted index, else 0. Preconditions (asserted): index is above
-    // every stored event's; key fits its u16 length.
-    int add(MDB_txn* txn, raft::LogIndex index, std::string_view key, std::string_view event,
-            const Bounds& bounds, std::uint64_t* bytes, raft::LogIndex* evicted_through);
+    // highest index evicted whole, else 0. Preconditions (asserted): (index,
+    // position) is above every stored event's; key fits its u16 length.
+    int add(MDB_txn* txn, raft::LogIndex index, std::uint32_t position, std::string_view key,
+            std::string_view event, const Bounds& bounds, std::uint64_t* bytes,
+            raft::LogIndex* evicted_through);
 
     // Appends to out->events the events with index >= from whose key starts
     // with prefix, in index order, within limits. Sets out->more if it
     // stopped before the last stored event, and raises out->scanned_through
-    // to the last index it examined.
+    // to the last index it examined. It stops only between indexes (the
+    // limits may be passed by the rest of one index's events), so a
+    // continuation from scanned_through + 1 misses nothing.
     void scan(MDB_txn* txn, raft::LogIndex from, std::string_view prefix, const Limits& limits,
               EventsResult* out) const;
 

@@ -40,7 +40,7 @@ int KvDb::erase(MDB_txn* txn, std::string_view key, bool* existed) {
 }
 
 void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-                 RangeResult* out) const {
+                 RangeResult* out, bool keys_only) const {
     if (prefix.size() > key_bytes_max_)
         return;  // no stored key can be that long
     Cursor cursor(txn, dbi_);
@@ -50,13 +50,17 @@ void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::
     // MDB_SET_RANGE rejects an empty key: an empty prefix starts at the first key.
     int rc = mdb_cursor_get(cursor.raw(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
     while (rc == 0 && to_view(k).starts_with(prefix)) {
-        const std::size_t pair_bytes = k.mv_size + v.mv_size;
+        const std::size_t pair_bytes =
+            k.mv_size + (keys_only ? 0 : v.mv_size - codec::kv_meta_bytes);
         if (out->kvs.size() == limit || (!out->kvs.empty() && bytes + pair_bytes > bytes_max)) {
             out->more = true;
             return;
         }
         bytes += pair_bytes;
-        out->kvs.emplace_back(std::string(to_view(k)), std::string(to_view(v)));
+        const codec::KvView stored = codec::decode_kv(to_view(v));
+        out->kvs.emplace_back(std::string(to_view(k)),
+                              keys_only ? std::string() : std::string(stored.value));
+        out->metas.push_back(stored.meta);
         rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT);
     }
     CABILDO_ASSERT(rc == 0 || rc == MDB_NOTFOUND, "kv range scan failed");

@@ -1,7 +1,9 @@
 // KvDb: the "kv" database: the replicated key-value state machine's data.
 //
-// Keys and values are the client's bytes, unchanged: key order is LMDB's
-// memcmp order, which range() and state_hash() follow. Keys are 1 to
+// Keys are the client's bytes, unchanged: key order is LMDB's memcmp order,
+// which range() and state_hash() follow. Values are stored with their
+// metadata in front (codec::encode_kv); get/put/hash see those bytes, range()
+// decodes them. Keys are 1 to
 // key_bytes_max (511) bytes; callers check with key_fits() first. Writes
 // return LMDB codes; reads assert on anything but "not found".
 #pragma once
@@ -34,8 +36,9 @@ public:
     // Up to limit pairs whose key starts with prefix, stopping before a pair
     // that would take their key and value bytes past bytes_max (but never
     // before the first); out->more if more match. Reads no more than that.
+    // keys_only: values are neither copied nor counted (they come back empty).
     void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-               RangeResult* out) const;
+               RangeResult* out, bool keys_only = false) const;
     // The hash of one pair: XXH3-64 of the value, seeded with XXH3-64 of
     // the key (xxHash 0.8). The state hash is the sum (mod 2^64) over every
     // pair: order-independent, so ApplyTxn keeps it up to date per write

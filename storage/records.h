@@ -23,9 +23,41 @@ struct SessionRecord {
     bool operator==(const SessionRecord&) const = default;
 };
 
+// What the state machine keeps beside each value (etcd's KeyValue fields):
+// revisions are log indexes. version counts the writes since the key was
+// created (1 after the first); lease is 0 when none is attached.
+struct KeyMeta {
+    std::uint64_t create_revision = 0;
+    std::uint64_t mod_revision = 0;
+    std::uint64_t version = 0;
+    std::uint64_t lease = 0;
+
+    bool operator==(const KeyMeta&) const = default;
+};
+
+struct StoredValue {
+    std::string value;
+    KeyMeta meta;
+
+    bool operator==(const StoredValue&) const = default;
+};
+
+// A lease as the state machine keeps it. Its expiry time is not state: each
+// node's clock judges it (node/lease_clock.h); `renewed` is the log index of
+// the grant or the last keepalive, so an expiry judged on an older renewal
+// does nothing.
+struct LeaseRecord {
+    std::uint64_t ttl_ms = 0;
+    std::uint64_t renewed = 0;
+    std::uint64_t keys = 0;  // keys attached
+
+    bool operator==(const LeaseRecord&) const = default;
+};
+
 // Keys with a prefix, in key order, from one consistent snapshot.
 struct RangeResult {
-    std::vector<std::pair<std::string, std::string>> kvs;
+    std::vector<std::pair<std::string, std::string>> kvs;  // (key, value)
+    std::vector<KeyMeta> metas;        // kvs[i]'s metadata
     bool more = false;                 // another matching key exists past the limit
     raft::LogIndex applied_index = 0;  // the snapshot's applied index (a revision)
 };
@@ -33,7 +65,9 @@ struct RangeResult {
 // A page of the event history (Storage::events), from one consistent
 // snapshot. To continue, ask again from scanned_through + 1.
 struct EventsResult {
-    std::vector<std::pair<raft::LogIndex, std::string>> events;  // (index, event bytes), ascending
+    // (index, event bytes), ascending; an index may have several (a
+    // transaction, a prefix delete), always all of them.
+    std::vector<std::pair<raft::LogIndex, std::string>> events;
     // Last index examined (continue from scanned_through + 1); from - 1 (0
     // for from 0) if none was. When !more the scan reached the end of the
     // history and this is at least applied_index: no event up to it was missed.

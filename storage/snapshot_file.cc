@@ -115,7 +115,9 @@ std::vector<std::pair<std::string, MDB_dbi>> snapshot_dbs(const Databases& dbs) 
             {"kv", dbs.kv.dbi()},
             {"sessions", dbs.sessions.sessions_dbi()},
             {"session_age", dbs.sessions.age_dbi()},
-            {"events", dbs.events.dbi()}};
+            {"events", dbs.events.dbi()},
+            {"leases", dbs.leases.leases_dbi()},
+            {"lease_keys", dbs.leases.keys_dbi()}};
 }
 
 // A read-only transaction for another thread (the Env's own ones are the
@@ -428,8 +430,9 @@ Result<SnapshotInfo> load_snapshot(const std::string& path, Databases& dbs) {
     auto loaded = read_snapshot(path, [&](const SnapshotRecord& r) -> Result<bool> {
         const int target = targets[r.db];
         if (target < 0) return corrupt(path, "a database this node does not know");
-        batch.push_back({list[target].second, list[target].first != "meta", std::string(r.key),
-                         std::string(r.value)});
+        // lease_keys holds duplicates of one key: MDB_APPEND would refuse them.
+        const bool append = list[target].first != "meta" && list[target].first != "lease_keys";
+        batch.push_back({list[target].second, append, std::string(r.key), std::string(r.value)});
         batch_bytes += r.key.size() + r.value.size() + 64;
         if (batch_bytes >= load_batch_bytes) return flush();
         return true;

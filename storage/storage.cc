@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "node/raft/assert.h"
+#include "storage/codec.h"
 #include "storage/databases.h"
 #include "storage/dir_lock.h"
 #include "storage/posix_file.h"
@@ -428,7 +429,36 @@ std::optional<std::string> Storage::get(std::string_view key) const {
     if (!dbs_->kv.key_fits(key))
         return std::nullopt;
     ReadTxn txn(*dbs_->state_env);
-    return dbs_->kv.get(txn.raw(), key);
+    std::optional<std::string> stored = dbs_->kv.get(txn.raw(), key);
+    if (!stored) return std::nullopt;
+    return std::string(codec::decode_kv(*stored).value);
+}
+
+std::optional<StoredValue> Storage::get_entry(std::string_view key) const {
+    if (!dbs_->kv.key_fits(key))
+        return std::nullopt;
+    ReadTxn txn(*dbs_->state_env);
+    std::optional<std::string> stored = dbs_->kv.get(txn.raw(), key);
+    if (!stored) return std::nullopt;
+    const codec::KvView view = codec::decode_kv(*stored);
+    return StoredValue{std::string(view.value), view.meta};
+}
+
+std::optional<LeaseRecord> Storage::lease(std::uint64_t id) const {
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->leases.get(txn.raw(), id);
+}
+
+std::vector<std::string> Storage::lease_keys(std::uint64_t id, std::size_t limit) const {
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->leases.keys(txn.raw(), id, limit);
+}
+
+std::vector<std::pair<std::uint64_t, LeaseRecord>> Storage::leases(std::uint64_t from,
+                                                                   std::size_t limit,
+                                                                   bool* more) const {
+    ReadTxn txn(*dbs_->state_env);
+    return dbs_->leases.list(txn.raw(), from, limit, more);
 }
 
 Storage::RangeResult Storage::range(std::string_view prefix, std::size_t limit,

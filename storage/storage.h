@@ -74,15 +74,19 @@ struct Options {
 //                                          or another format) is discarded at
 //                                          open and rebuilt from the log
 //             Missing keys read as zero (a fresh node).
-//     kv      [client key, 1..511 B]    -> [client value]
+//     kv      [client key, 1..511 B]    -> [create_revision u64][mod_revision u64]
+//                                          [version u64][lease u64][client value]
 //     sessions [session id u64]         -> [seq u64][index u64][reply bytes]
 //     session_age [index u64][session id u64] -> empty; one per session, for
 //             eviction in (index, id) order past Options::sessions_max.
-//     events  [index u64]               -> [key_len u16][client key][event bytes]
-//             One opaque event (node/'s bytes) per applied index that
-//             changed the state, appended with MDB_APPEND; the lowest
+//     events  [index u64][position u32] -> [key_len u16][client key][event bytes]
+//             One opaque event (node/'s bytes) per key an applied entry
+//             changed, appended with MDB_APPEND; the lowest
 //             indexes are evicted past Options::events_max events or
 //             Options::events_bytes_max bytes (event_db.h).
+//     leases  [lease id u64]            -> [ttl_ms u64][renewed u64][keys u64]
+//     lease_keys [lease id u64]         -> [client key] (sorted duplicates)
+//             The granted leases and their attached keys (lease_db.h).
 //   state-in-use  the boot id of the system that has state/ open (StateGuard).
 //
 // Writes:
@@ -219,6 +223,13 @@ public:
     // Reads, each from one consistent snapshot. An empty or oversize key is
     // simply absent.
     std::optional<std::string> get(std::string_view key) const;
+    std::optional<StoredValue> get_entry(std::string_view key) const;
+    std::optional<LeaseRecord> lease(std::uint64_t id) const;
+    std::vector<std::string> lease_keys(std::uint64_t id, std::size_t limit) const;
+    // Up to limit leases with id >= from, in id order; *more if others follow.
+    std::vector<std::pair<std::uint64_t, LeaseRecord>> leases(std::uint64_t from,
+                                                              std::size_t limit,
+                                                              bool* more) const;
     // Pairs stop at `limit` or before the key and value bytes would pass
     // bytes_max (at least one is returned); `more` says more matched.
     RangeResult range(std::string_view prefix, std::size_t limit,

@@ -23,15 +23,82 @@ namespace cabildo::wire {
 
 // Wire names: "get", "put", "delete", "cas", "range", "status",
 // "watch_from", "snapshot_read", "member_list", "member_add",
-// "member_promote", "member_remove", "transfer_leader". The numbers of the
-// first four are the op codes of a replicated Command (command.h).
+// "member_promote", "member_remove", "transfer_leader", "lease_grant",
+// "lease_keepalive", "lease_revoke", "lease_info", "lease_list", "txn". The
+// numbers of the writes are the op codes of a replicated Command
+// (command.h); lease_expire is a Command only (the leader's), never a
+// request.
 enum class Op : std::uint8_t {
     get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6, snapshot_read = 7,
     member_list = 8, member_add = 9, member_promote = 10, member_remove = 11,
-    transfer_leader = 12,
+    transfer_leader = 12, lease_grant = 13, lease_keepalive = 14, lease_revoke = 15,
+    lease_info = 16, lease_list = 17, txn = 18, lease_expire = 19,
 };
+constexpr Op op_max = Op::lease_expire;
 // member_add, member_promote, member_remove: they change the membership.
 bool is_member_change(Op op);
+// The ops that go through the log as a Command: put, delete, cas, txn (with
+// or without writes: see is_read_only) and lease_grant/keepalive/revoke.
+bool is_command_op(Op op);
+
+// A key's metadata (etcd's): revisions are log indexes; version counts the
+// writes since the key was created; lease is 0 when none is attached.
+struct KeyMeta {
+    std::uint64_t create_revision = 0;
+    std::uint64_t mod_revision = 0;
+    std::uint64_t version = 0;
+    std::uint64_t lease = 0;
+
+    bool operator==(const KeyMeta&) const = default;
+};
+
+// Wire names: "value", "version", "create_revision", "mod_revision",
+// "lease", "exists"; the operand is sent under the same name.
+enum class CompareTarget : std::uint8_t {
+    value = 0, version = 1, create_revision = 2, mod_revision = 3, lease = 4, exists = 5,
+};
+// Wire names: "eq", "ne", "lt", "gt".
+enum class CompareResult : std::uint8_t { eq = 0, ne = 1, lt = 2, gt = 3 };
+
+// One condition of a txn. A missing key has version, create_revision,
+// mod_revision and lease 0 and no value: a value compare on it is false
+// whatever the result asked for.
+struct Compare {
+    std::string key;
+    CompareTarget target = CompareTarget::value;
+    CompareResult result = CompareResult::eq;
+    std::string value;         // target value
+    std::uint64_t number = 0;  // the others (exists: 1 = true, 0 = false)
+
+    bool operator==(const Compare&) const = default;
+};
+
+// One operation of a txn branch: get (key), range (key = the prefix,
+// limit), put (key, value, lease, prev) or delete (key; with prefix, every
+// key starting with key).
+struct TxnOp {
+    Op op = Op::get;
+    std::string key;
+    std::string value;
+    std::uint64_t lease = 0;
+    bool prev = false;
+    bool prefix = false;
+    std::uint32_t limit = range_limit_default;
+
+    bool operator==(const TxnOp&) const = default;
+};
+
+struct Txn {
+    std::vector<Compare> compare;
+    std::vector<TxnOp> success;
+    std::vector<TxnOp> failure;
+
+    bool operator==(const Txn&) const = default;
+};
+// True if neither branch writes: served as a linearizable read.
+bool is_read_only(const Txn& txn);
+std::string_view target_name(CompareTarget target);
+std::string_view result_name(CompareResult result);
 std::string_view op_name(Op op);
 
 // Wire names: "linearizable" (the default), "serializable".
@@ -58,6 +125,18 @@ struct ClientRequest {
     std::uint64_t member_id = 0;
     std::string peer;      // member_add: the new member's "host:port" (its peer port)
     bool learner = false;  // member_add: join as a learner (non-voting)
+    // put, cas: the lease to attach (0: none); lease_*: the lease (0 for
+    // lease_grant: the cluster picks one).
+    std::uint64_t lease = 0;
+    std::uint64_t ttl_ms = 0;  // lease_grant
+    bool prev = false;         // put: answer the previous value and metadata
+    bool keys = false;         // lease_info: list the attached keys
+    // delete: `prefix` given instead of `key` deletes every key with it.
+    bool delete_prefix = false;
+    // cas: swap only if the key's mod_revision is this (0: only if absent),
+    // instead of comparing `expected`.
+    std::optional<std::uint64_t> mod_revision{};
+    std::optional<Txn> txn{};  // txn
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
@@ -74,6 +153,7 @@ struct ClientRequest {
 struct KeyValue {
     std::string key;
     std::string value;
+    KeyMeta meta{};  // sent as its four keys beside key and value
 
     bool operator==(const KeyValue&) const = default;
 };
@@ -148,6 +228,9 @@ struct Event {
     bool deleted = false;              // wire: op "put" or "delete"
     std::string key;
     std::optional<std::string> value;  // nil for deletes
+    // A put's key metadata after it (mod_revision = revision); zero for a
+    // delete. Sent as create_revision, mod_revision, version and lease.
+    KeyMeta meta{};
 
     bool operator==(const Event&) const = default;
 };
@@ -171,6 +254,38 @@ struct SnapshotChunk {
     bool operator==(const SnapshotChunk&) const = default;
 };
 
+// A previous value (put with prev): absent keys have none.
+struct PrevValue {
+    std::string value;
+    KeyMeta meta;
+
+    bool operator==(const PrevValue&) const = default;
+};
+
+// A lease as lease_info and lease_list answer it.
+struct LeaseInfo {
+    std::uint64_t id = 0;
+    std::uint64_t ttl_ms = 0;        // as granted
+    std::uint64_t remaining_ms = 0;  // the leader's view; 0 once expiring
+    std::optional<std::vector<std::string>> keys;  // lease_info with keys
+
+    bool operator==(const LeaseInfo&) const = default;
+};
+
+struct ClientReply;
+// The answer to one operation of a txn branch.
+struct TxnResponse {
+    Op op = Op::get;
+    std::optional<std::optional<std::string>> value;  // get
+    std::optional<KeyMeta> meta;                      // get of a present key
+    std::optional<RangePage> range;                   // range
+    std::optional<std::optional<PrevValue>> prev;     // put with prev
+    std::optional<std::uint64_t> deleted;             // delete: keys deleted
+    bool more = false;                                // delete prefix: stopped at the limit
+
+    bool operator==(const TxnResponse&) const = default;
+};
+
 struct ClientReply {
     bool ok = false;
     std::string error;                                // an error code from protocol.h when !ok
@@ -185,6 +300,12 @@ struct ClientReply {
     std::optional<bool> more;                  // watch_from: stopped before the end
     std::optional<SnapshotChunk> snapshot;     // snapshot_read: sent as `snapshot`
     std::optional<MembershipInfo> membership;  // member_*, transfer_leader
+    std::optional<KeyMeta> meta{};        // get of a present key: sent as its four keys
+    std::optional<std::optional<PrevValue>> prev{};  // put with prev: nil = the key was new
+    std::optional<std::uint64_t> deleted{};  // delete: how many keys
+    std::optional<LeaseInfo> lease{};     // lease_grant/keepalive/info: sent as lease, ttl_ms...
+    std::optional<std::vector<LeaseInfo>> leases{};  // lease_list (and `more`)
+    std::optional<std::vector<TxnResponse>> responses{};  // txn (with `succeeded`)
     std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;

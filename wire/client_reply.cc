@@ -25,17 +25,98 @@ constexpr detail::UnpackLimits reply_limits{
     .depth_max = 8,
 };
 
-void pack_range(detail::MapWriter& writer, const RangePage& range) {
-    Packer& packer = writer.key("kvs");
+// The four metadata pairs of a map (the caller counts them in its size).
+void pack_meta_pairs(Packer& packer, const KeyMeta& meta) {
+    detail::pack_str(packer, "create_revision");
+    packer.pack_uint64(meta.create_revision);
+    detail::pack_str(packer, "mod_revision");
+    packer.pack_uint64(meta.mod_revision);
+    detail::pack_str(packer, "version");
+    packer.pack_uint64(meta.version);
+    detail::pack_str(packer, "lease");
+    packer.pack_uint64(meta.lease);
+}
+
+void pack_meta_keys(detail::MapWriter& writer, const KeyMeta& meta) {
+    writer.key("create_revision").pack_uint64(meta.create_revision);
+    writer.key("mod_revision").pack_uint64(meta.mod_revision);
+    writer.key("version").pack_uint64(meta.version);
+    writer.key("lease").pack_uint64(meta.lease);
+}
+
+void pack_kvs(Packer& packer, const RangePage& range) {
     packer.pack_array(static_cast<std::uint32_t>(range.kvs.size()));
     for (const KeyValue& kv : range.kvs) {
-        packer.pack_map(2);
+        packer.pack_map(6);
         detail::pack_str(packer, "key");
         detail::pack_bin(packer, kv.key);
         detail::pack_str(packer, "value");
         detail::pack_bin(packer, kv.value);
+        pack_meta_pairs(packer, kv.meta);
     }
+}
+
+void pack_range(detail::MapWriter& writer, const RangePage& range) {
+    pack_kvs(writer.key("kvs"), range);
     detail::pack_bool(writer.key("more"), range.more);
+}
+
+void pack_prev(Packer& packer, const std::optional<PrevValue>& prev) {
+    if (!prev) {
+        packer.pack_nil();
+        return;
+    }
+    packer.pack_map(5);
+    detail::pack_str(packer, "value");
+    detail::pack_bin(packer, prev->value);
+    pack_meta_pairs(packer, prev->meta);
+}
+
+void pack_lease_info(Packer& packer, const LeaseInfo& lease) {
+    packer.pack_map(lease.keys ? 4 : 3);
+    detail::pack_str(packer, "lease");
+    packer.pack_uint64(lease.id);
+    detail::pack_str(packer, "ttl_ms");
+    packer.pack_uint64(lease.ttl_ms);
+    detail::pack_str(packer, "remaining_ms");
+    packer.pack_uint64(lease.remaining_ms);
+    if (lease.keys) {
+        detail::pack_str(packer, "keys");
+        packer.pack_array(static_cast<std::uint32_t>(lease.keys->size()));
+        for (const std::string& key : *lease.keys) detail::pack_bin(packer, key);
+    }
+}
+
+void pack_responses(Packer& packer, const std::vector<TxnResponse>& responses) {
+    packer.pack_array(static_cast<std::uint32_t>(responses.size()));
+    for (const TxnResponse& r : responses) {
+        const std::uint32_t size = 1 + (r.value ? 1 : 0) + (r.meta ? 4 : 0) + (r.range ? 2 : 0) +
+                                   (r.prev ? 1 : 0) + (r.deleted ? 2 : 0);
+        packer.pack_map(size);
+        detail::pack_str(packer, "op");
+        detail::pack_str(packer, op_name(r.op));
+        if (r.value) {
+            detail::pack_str(packer, "value");
+            detail::pack_optional_bin(packer, *r.value);
+        }
+        if (r.meta) pack_meta_pairs(packer, *r.meta);
+        if (r.range) {
+            detail::pack_str(packer, "kvs");
+            pack_kvs(packer, *r.range);
+            detail::pack_str(packer, "more");
+            detail::pack_bool(packer, r.range->more);
+        }
+        if (r.prev) {
+            detail::pack_str(packer, "prev");
+            pack_prev(packer, *r.prev);
+        }
+        if (r.deleted) {
+            detail::pack_str(packer, "deleted");
+            packer.pack_uint64(*r.deleted);
+            detail::pack_str(packer, "more");
+            detail::pack_bool(packer, r.more);
+        }
+    }
 }
 
 void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
@@ -127,6 +208,23 @@ void pack_membership(Packer& packer, const MembershipInfo& membership) {
     }
 }
 
+// One of the four metadata keys into meta; false if name is none of them.
+bool read_meta_field(detail::FieldReader& reader, std::string_view name,
+                     const msgpack::object& value, KeyMeta& meta) {
+    if (name == "create_revision") {
+        meta.create_revision = reader.read_uint(value, name);
+    } else if (name == "mod_revision") {
+        meta.mod_revision = reader.read_uint(value, name);
+    } else if (name == "version") {
+        meta.version = reader.read_uint(value, name);
+    } else if (name == "lease") {
+        meta.lease = reader.read_uint(value, name);
+    } else {
+        return false;
+    }
+    return true;
+}
+
 KeyValue read_key_value(detail::FieldReader& reader, const msgpack::object& object) {
     KeyValue kv;
     for (const msgpack::object_kv& field : reader.read_map(object, "kvs")) {
@@ -136,8 +234,83 @@ KeyValue read_key_value(detail::FieldReader& reader, const msgpack::object& obje
         if (name == "value") {
             kv.value = reader.read_bytes(field.val, "kvs value", value_bytes_max);
         }
+        read_meta_field(reader, name, field.val, kv.meta);
     }
     return kv;
+}
+
+std::vector<KeyValue> read_kvs(detail::FieldReader& reader, const msgpack::object& object) {
+    std::vector<KeyValue> kvs;
+    for (const msgpack::object& kv : reader.read_array(object, "kvs", 0)) {
+        kvs.push_back(read_key_value(reader, kv));
+    }
+    return kvs;
+}
+
+std::optional<PrevValue> read_prev(detail::FieldReader& reader, const msgpack::object& object) {
+    if (object.type == msgpack::type::NIL) return std::nullopt;
+    PrevValue prev;
+    for (const msgpack::object_kv& field : reader.read_map(object, "prev")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "value") prev.value = reader.read_bytes(field.val, "prev value", value_bytes_max);
+        read_meta_field(reader, name, field.val, prev.meta);
+    }
+    return prev;
+}
+
+std::vector<std::string> read_keys(detail::FieldReader& reader, const msgpack::object& object) {
+    std::vector<std::string> keys;
+    for (const msgpack::object& key : reader.read_array(object, "keys", 0)) {
+        keys.push_back(reader.read_bytes(key, "keys", key_bytes_max));
+    }
+    return keys;
+}
+
+LeaseInfo read_lease_info(detail::FieldReader& reader, const msgpack::object& object) {
+    LeaseInfo lease;
+    for (const msgpack::object_kv& field : reader.read_map(object, "leases")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "lease") lease.id = reader.read_uint(field.val, "leases lease");
+        if (name == "ttl_ms") lease.ttl_ms = reader.read_uint(field.val, "leases ttl_ms");
+        if (name == "remaining_ms") {
+            lease.remaining_ms = reader.read_uint(field.val, "leases remaining_ms");
+        }
+        if (name == "keys") lease.keys = read_keys(reader, field.val);
+    }
+    return lease;
+}
+
+TxnResponse read_response(detail::FieldReader& reader, const msgpack::object& object) {
+    TxnResponse r;
+    KeyMeta meta;
+    bool has_meta = false;
+    std::optional<bool> more;
+    for (const msgpack::object_kv& field : reader.read_map(object, "responses")) {
+        const std::string_view name = key_name(field.key);
+        if (name == "op") {
+            const std::string op = reader.read_bytes(field.val, "responses op", 32);
+            for (Op o : {Op::get, Op::range, Op::put, Op::del}) {
+                if (op_name(o) == op) r.op = o;
+            }
+        } else if (name == "value") {
+            r.value = reader.read_optional_bytes(field.val, "responses value", value_bytes_max);
+        } else if (name == "kvs") {
+            if (!r.range) r.range.emplace();
+            r.range->kvs = read_kvs(reader, field.val);
+        } else if (name == "more") {
+            more = reader.read_bool(field.val, "responses more");
+        } else if (name == "prev") {
+            r.prev = read_prev(reader, field.val);
+        } else if (name == "deleted") {
+            r.deleted = reader.read_uint(field.val, "responses deleted");
+        } else {
+            has_meta = read_meta_field(reader, name, field.val, meta) || has_meta;
+        }
+    }
+    if (has_meta) r.meta = meta;
+    if (r.range) r.range->more = more.value_or(false);
+    if (r.deleted) r.more = more.value_or(false);
+    return r;
 }
 
 MemberInfo read_member(detail::FieldReader& reader, const msgpack::object& object) {
@@ -277,8 +450,20 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
     } else if (name == "kvs") {
         if (!reply.range)
             reply.range.emplace();
-        for (const msgpack::object& kv : reader.read_array(value, name, 0)) {
-            reply.range->kvs.push_back(read_key_value(reader, kv));
+        reply.range->kvs = read_kvs(reader, value);
+    } else if (name == "prev") {
+        reply.prev = read_prev(reader, value);
+    } else if (name == "deleted") {
+        reply.deleted = reader.read_uint(value, name);
+    } else if (name == "leases") {
+        reply.leases.emplace();
+        for (const msgpack::object& lease : reader.read_array(value, name, 0)) {
+            reply.leases->push_back(read_lease_info(reader, lease));
+        }
+    } else if (name == "responses") {
+        reply.responses.emplace();
+        for (const msgpack::object& r : reader.read_array(value, name, 0)) {
+            reply.responses->push_back(read_response(reader, r));
         }
     } else if (name == "more") {
         reply.more = reader.read_bool(value, name);  // range's or watch_from's: see below
@@ -305,14 +490,35 @@ Result<ClientReply> decode_reply_unguarded(const void* data, std::size_t size) {
     NodeStatus status;
     bool has_ok = false;
     bool has_status = false;
+    // `lease` is a key's lease beside the other metadata (get), else the
+    // lease a lease op answers about (with ttl_ms).
+    KeyMeta meta;
+    bool has_meta = false;
+    LeaseInfo lease;
+    bool has_lease = false;
     for (const msgpack::object_kv& kv : reader.read_map(handle->get(), "reply")) {
         const std::string_view name = key_name(kv.key);
         has_ok = has_ok || name == "ok";
         if (read_status_field(reader, name, kv.val, status)) {
             has_status = true;
+        } else if (name == "ttl_ms") {
+            lease.ttl_ms = reader.read_uint(kv.val, name);
+            has_lease = true;
+        } else if (name == "remaining_ms") {
+            lease.remaining_ms = reader.read_uint(kv.val, name);
+        } else if (name == "keys") {
+            lease.keys = read_keys(reader, kv.val);
+        } else if (read_meta_field(reader, name, kv.val, meta)) {
+            has_meta = has_meta || name != "lease";
         } else {
             read_reply_field(reader, name, kv.val, reply);
         }
+    }
+    if (has_lease) {
+        lease.id = meta.lease;
+        reply.lease = std::move(lease);
+    } else if (has_meta) {
+        reply.meta = meta;
     }
     if (!reader.ok())
         return reader.error();
@@ -378,6 +584,25 @@ std::string encode_reply(const ClientReply& reply) {
         detail::pack_bin(packer, reply.snapshot->data);
     }
     if (reply.membership) pack_membership(writer.key("membership"), *reply.membership);
+    if (reply.meta) pack_meta_keys(writer, *reply.meta);
+    if (reply.prev) pack_prev(writer.key("prev"), *reply.prev);
+    if (reply.deleted) writer.key("deleted").pack_uint64(*reply.deleted);
+    if (reply.lease) {
+        writer.key("lease").pack_uint64(reply.lease->id);
+        writer.key("ttl_ms").pack_uint64(reply.lease->ttl_ms);
+        writer.key("remaining_ms").pack_uint64(reply.lease->remaining_ms);
+        if (reply.lease->keys) {
+            Packer& packer = writer.key("keys");
+            packer.pack_array(static_cast<std::uint32_t>(reply.lease->keys->size()));
+            for (const std::string& key : *reply.lease->keys) detail::pack_bin(packer, key);
+        }
+    }
+    if (reply.leases) {
+        Packer& packer = writer.key("leases");
+        packer.pack_array(static_cast<std::uint32_t>(reply.leases->size()));
+        for (const LeaseInfo& lease : *reply.leases) pack_lease_info(packer, lease);
+    }
+    if (reply.responses) pack_responses(writer.key("responses"), *reply.responses);
     return writer.finish();
 }
 

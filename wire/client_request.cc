@@ -8,6 +8,7 @@
 
 #include "wire/client_messages.h"
 #include "wire/decode_util.h"
+#include "wire/txn.h"
 
 namespace cabildo::wire {
 
@@ -49,8 +50,125 @@ struct RequestFields {
     std::optional<std::uint64_t> session;
     std::optional<std::uint64_t> seq;
     std::optional<std::uint64_t> timeout_ms;
+    std::optional<std::uint64_t> lease;
+    std::optional<std::uint64_t> ttl_ms;
+    std::optional<bool> prev;
+    std::optional<bool> keys;
+    std::optional<std::uint64_t> mod_revision;
+    std::optional<Txn> txn;  // any of compare/success/failure given
     std::string id;
 };
+
+std::optional<CompareTarget> parse_target(std::string_view name) {
+    for (auto t : {CompareTarget::value, CompareTarget::version, CompareTarget::create_revision,
+                   CompareTarget::mod_revision, CompareTarget::lease, CompareTarget::exists}) {
+        if (target_name(t) == name) return t;
+    }
+    return std::nullopt;
+}
+
+std::optional<CompareResult> parse_result(std::string_view name) {
+    for (auto r : {CompareResult::eq, CompareResult::ne, CompareResult::lt, CompareResult::gt}) {
+        if (result_name(r) == name) return r;
+    }
+    return std::nullopt;
+}
+
+std::string_view map_key(const msgpack::object& key) {
+    if (key.type != msgpack::type::STR) return {};
+    return {key.via.str.ptr, key.via.str.size};
+}
+
+// {"key", "target", "result", and the operand under the target's name}.
+Compare read_compare_map(detail::FieldReader& reader, const msgpack::object& object) {
+    Compare c;
+    std::optional<std::string> target, result;
+    const msgpack::object* operand_value = nullptr;
+    std::vector<std::pair<std::string_view, const msgpack::object*>> rest;
+    for (const msgpack::object_kv& kv : reader.read_map(object, "compare")) {
+        const std::string_view name = map_key(kv.key);
+        if (name == "key") {
+            c.key = reader.read_bytes(kv.val, "compare key", key_bytes_max);
+        } else if (name == "target") {
+            target = reader.read_bytes(kv.val, "compare target", 32);
+        } else if (name == "result") {
+            result = reader.read_bytes(kv.val, "compare result", 32);
+        } else {
+            rest.emplace_back(name, &kv.val);
+        }
+    }
+    if (!reader.ok()) return c;
+    const std::optional<CompareTarget> t = target ? parse_target(*target) : std::nullopt;
+    const std::optional<CompareResult> r = result ? parse_result(*result) : std::nullopt;
+    if (!t) {
+        reader.fail(Status::bad_request, "compare target: missing or unknown");
+        return c;
+    }
+    if (!r) {
+        reader.fail(Status::bad_request, "compare result: missing or unknown (eq, ne, lt, gt)");
+        return c;
+    }
+    c.target = t.value_or(CompareTarget::value);
+    c.result = r.value_or(CompareResult::eq);
+    for (const auto& [name, value] : rest) {
+        if (name == target_name(c.target)) operand_value = value;
+    }
+    if (operand_value == nullptr) {
+        reader.fail(Status::bad_request, "compare: operand `" +
+                                             std::string(target_name(c.target)) + "` missing");
+    } else if (c.target == CompareTarget::value) {
+        c.value = reader.read_bytes(*operand_value, "compare value", value_bytes_max);
+    } else if (c.target == CompareTarget::exists) {
+        c.number = reader.read_bool(*operand_value, "compare exists") ? 1 : 0;
+    } else {
+        c.number = reader.read_uint(*operand_value, "compare operand");
+    }
+    return c;
+}
+
+// One txn operation, with the keys of the top-level request for its op.
+TxnOp read_txn_op(detail::FieldReader& reader, const msgpack::object& object) {
+    TxnOp op;
+    std::optional<std::string> name, key, prefix;
+    std::optional<std::uint64_t> limit;
+    for (const msgpack::object_kv& kv : reader.read_map(object, "txn op")) {
+        const std::string_view field = map_key(kv.key);
+        if (field == "op") name = reader.read_bytes(kv.val, "txn op", 32);
+        if (field == "key") key = reader.read_bytes(kv.val, "txn op key", key_bytes_max);
+        if (field == "prefix") prefix = reader.read_bytes(kv.val, "txn op prefix", key_bytes_max);
+        if (field == "value") op.value = reader.read_bytes(kv.val, "txn op value", value_bytes_max);
+        if (field == "lease") op.lease = reader.read_uint(kv.val, "txn op lease");
+        if (field == "prev") op.prev = reader.read_bool(kv.val, "txn op prev");
+        if (field == "limit") limit = reader.read_uint(kv.val, "txn op limit");
+    }
+    if (!reader.ok()) return op;
+    op.op = Op::status;  // refused by check_txn unless one of the four
+    for (Op o : {Op::get, Op::range, Op::put, Op::del}) {
+        if (name && op_name(o) == *name) op.op = o;
+    }
+    if (op.op == Op::range) {
+        op.key = prefix.value_or("");
+        op.limit = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(limit.value_or(range_limit_default), range_limit_max + 1));
+    } else if (op.op == Op::del && prefix && !key) {
+        if (prefix->empty()) reader.fail(Status::bad_request, "txn op prefix: empty");
+        op.key = std::move(*prefix);
+        op.prefix = true;
+    } else {
+        op.key = key.value_or("");
+    }
+    return op;
+}
+
+std::vector<TxnOp> read_txn_ops(detail::FieldReader& reader, const msgpack::object& object,
+                                std::string_view what) {
+    std::vector<TxnOp> ops;
+    for (const msgpack::object& op : reader.read_array(object, what, 0)) {
+        if (!reader.ok() || ops.size() > txn_ops_max) break;
+        ops.push_back(read_txn_op(reader, op));
+    }
+    return ops;
+}
 
 std::string read_id(detail::FieldReader& reader, const msgpack::object& object) {
     std::string id = detail::encode_object(object);
@@ -99,6 +217,27 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.seq = reader.read_uint(value, name);
     } else if (name == "timeout_ms") {
         fields.timeout_ms = reader.read_uint(value, name);
+    } else if (name == "lease") {
+        fields.lease = reader.read_uint(value, name);
+    } else if (name == "ttl_ms") {
+        fields.ttl_ms = reader.read_uint(value, name);
+    } else if (name == "prev") {
+        fields.prev = reader.read_bool(value, name);
+    } else if (name == "keys") {
+        fields.keys = reader.read_bool(value, name);
+    } else if (name == "mod_revision") {
+        fields.mod_revision = reader.read_uint(value, name);
+    } else if (name == "compare") {
+        if (!fields.txn) fields.txn.emplace();
+        fields.txn->compare.clear();
+        for (const msgpack::object& c : reader.read_array(value, name, 0)) {
+            if (!reader.ok() || fields.txn->compare.size() > txn_compares_max) break;
+            fields.txn->compare.push_back(read_compare_map(reader, c));
+        }
+    } else if (name == "success" || name == "failure") {
+        if (!fields.txn) fields.txn.emplace();
+        (name == "success" ? fields.txn->success : fields.txn->failure) =
+            read_txn_ops(reader, value, name);
     } else if (name == "id") {
         fields.id = read_id(reader, value);
     }
@@ -107,7 +246,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
 std::optional<Op> parse_op(std::string_view name) {
     for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from,
                   Op::snapshot_read, Op::member_list, Op::member_add, Op::member_promote,
-                  Op::member_remove, Op::transfer_leader}) {
+                  Op::member_remove, Op::transfer_leader, Op::lease_grant, Op::lease_keepalive,
+                  Op::lease_revoke, Op::lease_info, Op::lease_list, Op::txn}) {
         if (op_name(op) == name)
             return op;
     }
@@ -120,15 +260,37 @@ Error bad_request(std::string detail) {
 
 // key, value and expected: which op needs which.
 std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
-    const bool needs_key = op == Op::get || op == Op::put || op == Op::del || op == Op::cas;
+    const bool prefix_delete = op == Op::del && fields.prefix && !fields.key;
+    const bool needs_key =
+        op == Op::get || op == Op::put || (op == Op::del && !prefix_delete) || op == Op::cas;
+    if (prefix_delete && fields.prefix->empty())
+        return bad_request("prefix: empty (a delete by prefix needs one)");
+    if (op == Op::del && fields.prefix && fields.key)
+        return bad_request("key/prefix: give one for delete");
     if (needs_key && !fields.key)
         return bad_request("key: missing");
     if (needs_key && fields.key->empty())
         return bad_request("key: empty");
     if ((op == Op::put || op == Op::cas) && !fields.value)
         return bad_request("value: missing");
-    if (op == Op::cas && !fields.has_expected)
-        return bad_request("expected: missing");
+    if (op == Op::cas && fields.has_expected == fields.mod_revision.has_value())
+        return bad_request("expected/mod_revision: give exactly one for cas");
+    const bool needs_lease = op == Op::lease_keepalive || op == Op::lease_revoke ||
+                             op == Op::lease_info;
+    if (needs_lease && (!fields.lease || *fields.lease == 0))
+        return bad_request("lease: missing (a lease id >= 1)");
+    if (op == Op::lease_grant && !fields.ttl_ms)
+        return bad_request("ttl_ms: missing");
+    if (op == Op::lease_grant &&
+        (*fields.ttl_ms < lease_ttl_ms_min || *fields.ttl_ms > lease_ttl_ms_max)) {
+        return bad_request("ttl_ms: " + std::to_string(*fields.ttl_ms) + " not in " +
+                           std::to_string(lease_ttl_ms_min) + ".." +
+                           std::to_string(lease_ttl_ms_max));
+    }
+    if (op == Op::txn) {
+        if (!fields.txn) return bad_request("txn: compare, success or failure missing");
+        if (auto error = detail::check_txn(*fields.txn)) return error;
+    }
     if (op == Op::watch_from && (!fields.from || *fields.from == 0))
         return bad_request("from: missing (a revision >= 1)");
     if (is_member_change(op) && (!fields.member_id || *fields.member_id == 0))
@@ -144,8 +306,11 @@ std::optional<Error> check_options(const RequestFields& fields, ClientRequest& r
     // (found by fuzzing: they were kept, so a request did not re-encode to
     // itself).
     const Op op = request.op;
-    const bool uses_limit = op == Op::range || op == Op::watch_from;
+    const bool uses_limit = op == Op::range || op == Op::watch_from || op == Op::lease_list;
     const bool uses_consistency = op == Op::get || op == Op::range;
+    if (fields.limit && op == Op::lease_list && *fields.limit > lease_list_limit_max) {
+        return bad_request("limit: more than " + std::to_string(lease_list_limit_max));
+    }
     if (fields.limit && uses_limit) {
         if (*fields.limit == 0 || *fields.limit > range_limit_max) {
             return bad_request("limit: " + std::to_string(*fields.limit) + " not in 1.." +
@@ -195,10 +360,31 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         request.key = std::move(*fields.key);
     if (fields.value && (*op == Op::put || *op == Op::cas))
         request.value = std::move(fields.value);
-    if (*op == Op::cas)
+    if (*op == Op::cas && fields.has_expected)
         request.expected = std::move(fields.expected);
+    if (*op == Op::cas)
+        request.mod_revision = fields.mod_revision;
     if (fields.prefix && (*op == Op::range || *op == Op::watch_from))
         request.prefix = std::move(*fields.prefix);
+    if (*op == Op::del && !fields.key && fields.prefix) {
+        request.prefix = std::move(*fields.prefix);
+        request.delete_prefix = true;
+    }
+    const bool uses_lease = *op == Op::put || *op == Op::cas || *op == Op::lease_grant ||
+                            *op == Op::lease_keepalive || *op == Op::lease_revoke ||
+                            *op == Op::lease_info;
+    if (uses_lease)
+        request.lease = fields.lease.value_or(0);
+    if (*op == Op::lease_grant)
+        request.ttl_ms = *fields.ttl_ms;
+    if (*op == Op::put)
+        request.prev = fields.prev.value_or(false);
+    if (*op == Op::lease_info)
+        request.keys = fields.keys.value_or(false);
+    if (*op == Op::lease_list)
+        request.from = fields.from.value_or(0);
+    if (*op == Op::txn)
+        request.txn = std::move(fields.txn);
     if (*op == Op::watch_from)
         request.from = *fields.from;
     if (is_member_change(*op) || *op == Op::transfer_leader)
@@ -234,6 +420,55 @@ Result<ClientRequest> decode_request_unguarded(const void* data, std::size_t siz
     return build_request(fields);
 }
 
+void pack_txn_ops(Packer& packer, const std::vector<TxnOp>& ops) {
+    packer.pack_array(static_cast<std::uint32_t>(ops.size()));
+    for (const TxnOp& op : ops) {
+        const bool put = op.op == Op::put;
+        const bool by_prefix = op.op == Op::range || op.prefix;
+        packer.pack_map(2 + (put ? 3 : 0) + (op.op == Op::range ? 1 : 0));
+        detail::pack_str(packer, "op");
+        detail::pack_str(packer, op_name(op.op));
+        detail::pack_str(packer, by_prefix ? "prefix" : "key");
+        detail::pack_bin(packer, op.key);
+        if (put) {
+            detail::pack_str(packer, "value");
+            detail::pack_bin(packer, op.value);
+            detail::pack_str(packer, "lease");
+            packer.pack_uint64(op.lease);
+            detail::pack_str(packer, "prev");
+            detail::pack_bool(packer, op.prev);
+        }
+        if (op.op == Op::range) {
+            detail::pack_str(packer, "limit");
+            packer.pack_uint32(op.limit);
+        }
+    }
+}
+
+void pack_txn_request(detail::MapWriter& writer, const Txn& txn) {
+    Packer& compare = writer.key("compare");
+    compare.pack_array(static_cast<std::uint32_t>(txn.compare.size()));
+    for (const Compare& c : txn.compare) {
+        compare.pack_map(4);
+        detail::pack_str(compare, "key");
+        detail::pack_bin(compare, c.key);
+        detail::pack_str(compare, "target");
+        detail::pack_str(compare, target_name(c.target));
+        detail::pack_str(compare, "result");
+        detail::pack_str(compare, result_name(c.result));
+        detail::pack_str(compare, target_name(c.target));
+        if (c.target == CompareTarget::value) {
+            detail::pack_bin(compare, c.value);
+        } else if (c.target == CompareTarget::exists) {
+            detail::pack_bool(compare, c.number != 0);
+        } else {
+            compare.pack_uint64(c.number);
+        }
+    }
+    pack_txn_ops(writer.key("success"), txn.success);
+    pack_txn_ops(writer.key("failure"), txn.failure);
+}
+
 std::string extract_id_unguarded(const void* data, std::size_t size) {
     Result<msgpack::object_handle> handle =
         detail::unpack_frame(data, size, request_limits, "request");
@@ -256,6 +491,33 @@ std::string extract_id_unguarded(const void* data, std::size_t size) {
 
 }  // namespace
 
+std::string_view target_name(CompareTarget target) {
+    switch (target) {
+        case CompareTarget::value: return "value";
+        case CompareTarget::version: return "version";
+        case CompareTarget::create_revision: return "create_revision";
+        case CompareTarget::mod_revision: return "mod_revision";
+        case CompareTarget::lease: return "lease";
+        case CompareTarget::exists: return "exists";
+    }
+    return "unknown";
+}
+
+std::string_view result_name(CompareResult result) {
+    switch (result) {
+        case CompareResult::eq: return "eq";
+        case CompareResult::ne: return "ne";
+        case CompareResult::lt: return "lt";
+        case CompareResult::gt: return "gt";
+    }
+    return "unknown";
+}
+
+bool is_command_op(Op op) {
+    return op == Op::put || op == Op::del || op == Op::cas || op == Op::txn ||
+           op == Op::lease_grant || op == Op::lease_keepalive || op == Op::lease_revoke;
+}
+
 bool is_member_change(Op op) {
     return op == Op::member_add || op == Op::member_promote || op == Op::member_remove;
 }
@@ -275,6 +537,13 @@ std::string_view op_name(Op op) {
         case Op::member_promote: return "member_promote";
         case Op::member_remove: return "member_remove";
         case Op::transfer_leader: return "transfer_leader";
+        case Op::lease_grant: return "lease_grant";
+        case Op::lease_keepalive: return "lease_keepalive";
+        case Op::lease_revoke: return "lease_revoke";
+        case Op::lease_info: return "lease_info";
+        case Op::lease_list: return "lease_list";
+        case Op::txn: return "txn";
+        case Op::lease_expire: return "lease_expire";
     }
     return "unknown";
 }
@@ -295,13 +564,32 @@ std::string encode_request(const ClientRequest& request) {
     detail::MapWriter writer;
     detail::pack_str(writer.key("op"), op_name(request.op));
     const Op op = request.op;
-    if (op == Op::get || op == Op::put || op == Op::del || op == Op::cas) {
+    if (op == Op::get || op == Op::put || (op == Op::del && !request.delete_prefix) ||
+        op == Op::cas) {
         detail::pack_bin(writer.key("key"), request.key);
     }
+    if (request.delete_prefix)
+        detail::pack_bin(writer.key("prefix"), request.prefix);
     if (request.value)
         detail::pack_bin(writer.key("value"), *request.value);
     if (request.expected)
         detail::pack_optional_bin(writer.key("expected"), *request.expected);
+    if (request.mod_revision)
+        writer.key("mod_revision").pack_uint64(*request.mod_revision);
+    if (request.lease != 0)
+        writer.key("lease").pack_uint64(request.lease);
+    if (op == Op::lease_grant)
+        writer.key("ttl_ms").pack_uint64(request.ttl_ms);
+    if (request.prev)
+        detail::pack_bool(writer.key("prev"), true);
+    if (request.keys)
+        detail::pack_bool(writer.key("keys"), true);
+    if (op == Op::lease_list) {
+        writer.key("from").pack_uint64(request.from);
+        writer.key("limit").pack_uint32(request.limit);
+    }
+    if (request.txn)
+        pack_txn_request(writer, *request.txn);
     if (op == Op::range || op == Op::watch_from) {
         detail::pack_bin(writer.key("prefix"), request.prefix);
         writer.key("limit").pack_uint32(request.limit);

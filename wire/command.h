@@ -12,16 +12,28 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "node/raft/result.h"
 #include "wire/client_messages.h"
 
 namespace cabildo::wire {
 
+// The leader's verdict on one lease: expired, as of its renewal at index
+// `renewed`. Applied only if the lease was not renewed since.
+struct LeaseExpiry {
+    std::uint64_t lease = 0;
+    std::uint64_t renewed = 0;
+
+    bool operator==(const LeaseExpiry&) const = default;
+};
+inline constexpr std::size_t lease_expiries_max = 256;  // per lease_expire command
+
 // Invariants (checked by decode_command, asserted by encode_command): op is
-// put, del or cas; key is 1..key_bytes_max bytes; value at most
-// value_bytes_max bytes and empty for del; expected is set exactly for cas;
-// session and seq are both 0 (no session) or both non-zero.
+// a command op (is_command_op) or lease_expire; key is 1..key_bytes_max
+// bytes for put, del and cas; value at most value_bytes_max bytes and empty
+// for del; cas has exactly one of expected and mod_revision; txn is set
+// exactly for txn; session and seq are both 0 (no session) or both non-zero.
 struct Command {
     Op op = Op::put;
     std::string key;
@@ -29,12 +41,23 @@ struct Command {
     std::optional<std::optional<std::string>> expected;  // cas: inner nullopt = must be absent
     std::uint64_t session = 0;
     std::uint64_t seq = 0;
+    // Appended fields (absent from older entries: defaults).
+    std::uint64_t lease = 0;      // put/cas: attach; lease_grant (0: pick)/keepalive/revoke
+    bool prev = false;            // put
+    bool prefix = false;          // del: key is a prefix
+    std::optional<std::uint64_t> mod_revision{};  // cas
+    std::uint64_t ttl_ms = 0;     // lease_grant
+    std::vector<LeaseExpiry> expiries{};  // lease_expire
+    std::optional<Txn> txn{};     // txn
 
     bool operator==(const Command&) const = default;
 };
 
-// [version, op, key(bin), value(bin), expected(bin or nil), session, seq];
-// expected is nil for put and del.
+// [version, op, key(bin), value(bin), expected(bin or nil), session, seq,
+//  lease, flags (1 prev, 2 prefix), mod_revision (uint or nil), ttl_ms,
+//  expiries [[lease, renewed]...], txn (nil or [compares, success, failure])];
+// expected is nil but for cas. Entries written before the fields after seq
+// existed decode with their defaults.
 std::string encode_command(const Command& command);
 Result<Command> decode_command(const void* data, std::size_t size);
 

@@ -1,5 +1,7 @@
 // Events: one change of the key-value state, as a msgpack map
-// {"revision": uint, "op": "put"|"delete", "key": bin, "value": bin|nil}.
+// {"revision": uint, "op": "put"|"delete", "key": bin, "value": bin|nil,
+//  "create_revision", "mod_revision", "version", "lease": uint} (the
+// metadata of the key after a put; zeros for a delete).
 // The same map is the body of a kv/ notification on the PUB socket and an
 // element of a watch_from reply's `events`.
 #include "wire/event.h"
@@ -11,7 +13,15 @@ namespace cabildo::wire {
 namespace detail {
 
 void pack_event(msgpack::packer<msgpack::sbuffer>& packer, const Event& event) {
-    packer.pack_map(4);
+    packer.pack_map(8);
+    pack_str(packer, "create_revision");
+    packer.pack_uint64(event.meta.create_revision);
+    pack_str(packer, "mod_revision");
+    packer.pack_uint64(event.meta.mod_revision);
+    pack_str(packer, "version");
+    packer.pack_uint64(event.meta.version);
+    pack_str(packer, "lease");
+    packer.pack_uint64(event.meta.lease);
     pack_str(packer, "revision");
     packer.pack_uint64(event.revision);
     pack_str(packer, "op");
@@ -43,6 +53,14 @@ Event read_event(FieldReader& reader, const msgpack::object& object) {
             event.key = reader.read_bytes(field.val, "event key", key_bytes_max);
         } else if (name == "value") {
             event.value = reader.read_optional_bytes(field.val, "event value", value_bytes_max);
+        } else if (name == "create_revision") {
+            event.meta.create_revision = reader.read_uint(field.val, "event create_revision");
+        } else if (name == "mod_revision") {
+            event.meta.mod_revision = reader.read_uint(field.val, "event mod_revision");
+        } else if (name == "version") {
+            event.meta.version = reader.read_uint(field.val, "event version");
+        } else if (name == "lease") {
+            event.meta.lease = reader.read_uint(field.val, "event lease");
         }
     }
     if (!has_op) reader.fail(Status::bad_request, "event op: missing");

@@ -40,6 +40,18 @@ inline constexpr std::size_t range_reply_bytes_max = std::size_t{4} << 20;
 inline constexpr std::uint32_t timeout_ms_max = 3600000;
 // One reply frame, as the C++ client accepts it.
 inline constexpr std::size_t reply_frame_bytes_max = std::size_t{8} << 20;
+// Leases: a TTL from lease_ttl_ms_min to lease_ttl_ms_max; at most
+// lease_keys_max keys attached to one (a revoke deletes them in one entry).
+inline constexpr std::uint64_t lease_ttl_ms_min = 1000;
+inline constexpr std::uint64_t lease_ttl_ms_max = 30ull * 24 * 3600 * 1000;
+inline constexpr std::uint64_t lease_keys_max = 10000;
+inline constexpr std::uint32_t lease_list_limit_max = 10000;
+// A delete with `prefix` deletes at most this many keys (`more` if others
+// remain): one entry's work and events stay bounded.
+inline constexpr std::uint64_t delete_prefix_max = 10000;
+// A txn: compares and operations (both branches together) at most.
+inline constexpr std::size_t txn_compares_max = 128;
+inline constexpr std::size_t txn_ops_max = 128;
 // Members listed in a status reply.
 inline constexpr std::size_t members_max = 64;
 
@@ -70,5 +82,7 @@ inline constexpr std::string_view error_not_found = "not_found";  // no member w
 inline constexpr std::string_view error_change_pending = "change_pending";  // one at a time
 inline constexpr std::string_view error_lagging = "lagging";      // learner too far behind
 inline constexpr std::string_view error_no_quorum = "no_quorum";  // would leave no quorum
+// Leases: lease_grant of an id in use. (An unknown lease is not_found.)
+inline constexpr std::string_view error_exists = "exists";
 
 }  // namespace cabildo::wire

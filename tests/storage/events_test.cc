@@ -359,7 +359,7 @@ TEST(EventsDeathTest, IndexNotAboveEarlierEventsAborts) {
             txn->add_event(7, "b", "x");
             txn->add_event(6, "b", "y");
         },
-        "not above every earlier event");
+        "events out of index order");
 }
 
 }  // namespace

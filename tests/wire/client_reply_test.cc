@@ -60,7 +60,7 @@ std::vector<std::pair<std::string, ClientReply>> reply_cases() {
     cas.id = mp_array({mp_str("a"), mp_map({{"b", mp_nil()}})});
     cases.emplace_back("cas", cas);
     ClientReply range = ok_reply(45);
-    range.range = RangePage{{{"color", "blue"}, {std::string("\xff", 1), ""}}, true};
+    range.range = RangePage{{{"color", "blue", {}}, {std::string("\xff", 1), "", {}}}, true};
     cases.emplace_back("range", range);
     ClientReply empty_range = ok_reply(45);
     empty_range.range = RangePage{};
@@ -133,7 +133,7 @@ TEST(ClientReply, DecodesPythonStyle) {
     ClientReply expected;
     expected.ok = true;
     expected.value = std::optional<std::string>("blue");
-    expected.range = RangePage{{{"k", "v"}}, false};
+    expected.range = RangePage{{{"k", "v", {0, 0, 1, 0}}}, false};  // metadata keys are read
     EXPECT_EQ(*decoded, expected);
 }
 

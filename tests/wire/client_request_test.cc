@@ -231,7 +231,7 @@ std::vector<RejectCase> reject_cases() {
          Status::bad_request, "value: missing"},
         {"cas_no_expected",
          mp_map({{"op", mp_str("cas")}, {"key", mp_bin("k")}, {"value", mp_bin("v")}}),
-         Status::bad_request, "expected: missing"},
+         Status::bad_request, "expected/mod_revision: give exactly one"},
         {"prefix_too_long", mp_map({{"op", mp_str("range")}, {"prefix", mp_bin(big_key)}}),
          Status::too_large, "prefix:"},
         {"limit_0", mp_map({{"op", mp_str("range")}, {"limit", mp_uint(0)}}), Status::bad_request,

@@ -47,7 +47,18 @@ TEST(Command, Layout) {
     const Command cas{Op::cas, "k", "v", std::optional<std::string>(), 7, 3};
     EXPECT_EQ(to_hex(encode_command(cas)),
               to_hex(mp_array({mp_uint(1), mp_uint(3), mp_bin("k"), mp_bin("v"), mp_nil(),
-                               mp_uint(7), mp_uint(3)})));
+                               mp_uint(7), mp_uint(3), mp_uint(0), mp_uint(0), mp_nil(),
+                               mp_uint(0), mp_array({}), mp_nil()})));
+}
+
+// Entries written before the appended fields existed stay readable: every
+// log and snapshot holds them.
+TEST(Command, DecodesTheSevenFieldLayout) {
+    const std::string old = mp_array({mp_uint(1), mp_uint(3), mp_bin("k"), mp_bin("v"), mp_nil(),
+                                      mp_uint(7), mp_uint(3)});
+    Result<Command> decoded = decode_command(old.data(), old.size());
+    ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+    EXPECT_EQ(*decoded, (Command{Op::cas, "k", "v", std::optional<std::string>(), 7, 3}));
 }
 
 std::string command_with(std::size_t index, const std::string& value) {
