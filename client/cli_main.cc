@@ -2,7 +2,8 @@
 //
 //   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N] <command>
 //
-// Commands: get, put, del, cas, range, status, watch, bench. This file only parses the
+// Commands: get, put, del, cas, range, status, watch, bench, snapshot,
+// member, transfer-leader, lease, txn. This file only parses the
 // command line (CLI11) and dispatches to cli_commands.h, which prints and
 // picks the exit code. Endpoints come from --endpoints, else the environment
 // variable CABILDO_ENDPOINTS, else the default local cluster.
@@ -17,6 +18,7 @@
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
 #include "client/client.h"
+#include "client/kv_command.h"
 #include "client/member_command.h"
 #include "client/snapshot_command.h"
 #include "client/bench/bench_command.h"
@@ -54,6 +56,11 @@ struct Arguments {
     bool absent = false;
     bool serializable = false;
     std::uint32_t limit = cabildo::wire::range_limit_default;
+    std::uint64_t lease = 0;    // put, cas: attach to this lease
+    bool prev = false;          // put: print the previous value
+    bool meta = false;          // get: print the key's metadata
+    bool by_prefix = false;     // del: KEY is a prefix
+    std::optional<std::uint64_t> mod_revision;  // cas: instead of --expected
 };
 
 void add_commands(CLI::App& app, Arguments& args) {
@@ -61,13 +68,19 @@ void add_commands(CLI::App& app, Arguments& args) {
     get->add_option("KEY", args.key, "The key")->required();
     get->add_flag("--serializable", args.serializable,
                   "Read from the node reached, possibly stale, without a leader round trip");
+    get->add_flag("--meta", args.meta,
+                  "Print create_revision, mod_revision, version and lease too");
 
     CLI::App* put = app.add_subcommand("put", "Set KEY to VALUE");
     put->add_option("KEY", args.key, "The key")->required();
     put->add_option("VALUE", args.value, "The new value")->required();
+    put->add_option("--lease", args.lease, "Attach KEY to this lease (deleted when it ends)");
+    put->add_flag("--prev", args.prev, "Print the previous value and metadata");
 
     CLI::App* del = app.add_subcommand("del", "Delete KEY");
     del->add_option("KEY", args.key, "The key")->required();
+    del->add_flag("--prefix", args.by_prefix,
+                  "Delete every key starting with KEY (at most 10,000 per call)");
 
     CLI::App* cas = app.add_subcommand(
         "cas", "Set KEY to NEW_VALUE only if it holds OLD now (or is absent, with --absent)");
@@ -76,7 +89,10 @@ void add_commands(CLI::App& app, Arguments& args) {
     CLI::Option_group* expectation = cas->add_option_group("expectation");
     expectation->add_option("--expected", args.expected, "The value KEY must hold now");
     expectation->add_flag("--absent", args.absent, "KEY must not exist now");
+    expectation->add_option("--mod-revision", args.mod_revision,
+                            "KEY's mod_revision must be this now (0: absent)");
     expectation->require_option(1);
+    cas->add_option("--lease", args.lease, "Attach KEY to this lease");
 
     CLI::App* range = app.add_subcommand("range", "Print KEY<TAB>VALUE for keys under PREFIX");
     range->add_option("PREFIX", args.prefix, "Key prefix; empty = every key")->required();
@@ -122,7 +138,44 @@ struct Runners {
     cabildo::client::CliRunner bench;
     cabildo::client::CliRunner member;
     cabildo::client::CliRunner transfer_leader;
+    cabildo::client::CliRunner lease;
+    cabildo::client::CliRunner txn;
 };
+
+// The metadata forms (--meta, --lease, --prev, --prefix, --mod-revision)
+// go through the generic request path.
+std::optional<cabildo::wire::ClientRequest> extended_request(const std::string& command,
+                                                              const Arguments& args) {
+    using cabildo::wire::Op;
+    cabildo::wire::ClientRequest request;
+    request.key = args.key;
+    if (command == "get" && args.meta) {
+        request.op = Op::get;
+        request.consistency =
+            args.serializable ? Consistency::serializable : Consistency::linearizable;
+    } else if (command == "put" && (args.lease != 0 || args.prev)) {
+        request.op = Op::put;
+        request.value = args.value;
+        request.lease = args.lease;
+        request.prev = args.prev;
+    } else if (command == "del" && args.by_prefix) {
+        request.op = Op::del;
+        request.key.clear();
+        request.prefix = args.key;
+        request.delete_prefix = true;
+    } else if (command == "cas" && (args.mod_revision || args.lease != 0)) {
+        request.op = Op::cas;
+        request.value = args.value;
+        request.lease = args.lease;
+        request.mod_revision = args.mod_revision;
+        if (!args.mod_revision) {
+            request.expected = args.absent ? std::optional<std::string>() : args.expected;
+        }
+    } else {
+        return std::nullopt;
+    }
+    return request;
+}
 
 int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners) {
     const std::string command = app.get_subcommands().front()->get_name();
@@ -138,10 +191,16 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
         return runners.member(common);
     if (command == "transfer-leader")
         return runners.transfer_leader(common);
+    if (command == "lease")
+        return runners.lease(common);
+    if (command == "txn")
+        return runners.txn(common);
     Client client(client_options(args));
     const CliOutput output{stdout, stderr, args.json};
     const Consistency consistency =
         args.serializable ? Consistency::serializable : Consistency::linearizable;
+    if (auto request = extended_request(command, args))
+        return cabildo::client::send_and_print(client, output, std::move(*request));
     if (command == "get")
         return run_get(client, output, args.key, consistency);
     if (command == "put")
@@ -168,7 +227,9 @@ int main(int argc, char** argv) {
                     cabildo::client::add_snapshot_command(app),
                     cabildo::client::add_bench_command(app),
                     cabildo::client::add_member_command(app),
-                    cabildo::client::add_transfer_leader_command(app)};
+                    cabildo::client::add_transfer_leader_command(app),
+                    cabildo::client::add_lease_command(app),
+                    cabildo::client::add_txn_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -82,6 +82,12 @@ Result<wire::ClientReply> Client::read(wire::ClientRequest request) {
     return rpc_.call(request, RequestKind::read);
 }
 
+Result<wire::ClientReply> Client::call(wire::ClientRequest request) {
+    const bool write = wire::is_command_op(request.op) &&
+                       !(request.op == wire::Op::txn && request.txn && wire::is_read_only(*request.txn));
+    return write ? this->write(std::move(request)) : read(std::move(request));
+}
+
 Result<wire::ClientReply> Client::write(wire::ClientRequest request) {
     // One seq per new write; LeaderRpc resends these exact bytes on retry.
     request.session = session_.id();

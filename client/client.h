@@ -97,6 +97,10 @@ public:
         return read(std::move(request));
     }
 
+    // Any request: a write (wire::is_command_op, but a read-only txn) with
+    // this client's session and a write's retry rules, otherwise a read.
+    Result<wire::ClientReply> call(wire::ClientRequest request);
+
     const ClientOptions& options() const { return options_; }
     const Session& session() const { return session_; }
     // Where the next request goes first (the leader, once known).

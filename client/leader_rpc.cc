@@ -70,6 +70,8 @@ Status status_for_error_code(std::string_view code) {
         return Status::lagging;
     if (code == wire::error_no_quorum)
         return Status::no_quorum;
+    if (code == wire::error_exists)
+        return Status::exists;
     return Status::io_error;  // internal, and codes newer than this client
 }
 

@@ -641,6 +641,7 @@ std::string_view error_code(Status status) {
         case Status::change_pending: return error_change_pending;
         case Status::lagging: return error_lagging;
         case Status::no_quorum: return error_no_quorum;
+        case Status::exists: return error_exists;
         default: return error_internal;
     }
 }

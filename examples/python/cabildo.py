@@ -30,6 +30,7 @@ import zmq
 __all__ = ["Client", "CabildoError"]
 
 # Error codes after which a retry cannot help (PROTOCOL.md section 5).
+_ENTRY_KEYS = ("value", "create_revision", "mod_revision", "version", "lease")
 _FATAL_CODES = ("bad_request", "too_large", "storage_full", "stale_session", "internal")
 # A reply can never be larger than this (PROTOCOL.md section 8); a little
 # headroom so the socket does not drop a legal reply.
@@ -110,16 +111,98 @@ class Client:
         rep = self._call(req, write=False, any_node=serializable)
         return rep.get("value"), rep.get("revision")
 
-    def put(self, key, value):
-        """Returns the revision the write committed at."""
-        rep = self._write({"op": "put", "key": _as_bytes(key, "key"),
-                           "value": _as_bytes(value, "value")})
-        return rep.get("revision")
+    def get_entry(self, key, serializable=False):
+        """Returns (entry or None, revision); entry is a dict with "value",
+        "create_revision", "mod_revision", "version" and "lease"."""
+        req = {"op": "get", "key": _as_bytes(key, "key")}
+        if serializable:
+            req["consistency"] = "serializable"
+        rep = self._call(req, write=False, any_node=serializable)
+        if rep.get("value") is None:
+            return None, rep.get("revision")
+        return {k: rep.get(k) for k in _ENTRY_KEYS}, rep.get("revision")
+
+    def put(self, key, value, lease=0):
+        """Returns the revision the write committed at. lease: attach the key
+        to that lease (it is deleted when the lease ends)."""
+        req = {"op": "put", "key": _as_bytes(key, "key"), "value": _as_bytes(value, "value")}
+        if lease:
+            req["lease"] = int(lease)
+        return self._write(req).get("revision")
+
+    def put_prev(self, key, value, lease=0):
+        """Like put; returns (previous entry or None, revision)."""
+        req = {"op": "put", "key": _as_bytes(key, "key"), "value": _as_bytes(value, "value"),
+               "prev": True}
+        if lease:
+            req["lease"] = int(lease)
+        rep = self._write(req)
+        return rep.get("prev"), rep.get("revision")
 
     def delete(self, key):
         """Returns (deleted, revision); deleted is False when the key was absent."""
         rep = self._write({"op": "delete", "key": _as_bytes(key, "key")})
         return bool(rep.get("succeeded")), rep.get("revision")
+
+    def delete_prefix(self, prefix):
+        """Deletes the keys starting with prefix (at most 10,000 per call).
+
+        Returns (deleted, more, revision): more when others remain."""
+        rep = self._write({"op": "delete", "prefix": _as_bytes(prefix, "prefix")})
+        return rep.get("deleted", 0), bool(rep.get("more")), rep.get("revision")
+
+    def cas_revision(self, key, mod_revision, value, lease=0):
+        """Sets key to value if its mod_revision is mod_revision now (0: if it
+        is absent): the optimistic-concurrency loop. Returns (succeeded, revision)."""
+        req = {"op": "cas", "key": _as_bytes(key, "key"), "mod_revision": int(mod_revision),
+               "value": _as_bytes(value, "value")}
+        if lease:
+            req["lease"] = int(lease)
+        rep = self._write(req)
+        return bool(rep.get("succeeded")), rep.get("revision")
+
+    # Leases (PROTOCOL.md, lease_*).
+
+    def lease_grant(self, ttl_ms, lease=0):
+        """Returns the new lease's id (lease: ask for that id)."""
+        req = {"op": "lease_grant", "ttl_ms": int(ttl_ms)}
+        if lease:
+            req["lease"] = int(lease)
+        return self._write(req).get("lease")
+
+    def lease_keepalive(self, lease):
+        """Renews the lease for its full TTL; returns the TTL in ms.
+        Raises CabildoError("not_found") once the lease is gone."""
+        return self._write({"op": "lease_keepalive", "lease": int(lease)}).get("ttl_ms")
+
+    def lease_revoke(self, lease):
+        """Ends the lease now, deleting its keys; returns how many."""
+        return self._write({"op": "lease_revoke", "lease": int(lease)}).get("deleted", 0)
+
+    def lease_info(self, lease, keys=False):
+        """Returns {"lease", "ttl_ms", "remaining_ms"[, "keys"]}."""
+        rep = self._call({"op": "lease_info", "lease": int(lease), "keys": bool(keys)},
+                         write=False, any_node=False)
+        info = {k: rep.get(k) for k in ("lease", "ttl_ms", "remaining_ms")}
+        if keys:
+            info["keys"] = rep.get("keys") or []
+        return info
+
+    def lease_list(self, start=0, limit=1000):
+        """Returns (leases, more): up to limit leases with id >= start."""
+        rep = self._call({"op": "lease_list", "from": int(start), "limit": int(limit)},
+                         write=False, any_node=False)
+        return rep.get("leases") or [], bool(rep.get("more"))
+
+    def txn(self, compare, success=(), failure=()):
+        """compare: list of {"key", "target", "result", <target>: operand};
+        success/failure: lists of operations ({"op": "get"|"range"|"put"|
+        "delete", ...}). Returns (succeeded, responses, revision)."""
+        req = {"op": "txn", "compare": list(compare), "success": list(success),
+               "failure": list(failure)}
+        writes = any(op.get("op") in ("put", "delete") for op in req["success"] + req["failure"])
+        rep = self._write(req) if writes else self._call(req, write=False, any_node=False)
+        return bool(rep.get("succeeded")), rep.get("responses") or [], rep.get("revision")
 
     def cas(self, key, expected, value):
         """Sets key to value if it holds `expected` now (None: if it is absent).

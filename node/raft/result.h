@@ -29,6 +29,7 @@ enum class Status {
     change_pending,   // a membership change is not committed yet: one at a time
     lagging,          // a learner too far behind to be promoted
     no_quorum,        // the change would leave the cluster without a reachable quorum
+    exists,           // lease_grant: the lease id is taken
 };
 
 const char* status_name(Status status);
@@ -89,6 +90,7 @@ inline const char* status_name(Status status) {
     case Status::change_pending: return "change_pending";
     case Status::lagging: return "lagging";
     case Status::no_quorum: return "no_quorum";
+    case Status::exists: return "exists";
     }
     return "unknown";
 }
