@@ -72,6 +72,11 @@ class Renewer(threading.Thread):
         assert not self.is_alive(), "renewer hung"
         return (self.acks[-1][1] if self.acks else None), self.last_end
 
+    def max_gap(self):
+        """The longest time between two acknowledged keepalives."""
+        acked = [a[1] for a in self.acks]
+        return max((b - a for a, b in zip(acked, acked[1:])), default=0.0)
+
     def lost(self):
         return [f for f in self.failures if f[2] == "not_found"]
 
@@ -366,6 +371,8 @@ class LeaseTxnTest(harness.ClusterTestCase):
         info = cl.lease_info(lease, keys=True)
         self.assertEqual((info["ttl_ms"], sorted(info["keys"])), (3000, keys))
         acked, end = r.stop()
+        print("\nlongest time between acknowledged keepalives: %.2fs (TTL %.1fs)"
+              % (r.max_gap(), ttl))
         self.assertEqual(r.lost(), [])
         self.assert_expires(cl, keys, lease, ttl, acked, end, "after failover, unrenewed")
         c.start(old)
@@ -415,6 +422,8 @@ class LeaseTxnTest(harness.ClusterTestCase):
                          "keys of a renewed lease were deleted: %r" % events)
         self.assertEqual(cl.lease_info(lease)["ttl_ms"], 2000)
         acked, end = r.stop()
+        print("\nlongest time between acknowledged keepalives: %.2fs (TTL %.1fs)"
+              % (r.max_gap(), ttl))
         self.assert_expires(cl, keys, lease, ttl, acked, end, "after the pause, unrenewed")
         self.assertAllAlive()
 
@@ -436,19 +445,31 @@ class LeaseTxnTest(harness.ClusterTestCase):
         c.wait_converged()
         last_seen = c.status(victim)["last_index"]
         c.kill(victim)
+        # A second lease, never renewed: node `victim` learns it only from
+        # the snapshot, and must time it once it leads.
+        ttl2 = 6.0
+        lease2 = cl.lease_grant(6000)
+        t_grant2 = time.monotonic()
+        keys2 = [b"lt/a", b"lt/b"]
+        rev2 = max(cl.put(k, b"w", lease=lease2) for k in keys2)
         noise = [0]
 
         def compacted():
             for _ in range(50):
                 cl.put(b"noise/%d" % (noise[0] % 40), b"n%d" % noise[0])
                 noise[0] += 1
-            return all((lambda st: st["snapshot_index"] > 0 and
+            return all((lambda st: st["snapshot_index"] > rev2 and
                         st["first_index"] > last_seen + 1)(c.status(i)) for i in (lead, other))
         wait_for(compacted, 30.0, "compaction past what node %d holds" % victim, interval=0)
         c.start(victim)
         c.wait_converged(timeout=30.0)
+        t_installed = time.monotonic()
         self.assertIn("installed snapshot", c.node(victim).log())
         nc = c.node_client(victim)
+        for k in keys2:
+            e, _ = nc.get_entry(k, serializable=True)
+            self.assertIsNotNone(e, "%r on node %d after InstallSnapshot" % (k, victim))
+            self.assertEqual(e["lease"], lease2)
         for k in keys:
             e, _ = nc.get_entry(k, serializable=True)
             self.assertIsNotNone(e, "%r on node %d after InstallSnapshot" % (k, victim))
@@ -468,6 +489,14 @@ class LeaseTxnTest(harness.ClusterTestCase):
                          (lease, 3000, keys))
         self.assertTrue(0 < info["remaining_ms"] <= 3000, info)
         self.assertEqual(r.lost(), [], r.failures)
+        self.assertLess(time.monotonic(), t_grant2 + ttl2 - 1.0,
+                        "node %d took too long to lead for this test" % victim)
+        info = cl.lease_info(lease2)
+        self.assertTrue(0 < info["remaining_ms"] <= 6000, info)
+        self.assert_expires(cl, keys2, lease2, ttl2, t_grant2, t_installed,
+                            "a lease node %d got from a snapshot, unrenewed" % victim)
+        self.assert_deleted_together(b"lt/", rev2 + 1, keys2)
+        self.assert_present(cl, keys, lease, "the renewed lease while the other one expired")
 
         # Every node stopped (SIGTERM) and started again.
         acked, _ = r.stop()
@@ -610,6 +639,46 @@ class LeaseTxnTest(harness.ClusterTestCase):
         c.wait_converged()
         self.assertAllAlive()
 
+    def test_retried_lease_and_txn_writes_run_once(self):
+        """A retried (session, seq) of the new writes gets the first reply
+        again: no second lease, no second txn, no not_found for a revoke."""
+        c = self.start_cluster(3)
+        cl = c.client()
+        session = 0x5EED0001
+        grant = {"op": "lease_grant", "ttl_ms": 60000, "session": session, "seq": 1}
+        g1, g2 = self.ask(grant), self.ask(grant)
+        self.assertEqual((g2["lease"], g2["revision"]), (g1["lease"], g1["revision"]), g2)
+        lease = g1["lease"]
+        self.assertEqual([l["lease"] for l in cl.lease_list()[0]], [lease], "granted twice")
+        txn = {"op": "txn", "session": session, "seq": 2,
+               "compare": [{"key": b"rt/k", "target": "exists", "result": "eq", "exists": False}],
+               "success": [{"op": "put", "key": b"rt/k", "value": b"1", "lease": lease},
+                           {"op": "put", "key": b"rt/j", "value": b"2"}],
+               "failure": [{"op": "put", "key": b"rt/failed", "value": b"x"}]}
+        t1, t2 = self.ask(txn), self.ask(txn)
+        self.assertTrue(t1["succeeded"], t1)
+        self.assertEqual((t2["succeeded"], t2["revision"], t2["responses"]),
+                         (t1["succeeded"], t1["revision"], t1["responses"]))
+        self.assertIsNone(cl.get(b"rt/failed")[0], "the txn ran a second time")
+        self.assertEqual(cl.get_entry(b"rt/k")[0]["version"], 1)
+        pdel = {"op": "delete", "prefix": b"rt/", "session": session, "seq": 3}
+        d1, d2 = self.ask(pdel), self.ask(pdel)
+        self.assertEqual((d1["deleted"], d2["deleted"], d2["revision"]),
+                         (2, 2, d1["revision"]))
+        keepalive = {"op": "lease_keepalive", "lease": lease, "session": session, "seq": 4}
+        k1, k2 = self.ask(keepalive), self.ask(keepalive)
+        self.assertEqual(k2["revision"], k1["revision"])
+        revoke = {"op": "lease_revoke", "lease": lease, "session": session, "seq": 5}
+        v1 = self.ask(revoke)
+        v2 = self.ask(revoke)  # must not be not_found: it is the same revoke
+        self.assertEqual(v2["revision"], v1["revision"])
+        self.assertEqual(cl.lease_list()[0], [])
+        events, _ = history(c, c.wait_for_leader(), b"rt/", 1)
+        self.assertEqual([(e["op"], e["key"]) for e in events],
+                         [("put", b"rt/k"), ("put", b"rt/j"), ("delete", b"rt/j"),
+                          ("delete", b"rt/k")])
+        self.assertAllAlive()
+
     # -- 8. prefix delete
 
     def test_prefix_delete(self):
@@ -687,6 +756,12 @@ class LeaseTxnTest(harness.ClusterTestCase):
         self.assertCode("bad_request", cl.lease_grant, 999)
         short = cl.lease_grant(1000)
         self.assertEqual(cl.lease_info(short)["ttl_ms"], 1000)
+        # lease_list pages by id.
+        page, more = cl.lease_list(0, limit=2)
+        self.assertEqual(([l["lease"] for l in page], more), (sorted([auto, short]), True))
+        page, more = cl.lease_list(page[-1]["lease"] + 1, limit=2)
+        self.assertEqual(([l["lease"] for l in page], more), ([777], False))
+        cl.lease_revoke(short)
 
         # At most 10,000 keys on one lease.
         ops = [{"op": "put", "key": b"many/%05d" % i, "value": b"", "lease": 777}
@@ -701,7 +776,11 @@ class LeaseTxnTest(harness.ClusterTestCase):
         self.assertIsNone(cl.get(b"many/extra")[0])
         self.assertIsNone(cl.get(b"many/t1")[0])
         with self.subTest("overwriting a key of a full lease adds no key"):
-            cl.put(b"many/00000", b"again", lease=777)
+            try:
+                cl.put(b"many/00000", b"again", lease=777)
+            except CabildoError as e:
+                self.fail("a put of a key already on the full lease 777 (10,000 keys, it adds "
+                          "none) was refused: %s" % e)
             self.assertEqual(cl.get(b"many/00000")[0], b"again")
         self.assertEqual(cl.lease_revoke(777), 10000)
         self.assertEqual(cl.range(b"many/")[0], [])
