@@ -53,8 +53,10 @@ struct BenchArgs {
 };
 
 void add_workload_options(CLI::App& cmd, BenchArgs& a) {
-    cmd.add_option("--mode", a.mode, "put | get | mixed")
-        ->check(CLI::IsMember({"put", "get", "mixed"}))->capture_default_str();
+    cmd.add_option("--mode", a.mode,
+                   "put | get | mixed | txn (2 compares + 2 puts) | keepalive (of key-space "
+                   "leases, granted first)")
+        ->check(CLI::IsMember({"put", "get", "mixed", "txn", "keepalive"}))->capture_default_str();
     cmd.add_option("--read-ratio", a.read_ratio, "mixed: the share of gets (0..1)")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
     cmd.add_option("--consistency", a.consistency, "gets: linearizable | serializable")
@@ -123,7 +125,11 @@ std::string resolve_endpoints(BenchOptions& o, const BenchArgs& a) {
 std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptions& o) {
     o.endpoints = common.endpoints.empty() ? default_endpoints() : common.endpoints;
     o.json = common.json;
-    o.mode = a.mode == "get" ? BenchMode::get : a.mode == "mixed" ? BenchMode::mixed : BenchMode::put;
+    o.mode = a.mode == "get"         ? BenchMode::get
+             : a.mode == "mixed"     ? BenchMode::mixed
+             : a.mode == "txn"       ? BenchMode::txn
+             : a.mode == "keepalive" ? BenchMode::keepalive
+                                     : BenchMode::put;
     o.socket = a.socket == "req" ? SocketKind::req : SocketKind::dealer;
     o.consistency = a.consistency == "serializable" ? wire::Consistency::serializable
                                                     : wire::Consistency::linearizable;
@@ -158,8 +164,10 @@ std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptio
 }
 
 int run_closed(zmq::context_t& context, const BenchOptions& options) {
-    if (options.prefill) {
-        bench::ClosedLoopPlan prefill{BenchMode::put, true, options.key_space, {}, false};
+    if (options.prefill || options.mode == BenchMode::keepalive) {
+        const BenchMode fill =
+            options.mode == BenchMode::keepalive ? BenchMode::lease_grant : BenchMode::put;
+        bench::ClosedLoopPlan prefill{fill, true, options.key_space, {}, false};
         const auto start = std::chrono::steady_clock::now();
         const bench::ClosedLoopResult done = bench::run_closed_loop(context, options, prefill);
         std::uint64_t errors = 0;

@@ -11,6 +11,9 @@ std::string_view mode_name(BenchMode mode) {
     case BenchMode::put: return "put";
     case BenchMode::get: return "get";
     case BenchMode::mixed: return "mixed";
+    case BenchMode::txn: return "txn";
+    case BenchMode::keepalive: return "keepalive";
+    case BenchMode::lease_grant: return "lease_grant";
     }
     return "unknown";
 }

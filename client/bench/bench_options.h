@@ -14,7 +14,9 @@
 
 namespace cabildo::client::bench {
 
-enum class BenchMode : std::uint8_t { put, get, mixed };
+// txn: 2 compares + 2 puts (key N and N+1); keepalive: lease_keepalive of
+// lease N+1 (granted first: lease_grant is the prefill of keepalive).
+enum class BenchMode : std::uint8_t { put, get, mixed, txn, keepalive, lease_grant };
 enum class SocketKind : std::uint8_t { dealer, req };
 
 // Keys are "key-%06d", so the key space is at most a million keys.

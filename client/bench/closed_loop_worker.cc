@@ -152,6 +152,10 @@ std::string_view ClosedLoopWorker::next_frame(Slot& slot, std::uint32_t index) {
     if (plan_.mode == BenchMode::mixed)
         read = static_cast<double>(next_random(slot.rng) >> 11) * 0x1.0p-53 < options_.read_ratio;
     const std::uint64_t id = (std::uint64_t{slot.generation} << 32) | index;
+    if (plan_.mode == BenchMode::txn || plan_.mode == BenchMode::keepalive ||
+        plan_.mode == BenchMode::lease_grant) {
+        return lease_or_txn_frame(slot, key_number, id);
+    }
     if (!read && options_.sessions) {
         // The seq changes the encoding's width: encode afresh (allocates).
         session_request_.key = numbered_key("key-", key_number, key_digits);
@@ -168,6 +172,41 @@ std::string_view ClosedLoopWorker::next_frame(Slot& slot, std::uint32_t index) {
     request.set_key_number(key_number);
     request.set_id(id);
     return request.frame();
+}
+
+// Encoded afresh each time (allocates): these shapes have no template.
+std::string_view ClosedLoopWorker::lease_or_txn_frame(Slot& slot, std::uint64_t key_number,
+                                                      std::uint64_t id) {
+    wire::ClientRequest request;
+    if (plan_.mode == BenchMode::txn) {
+        request.op = wire::Op::txn;
+        request.txn.emplace();
+        const std::string key = numbered_key("key-", key_number, key_digits);
+        const std::string next = numbered_key("key-", (key_number + 1) % options_.key_space,
+                                              key_digits);
+        const std::uint64_t always = std::uint64_t{1} << 62;
+        request.txn->compare = {
+            {key, wire::CompareTarget::version, wire::CompareResult::lt, "", always},
+            {next, wire::CompareTarget::mod_revision, wire::CompareResult::lt, "", always}};
+        request.txn->success = {
+            {wire::Op::put, key, *session_request_.value, 0, false, false, 1000},
+            {wire::Op::put, next, *session_request_.value, 0, false, false, 1000}};
+    } else {
+        request.op = plan_.mode == BenchMode::keepalive ? wire::Op::lease_keepalive
+                                                        : wire::Op::lease_grant;
+        request.lease = key_number + 1;
+        if (plan_.mode == BenchMode::lease_grant) request.ttl_ms = 3600 * 1000;
+    }
+    if (options_.sessions) {
+        request.session = slot.session;
+        request.seq = ++slot.seq;
+    }
+    std::array<char, 9> id_bytes{'\xcf'};  // msgpack uint64
+    for (std::size_t i = 1; i < id_bytes.size(); ++i)
+        id_bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
+    request.id.assign(id_bytes.data(), id_bytes.size());
+    session_frame_ = wire::encode_request(request);
+    return session_frame_;
 }
 
 bool ClosedLoopWorker::try_send(std::uint32_t index, std::int64_t now_ns) {

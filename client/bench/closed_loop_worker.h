@@ -68,6 +68,7 @@ private:
     void build_slots(const std::vector<ConnectionSpec>& specs);
     void send_ready(std::int64_t now_ns);
     bool try_send(std::uint32_t index, std::int64_t now_ns);
+    std::string_view lease_or_txn_frame(Slot& slot, std::uint64_t key_number, std::uint64_t id);
     std::string_view next_frame(Slot& slot, std::uint32_t index);
     void receive(std::uint32_t connection, std::int64_t now_ns);
     void on_reply(std::uint32_t connection, const zmq::message_t& body, std::int64_t now_ns);

@@ -26,9 +26,9 @@ from harness import CabildoError, wait_for
 
 # A lease's keys must be gone within its TTL plus this after the last
 # keepalive (the leader checks every 10 ms, then one commit).
-GRACE = float(__import__("os").environ.get("T_GRACE", "1.5"))
+GRACE = 1.5
 # ... and still there this long before its TTL has passed.
-EARLY = float(__import__("os").environ.get("T_EARLY", "0.3"))
+EARLY = 0.3
 SNAP_ARGS = ["--log-level", "info", "--snapshot-entries", "100", "--snapshot-trailing", "20"]
 
 
