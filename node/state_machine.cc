@@ -110,8 +110,17 @@ wire::ClientReply KvStateMachine::run(const wire::Command& command, Effects& fx)
     }
 }
 
+// 1 if writing key with lease attaches it anew (0 if it is on that lease).
+std::uint64_t KvStateMachine::attaching(std::string_view key, std::uint64_t lease, Effects& fx) {
+    if (lease == 0) return 0;
+    const std::optional<storage::StoredValue> current = fx.txn->get_entry(key);
+    return current && current->meta.lease == lease ? 0 : 1;
+}
+
 wire::ClientReply KvStateMachine::run_put(const wire::Command& command, Effects& fx) {
-    if (auto refused = check_lease(command.lease, 1, fx)) return *refused;
+    if (auto refused = check_lease(command.lease, attaching(command.key, command.lease, fx), fx)) {
+        return *refused;
+    }
     std::optional<storage::StoredValue> old;
     const Status status = write_key(command.key, command.value, command.lease, fx, &old);
     if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
@@ -144,7 +153,10 @@ wire::ClientReply KvStateMachine::run_cas(const wire::Command& command, Effects&
         match = expected ? current && current->value == *expected : !current.has_value();
     }
     if (match) {
-        if (auto refused = check_lease(command.lease, 1, fx)) return *refused;
+        const std::uint64_t adding = current && current->meta.lease == command.lease ? 0 : 1;
+        if (auto refused = check_lease(command.lease, command.lease ? adding : 0, fx)) {
+            return *refused;
+        }
         const Status status = write_key(command.key, command.value, command.lease, fx);
         if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "cas", {});
     }

@@ -97,6 +97,7 @@ private:
     // reply if not.
     std::optional<wire::ClientReply> check_lease(std::uint64_t lease, std::uint64_t adding,
                                                  Effects& fx);
+    std::uint64_t attaching(std::string_view key, std::uint64_t lease, Effects& fx);
     // Stores key = value with its new metadata, moves its lease attachment
     // and records the event; *prev gets the old value if prev is set.
     Status write_key(std::string_view key, std::string_view value, std::uint64_t lease,

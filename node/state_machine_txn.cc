@@ -2,6 +2,7 @@
 // evaluated, then the chosen branch runs in order, each operation seeing the
 // ones before it, all at the entry's revision; it runs whole or not at all.
 #include <map>
+#include <set>
 
 #include "node/kv_reads.h"
 #include "node/state_machine.h"
@@ -29,9 +30,13 @@ wire::ClientReply KvStateMachine::run_txn(const wire::Txn& txn, Effects& fx) {
     const std::vector<wire::TxnOp>& branch = succeeded ? txn.success : txn.failure;
     // Every lease the branch attaches must exist and have room, checked
     // before anything is written (a put that fails would leave half a txn).
+    // A key counts once, and not if it is on that lease already.
+    std::set<std::pair<std::uint64_t, std::string_view>> attached;
     std::map<std::uint64_t, std::uint64_t> adding;
     for (const wire::TxnOp& op : branch) {
-        if (op.op == wire::Op::put && op.lease != 0) ++adding[op.lease];
+        if (op.op != wire::Op::put || op.lease == 0) continue;
+        if (!attached.emplace(op.lease, op.key).second) continue;
+        adding[op.lease] += attaching(op.key, op.lease, fx);
     }
     for (const auto& [lease, count] : adding) {
         if (auto refused = check_lease(lease, count, fx)) return *refused;

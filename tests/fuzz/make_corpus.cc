@@ -116,6 +116,8 @@ Seeds storage_record_seeds() {
         {"hard_state_extreme", encode_hard_state({u64_max, u64_max, u64_max})}};
 }
 
+ClientRequest txn_request();
+
 Seeds command_seeds() {
     return {
         {"put", encode_command({Op::put, "key", "value", std::nullopt, 0, 0})},
@@ -125,6 +127,18 @@ Seeds command_seeds() {
         {"cas_value", encode_command({Op::cas, "k", "v", std::optional<std::string>("e"), 0, 0})},
         {"put_extreme", encode_command({Op::put, std::string(key_bytes_max, 'k'), "", std::nullopt,
                                         u64_max, u64_max})},
+        {"txn", encode_command([] {
+             Command c;
+             c.op = Op::txn;
+             c.txn = txn_request().txn;
+             return c;
+         }())},
+        {"lease_expire", encode_command([] {
+             Command c;
+             c.op = Op::lease_expire;
+             c.expiries = {{5, 9}, {6, 10}};
+             return c;
+         }())},
     };
 }
 
@@ -146,6 +160,18 @@ ClientRequest request(Op op, std::string key) {
     r.op = op;
     r.key = std::move(key);
     return r;
+}
+
+ClientRequest txn_request() {
+    ClientRequest txn;
+    txn.op = Op::txn;
+    txn.txn.emplace();
+    txn.txn->compare = {{"k", CompareTarget::value, CompareResult::eq, "v", 0},
+                        {"k", CompareTarget::exists, CompareResult::ne, "", 1}};
+    txn.txn->success = {{Op::put, "k", "w", 3, true, false, 1000},
+                        {Op::del, "tmp/", "", 0, false, true, 1000}};
+    txn.txn->failure = {{Op::range, "k", "", 0, false, false, 10}};
+    return txn;
 }
 
 Seeds client_request_seeds() {
@@ -194,6 +220,16 @@ Seeds client_request_seeds() {
                                 {"seq", mp_uint(1)},
                                 {"id", mp_str("x")}})},
         {"unknown_op_with_id", mp_map({{"op", mp_str("watch")}, {"id", mp_uint(9)}})},
+        {"txn", encode_request(txn_request())},
+        {"lease_grant", mp_map({{"op", mp_str("lease_grant")}, {"ttl_ms", mp_uint(5000)}})},
+        {"lease_info_keys", mp_map({{"op", mp_str("lease_info")}, {"lease", mp_uint(7)},
+                                    {"keys", mp_bool(true)}})},
+        {"put_lease_prev", mp_map({{"op", mp_str("put")}, {"key", mp_bin("k")},
+                                   {"value", mp_bin("v")}, {"lease", mp_uint(7)},
+                                   {"prev", mp_bool(true)}})},
+        {"delete_prefix", mp_map({{"op", mp_str("delete")}, {"prefix", mp_bin("tmp/")}})},
+        {"cas_mod_revision", mp_map({{"op", mp_str("cas")}, {"key", mp_bin("k")},
+                                     {"value", mp_bin("v")}, {"mod_revision", mp_uint(3)}})},
     };
 }
 
