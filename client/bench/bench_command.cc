@@ -37,6 +37,7 @@ struct BenchArgs {
     double read_ratio = 0.5;
     std::string consistency = "linearizable";
     std::uint32_t key_space = 10000;
+    std::uint64_t lease_ttl_ms = 3600 * 1000;
     std::uint32_t value_size = 256;
     std::string duration = "15s";
     std::uint64_t count = 0;
@@ -61,6 +62,10 @@ void add_workload_options(CLI::App& cmd, BenchArgs& a) {
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
     cmd.add_option("--consistency", a.consistency, "gets: linearizable | serializable")
         ->check(CLI::IsMember({"linearizable", "serializable"}))->capture_default_str();
+    cmd.add_option("--lease-ttl-ms", a.lease_ttl_ms,
+                   "keepalive: the TTL of the leases granted first (1 to key-space)")
+        ->check(CLI::Range(cabildo::wire::lease_ttl_ms_min, cabildo::wire::lease_ttl_ms_max))
+        ->capture_default_str();
     cmd.add_option("--key-space", a.key_space, "keys key-000000 .. (uniformly random)")
         ->check(CLI::Range(std::uint32_t{1}, bench::key_space_max))->capture_default_str();
     cmd.add_option("--value-size", a.value_size, "bytes per value")
@@ -134,6 +139,7 @@ std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptio
     o.consistency = a.consistency == "serializable" ? wire::Consistency::serializable
                                                     : wire::Consistency::linearizable;
     o.clients = a.clients;
+    o.lease_ttl_ms = a.lease_ttl_ms;
     o.connections = o.socket == SocketKind::req
                         ? a.clients
                         : (a.connections > 0 ? std::min(a.connections, a.clients)

@@ -34,6 +34,7 @@ struct BenchOptions {
     double read_ratio = 0.5;         // mixed: the share of gets
     wire::Consistency consistency = wire::Consistency::linearizable;
     std::uint32_t key_space = 10000;
+    std::uint64_t lease_ttl_ms = 3600 * 1000;  // keepalive: the TTL its leases are granted with
     std::uint32_t value_size = 256;
     std::chrono::nanoseconds duration = std::chrono::seconds(15);
     std::uint64_t count = 0;         // > 0: stop after this many requests instead

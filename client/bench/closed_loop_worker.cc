@@ -195,7 +195,7 @@ std::string_view ClosedLoopWorker::lease_or_txn_frame(Slot& slot, std::uint64_t 
         request.op = plan_.mode == BenchMode::keepalive ? wire::Op::lease_keepalive
                                                         : wire::Op::lease_grant;
         request.lease = key_number + 1;
-        if (plan_.mode == BenchMode::lease_grant) request.ttl_ms = 3600 * 1000;
+        if (plan_.mode == BenchMode::lease_grant) request.ttl_ms = options_.lease_ttl_ms;
     }
     if (options_.sessions) {
         request.session = slot.session;
