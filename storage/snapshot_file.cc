@@ -391,6 +391,43 @@ Result<SnapshotInfo> read_snapshot(const std::string& path,
     }
 }
 
+namespace {
+
+// State format 5 to 6 while a snapshot loads: kv values get their metadata
+// in front (created and last modified at the snapshot's index, version 1, no
+// lease: the history before is not known), event keys a position 0, and
+// meta "format" becomes 6. Records of format 6 pass unchanged.
+class FormatUpgrade {
+public:
+    explicit FormatUpgrade(raft::LogIndex index) : index_(index) {}
+
+    void convert(const std::string& db, std::string& key, std::string& value) {
+        if (db == "meta" && key == "format" && value.size() == codec::u64_bytes &&
+            codec::decode_u64(value) == format_before_metadata) {
+            active_ = true;
+            const codec::U64Key now = codec::u64_key(Databases::state_format);
+            value.assign(codec::view(now));
+        }
+        if (!active_) return;
+        if (db == "kv") {
+            old_hash_ += KvDb::pair_hash(key, value);
+            value = codec::encode_kv(KeyMeta{index_, index_, 1, 0}, value);
+        } else if (db == "events" && key.size() == codec::u64_bytes) {
+            key.append(4, '\0');
+        }
+    }
+    bool active() const { return active_; }
+    std::uint64_t old_hash() const { return old_hash_; }
+
+private:
+    static constexpr std::uint64_t format_before_metadata = 5;
+    raft::LogIndex index_;
+    bool active_ = false;
+    std::uint64_t old_hash_ = 0;
+};
+
+}  // namespace
+
 Result<SnapshotInfo> load_snapshot(const std::string& path, Databases& dbs) {
     const auto list = snapshot_dbs(dbs);
     struct Pending {
@@ -427,12 +464,19 @@ Result<SnapshotInfo> load_snapshot(const std::string& path, Databases& dbs) {
         }
         targets.push_back(found);
     }
+    // A file of state format 5 (before key metadata) is converted as it
+    // loads: meta comes first, so its "format" is known before any kv or
+    // event record (FormatUpgrade).
+    FormatUpgrade upgrade(header->meta.index);
     auto loaded = read_snapshot(path, [&](const SnapshotRecord& r) -> Result<bool> {
         const int target = targets[r.db];
         if (target < 0) return corrupt(path, "a database this node does not know");
+        const std::string& name = list[target].first;
         // lease_keys holds duplicates of one key: MDB_APPEND would refuse them.
-        const bool append = list[target].first != "meta" && list[target].first != "lease_keys";
-        batch.push_back({list[target].second, append, std::string(r.key), std::string(r.value)});
+        const bool append = name != "meta" && name != "lease_keys";
+        Pending record{list[target].second, append, std::string(r.key), std::string(r.value)};
+        upgrade.convert(name, record.key, record.value);
+        batch.push_back(std::move(record));
         batch_bytes += r.key.size() + r.value.size() + 64;
         if (batch_bytes >= load_batch_bytes) return flush();
         return true;
@@ -440,6 +484,18 @@ Result<SnapshotInfo> load_snapshot(const std::string& path, Databases& dbs) {
     if (!loaded) return loaded.error();
     auto flushed = flush();
     if (!flushed) return flushed.error();
+    if (upgrade.active()) {
+        if (upgrade.old_hash() != loaded->state_hash) {
+            return corrupt(path, "the loaded state does not match the file's state hash");
+        }
+        // The stored hash was over the old values: the sum anew, once.
+        auto rehashed = dbs.write("rehash the upgraded state", [&dbs](MDB_txn* txn) {
+            return dbs.state_meta.set_kv_hash(txn, dbs.kv.hash_by_scan(txn));
+        });
+        if (!rehashed) return rehashed.error();
+        ReadTxn check(*dbs.state_env);
+        loaded->state_hash = dbs.state_meta.kv_hash(check.raw());
+    }
     ReadTxn txn(*dbs.state_env);
     const std::uint64_t format = dbs.state_meta.format(txn.raw());
     if (format != Databases::state_format) {

@@ -38,6 +38,7 @@ struct BenchArgs {
     std::string consistency = "linearizable";
     std::uint32_t key_space = 10000;
     std::uint64_t lease_ttl_ms = 3600 * 1000;
+    bool attach_leases = false;
     std::uint32_t value_size = 256;
     std::string duration = "15s";
     std::uint64_t count = 0;
@@ -66,6 +67,8 @@ void add_workload_options(CLI::App& cmd, BenchArgs& a) {
                    "keepalive: the TTL of the leases granted first (1 to key-space)")
         ->check(CLI::Range(cabildo::wire::lease_ttl_ms_min, cabildo::wire::lease_ttl_ms_max))
         ->capture_default_str();
+    cmd.add_flag("--attach-leases", a.attach_leases,
+                 "put: attach key N to lease N+1 (as --mode keepalive grants them)");
     cmd.add_option("--key-space", a.key_space, "keys key-000000 .. (uniformly random)")
         ->check(CLI::Range(std::uint32_t{1}, bench::key_space_max))->capture_default_str();
     cmd.add_option("--value-size", a.value_size, "bytes per value")
@@ -140,6 +143,7 @@ std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptio
                                                     : wire::Consistency::linearizable;
     o.clients = a.clients;
     o.lease_ttl_ms = a.lease_ttl_ms;
+    o.attach_leases = a.attach_leases;
     o.connections = o.socket == SocketKind::req
                         ? a.clients
                         : (a.connections > 0 ? std::min(a.connections, a.clients)

@@ -35,6 +35,7 @@ struct BenchOptions {
     wire::Consistency consistency = wire::Consistency::linearizable;
     std::uint32_t key_space = 10000;
     std::uint64_t lease_ttl_ms = 3600 * 1000;  // keepalive: the TTL its leases are granted with
+    bool attach_leases = false;  // put: key N attached to lease N+1 (granted by keepalive's fill)
     std::uint32_t value_size = 256;
     std::chrono::nanoseconds duration = std::chrono::seconds(15);
     std::uint64_t count = 0;         // > 0: stop after this many requests instead

@@ -153,7 +153,7 @@ std::string_view ClosedLoopWorker::next_frame(Slot& slot, std::uint32_t index) {
         read = static_cast<double>(next_random(slot.rng) >> 11) * 0x1.0p-53 < options_.read_ratio;
     const std::uint64_t id = (std::uint64_t{slot.generation} << 32) | index;
     if (plan_.mode == BenchMode::txn || plan_.mode == BenchMode::keepalive ||
-        plan_.mode == BenchMode::lease_grant) {
+        plan_.mode == BenchMode::lease_grant || (!read && options_.attach_leases)) {
         return lease_or_txn_frame(slot, key_number, id);
     }
     if (!read && options_.sessions) {
@@ -191,6 +191,11 @@ std::string_view ClosedLoopWorker::lease_or_txn_frame(Slot& slot, std::uint64_t 
         request.txn->success = {
             {wire::Op::put, key, *session_request_.value, 0, false, false, 1000},
             {wire::Op::put, next, *session_request_.value, 0, false, false, 1000}};
+    } else if (plan_.mode == BenchMode::put || plan_.mode == BenchMode::mixed) {
+        request.op = wire::Op::put;
+        request.key = numbered_key("key-", key_number, key_digits);
+        request.value = *session_request_.value;
+        request.lease = key_number + 1;
     } else {
         request.op = plan_.mode == BenchMode::keepalive ? wire::Op::lease_keepalive
                                                         : wire::Op::lease_grant;

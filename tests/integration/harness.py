@@ -170,8 +170,9 @@ class Node:
         with open(self.log_path, "ab") as log:
             log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.args()))).encode())
             log.flush()
+            env = dict(os.environ, **self.cluster.env) if self.cluster.env else None
             self.proc = subprocess.Popen(self.args(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=log, preexec_fn=_die_with_parent)
+                                         stderr=log, preexec_fn=_die_with_parent, env=env)
 
     def _signal(self, sig):
         if self.alive():
@@ -227,12 +228,13 @@ class Node:
 class Cluster:
     """n nodes on 127.0.0.1 with ports from a random free base."""
 
-    def __init__(self, n=3, extra_args=("--log-level", "info")):
+    def __init__(self, n=3, extra_args=("--log-level", "info"), env=None):
         if not os.path.exists(NODE_BIN):
             # Fail, not skip: a green run without a node would hide a broken build.
             raise RuntimeError("node binary %s not found (set CABILDO_BIN_DIR)" % NODE_BIN)
         self.dir = tempfile.mkdtemp(prefix="cabildo-it-")
         self.extra_args = list(extra_args)
+        self.env = env  # extra environment of the node processes (e.g. LD_PRELOAD)
         base = pick_base_port(n)
         self.nodes = [Node(self, i + 1, base + PORT_SPACING * i) for i in range(n)]
         self.bootstrap_size = n  # the --member list; nodes added later join

@@ -13,6 +13,8 @@
 #include <thread>
 #include <fstream>
 
+#include "storage/codec.h"
+#include "storage/databases.h"
 #include "storage/snapshot_file.h"
 #include "storage/storage.h"
 #include "tests/storage/storage_test_util.h"
@@ -127,6 +129,60 @@ TEST(SnapshotTest, FileHoldsTheStateAndInstallsElsewhere) {
     auto reopened = open_ok(b.db_path());
     check(*reopened);
     EXPECT_EQ(reopened->last_index(), 1505u);
+}
+
+// Rewrites a state as state format 5 had it (before key metadata): bare kv
+// values, event keys of the index alone, the hash over bare values.
+void downgrade_to_format_5(const Storage& storage) {
+    Databases& dbs = const_cast<Databases&>(storage.databases());
+    auto written = dbs.write("downgrade", [&dbs](MDB_txn* txn) {
+        std::vector<std::pair<std::string, std::string>> kvs, events;
+        for (MDB_dbi dbi : {dbs.kv.dbi(), dbs.events.dbi()}) {
+            Cursor cursor(txn, dbi);
+            MDB_val k{}, v{};
+            for (int rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_FIRST); rc == 0;
+                 rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_NEXT)) {
+                (dbi == dbs.kv.dbi() ? kvs : events).emplace_back(to_view(k), to_view(v));
+            }
+        }
+        std::uint64_t hash = 0;
+        for (auto& [key, value] : kvs) {
+            const std::string bare(codec::decode_kv(value).value);
+            hash += KvDb::pair_hash(key, bare);
+            MDB_val k = to_val(key), v = to_val(bare);
+            if (int rc = mdb_put(txn, dbs.kv.dbi(), &k, &v, 0); rc != 0) return rc;
+        }
+        if (int rc = mdb_drop(txn, dbs.events.dbi(), 0); rc != 0) return rc;
+        for (auto& [key, value] : events) {
+            const std::string old_key = key.substr(0, codec::u64_bytes);
+            MDB_val k = to_val(old_key), v = to_val(value);
+            if (int rc = mdb_put(txn, dbs.events.dbi(), &k, &v, 0); rc != 0) return rc;
+        }
+        const int rc = dbs.state_meta.set_kv_hash(txn, hash);
+        return rc != 0 ? rc : dbs.state_meta.set_format(txn, 5);
+    });
+    ASSERT_TRUE(written.ok()) << written.error().detail;
+}
+
+// A snapshot written before key metadata existed (state format 5) loads:
+// an upgraded node whose log was compacted can start from it.
+TEST(SnapshotTest, FormatFiveSnapshotIsUpgradedAsItLoads) {
+    TempDir a, b;
+    auto source = open_ok(a.db_path());
+    fill(*source, 600, 600);
+    downgrade_to_format_5(*source);
+    const SnapshotInfo info = take(*source);
+    auto target = open_ok(b.db_path());
+    auto installed = target->install_snapshot(*source->snapshot_path());
+    ASSERT_TRUE(installed.ok()) << installed.error().detail;
+    EXPECT_EQ(target->key_count(), info.keys);
+    EXPECT_EQ(target->state_hash(), target->state_hash_by_scan());
+    const std::optional<StoredValue> entry = target->get_entry("k7");
+    ASSERT_TRUE(entry);
+    EXPECT_EQ(entry->value, "value-7");
+    EXPECT_EQ(entry->meta, (KeyMeta{600, 600, 1, 0}));
+    EXPECT_NE(target->state_hash(), 0u);
+    EXPECT_EQ(target->events(590, "", 100, SIZE_MAX, SIZE_MAX).events.size(), 11u);
 }
 
 // The install in two steps: staged on another thread while the storage
