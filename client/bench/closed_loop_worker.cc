@@ -38,6 +38,14 @@ std::string make_value(std::uint32_t size, std::uint64_t seed) {
     return value;
 }
 
+// A request `id` as a msgpack uint64 (0xcf and 8 bytes big-endian).
+std::string msgpack_uint64(std::uint64_t id) {
+    std::string bytes(9, '\xcf');
+    for (std::size_t i = 1; i < bytes.size(); ++i)
+        bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
+    return bytes;
+}
+
 }  // namespace
 
 ClosedLoopWorker::ClosedLoopWorker(zmq::context_t& context, const BenchOptions& options,
@@ -161,10 +169,7 @@ std::string_view ClosedLoopWorker::next_frame(Slot& slot, std::uint32_t index) {
         session_request_.key = numbered_key("key-", key_number, key_digits);
         session_request_.session = slot.session;
         session_request_.seq = ++slot.seq;
-        std::array<char, 9> id_bytes{'\xcf'};  // msgpack uint64
-        for (std::size_t i = 1; i < id_bytes.size(); ++i)
-            id_bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
-        session_request_.id.assign(id_bytes.data(), id_bytes.size());
+        session_request_.id = msgpack_uint64(id);
         session_frame_ = wire::encode_request(session_request_);
         return session_frame_;
     }
@@ -206,10 +211,7 @@ std::string_view ClosedLoopWorker::lease_or_txn_frame(Slot& slot, std::uint64_t 
         request.session = slot.session;
         request.seq = ++slot.seq;
     }
-    std::array<char, 9> id_bytes{'\xcf'};  // msgpack uint64
-    for (std::size_t i = 1; i < id_bytes.size(); ++i)
-        id_bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
-    request.id.assign(id_bytes.data(), id_bytes.size());
+    request.id = msgpack_uint64(id);
     session_frame_ = wire::encode_request(request);
     return session_frame_;
 }

@@ -16,14 +16,19 @@ seeds=${1:-20000}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
+# A scratch copy of HEAD with the bug applied, configured.
+prepare() {
+    mkdir -p "$2"
+    git -C "$repo" archive HEAD | tar -x -C "$2"
+    (cd "$2" && git apply "$1")
+    cmake -S "$2" -B "$2/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+}
+
 status=0
 for patch in "$repo"/tests/sim/mutations/*.patch; do
     name=$(basename "$patch" .patch)
     copy="$scratch/$name"
-    mkdir -p "$copy"
-    git -C "$repo" archive HEAD | tar -x -C "$copy"
-    (cd "$copy" && git apply "$patch")
-    cmake -S "$copy" -B "$copy/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    prepare "$patch" "$copy"
     cmake --build "$copy/build" --target cabildo-sim >/dev/null
     start=$(date +%s.%N)
     if out=$("$copy/build/tests/sim/cabildo-sim" --seeds "$seeds" 2>&1); then
@@ -40,10 +45,7 @@ done
 for patch in "$repo"/tests/node/mutations/*.patch; do
     name=$(basename "$patch" .patch)
     copy="$scratch/$name"
-    mkdir -p "$copy"
-    git -C "$repo" archive HEAD | tar -x -C "$copy"
-    (cd "$copy" && git apply "$patch")
-    cmake -S "$copy" -B "$copy/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    prepare "$patch" "$copy"
     cmake --build "$copy/build" --target node_test >/dev/null
     if out=$("$copy/build/tests/node/node_test" --gtest_filter='StateMachine*:LeaseClock*' 2>&1); then
         echo "$name: NOT FOUND by node_test"
