@@ -297,6 +297,7 @@ class Result:
     def __init__(self, kind):
         self.kind = kind
         self.counts = {"ok": 0, "failed": 0, "unknown": 0}
+        self.kinds = {}  # ops per kind (get, put, lease_put, cas, del, txn, delp)
         self.ops = 0
         self.faults = []
         self.verdict = "not checked"
@@ -312,10 +313,12 @@ class Result:
         return not self.problems
 
     def summary(self):
-        return ("scenario %s: %d ops (ok %d, failed %d, unknown %d); %d faults: %s; "
+        return ("scenario %s: %d ops (ok %d, failed %d, unknown %d; %s); %d faults: %s; "
                 "liveness %s; converged %s; checker: %s; %.1fs%s" % (
                     self.kind, self.ops, self.counts["ok"], self.counts["failed"],
-                    self.counts["unknown"], len(self.faults), ", ".join(self.faults) or "-",
+                    self.counts["unknown"],
+                    " ".join("%s %d" % kv for kv in sorted(self.kinds.items())) or "no ops",
+                    len(self.faults), ", ".join(self.faults) or "-",
                     "%.2fs" % self.liveness_s if self.liveness_s is not None else "none",
                     self.converged, self.verdict, self.elapsed_s,
                     "" if self.passed else "; PROBLEMS: " + " | ".join(self.problems)))
@@ -690,6 +693,7 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
             result.problems.append("node(s) exited unexpectedly (id, code): %s" % dead)
         # (a) linearizability
         result.counts = history.counts()
+        result.kinds = history.kinds()
         result.ops = sum(result.counts.values())
         path = os.path.join(cluster.dir, "history.txt")
         history.write(path)

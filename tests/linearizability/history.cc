@@ -44,6 +44,40 @@ std::string format_nullable(const NullableBytes& bytes) {
     return bytes ? to_hex(*bytes) : std::string(absent_token);
 }
 
+std::string format_compares(const std::vector<TxnCompare>& compares) {
+    if (compares.empty())
+        return std::string(absent_token);
+    std::string out;
+    for (const TxnCompare& c : compares) {
+        out +=
+            fmt::format("{}{}={}", out.empty() ? "" : ",", to_hex(c.key), format_nullable(c.value));
+    }
+    return out;
+}
+
+std::string format_txn_ops(const std::vector<TxnOp>& ops) {
+    if (ops.empty())
+        return std::string(absent_token);
+    std::string out;
+    for (const TxnOp& t : ops) {
+        if (!out.empty())
+            out += ',';
+        switch (t.kind) {
+            case TxnOp::Kind::put:
+                out += "put:" + to_hex(t.key) + ":" + format_nullable(t.value);
+                break;
+            case TxnOp::Kind::get:
+                out +=
+                    "get:" + to_hex(t.key) + ":" + (t.read_known ? format_nullable(t.value) : "?");
+                break;
+            case TxnOp::Kind::del:
+                out += "del:" + to_hex(t.key) + ":" + (!t.existed ? "?" : *t.existed ? "1" : "0");
+                break;
+        }
+    }
+    return out;
+}
+
 Result<NullableBytes> parse_nullable(std::string_view token, const char* field) {
     if (token == absent_token)
         return NullableBytes{};
@@ -74,12 +108,13 @@ Result<Int> parse_int(std::string_view token, const char* field) {
 }
 
 Result<Operation::Kind> parse_kind(std::string_view token) {
-    for (const auto kind :
-         {Operation::Kind::get, Operation::Kind::put, Operation::Kind::del, Operation::Kind::cas}) {
+    for (const auto kind : {Operation::Kind::get, Operation::Kind::put, Operation::Kind::del,
+                            Operation::Kind::cas, Operation::Kind::delp, Operation::Kind::txn}) {
         if (token == kind_name(kind))
             return kind;
     }
-    return parse_error(fmt::format("kind: expected get, put, del or cas, got '{}'", token));
+    return parse_error(
+        fmt::format("kind: expected get, put, del, cas, delp or txn, got '{}'", token));
 }
 
 Result<Operation::Outcome> parse_outcome(std::string_view token) {
@@ -126,26 +161,137 @@ bool take(Result<T> result, T& out, std::optional<Error>& error) {
     return true;
 }
 
+Result<std::optional<std::uint64_t>> parse_deleted(std::string_view token) {
+    if (token == absent_token)
+        return std::optional<std::uint64_t>{};
+    Result<std::uint64_t> count = parse_int<std::uint64_t>(token, "succeeded (delp: deleted)");
+    if (!count.ok())
+        return count.error();
+    return std::optional<std::uint64_t>{*count};
+}
+
+// Splits a txn list field on `separator`; '-' is the empty list.
+std::vector<std::string_view> split_list(std::string_view field, char separator) {
+    std::vector<std::string_view> items;
+    if (field == absent_token)
+        return items;
+    while (true) {
+        const std::size_t end = field.find(separator);
+        items.push_back(field.substr(0, end));
+        if (end == std::string_view::npos)
+            return items;
+        field = field.substr(end + 1);
+    }
+}
+
+Result<std::string> parse_key(std::string_view token, const char* field) {
+    Result<NullableBytes> key = parse_nullable(token, field);
+    if (!key.ok())
+        return key.error();
+    if (!*key)
+        return parse_error(fmt::format("{}: a key must be a string, not '-'", field));
+    return std::move(**key);
+}
+
+Result<std::vector<TxnCompare>> parse_compares(std::string_view field) {
+    std::vector<TxnCompare> compares;
+    for (const std::string_view item : split_list(field, ',')) {
+        const std::size_t equals = item.find('=');
+        if (equals == std::string_view::npos) {
+            return parse_error(fmt::format("compares: expected KEY=VALUE, got '{}'", item));
+        }
+        TxnCompare compare;
+        std::optional<Error> error;
+        if (!take(parse_key(item.substr(0, equals), "compares"), compare.key, error) ||
+            !take(parse_nullable(item.substr(equals + 1), "compares"), compare.value, error)) {
+            return *error;
+        }
+        compares.push_back(std::move(compare));
+    }
+    return compares;
+}
+
+Result<TxnOp> parse_txn_op(std::string_view item, const char* field) {
+    const std::vector<std::string_view> parts = split_list(item, ':');
+    if (parts.size() != 3) {
+        return parse_error(fmt::format(
+            "{}: expected put:KEY:VALUE, get:KEY:READ or del:KEY:EXISTED, got '{}'", field, item));
+    }
+    TxnOp op;
+    std::optional<Error> error;
+    if (!take(parse_key(parts[1], field), op.key, error))
+        return *error;
+    const std::string_view out = parts[2];
+    if (parts[0] == "put") {
+        op.kind = TxnOp::Kind::put;
+        if (!take(parse_nullable(out, field), op.value, error))
+            return *error;
+        if (!op.value)
+            return parse_error(fmt::format("{}: a put must carry the value it writes", field));
+    } else if (parts[0] == "get") {
+        op.kind = TxnOp::Kind::get;
+        op.read_known = out != "?";
+        if (op.read_known && !take(parse_nullable(out, field), op.value, error))
+            return *error;
+    } else if (parts[0] == "del") {
+        op.kind = TxnOp::Kind::del;
+        if (out == "1" || out == "0") {
+            op.existed = out == "1";
+        } else if (out != "?") {
+            return parse_error(
+                fmt::format("{}: a del's output is 1, 0 or '?', got '{}'", field, out));
+        }
+    } else {
+        return parse_error(
+            fmt::format("{}: expected an operation put, get or del, got '{}'", field, parts[0]));
+    }
+    return op;
+}
+
+Result<std::vector<TxnOp>> parse_txn_ops(std::string_view field, const char* name) {
+    std::vector<TxnOp> ops;
+    for (const std::string_view item : split_list(field, ',')) {
+        Result<TxnOp> op = parse_txn_op(item, name);
+        if (!op.ok())
+            return op.error();
+        ops.push_back(std::move(op.value()));
+    }
+    return ops;
+}
+
 Result<Operation> parse_operation(const std::vector<std::string_view>& f) {
     if (f.size() != fields_per_line) {
         return parse_error(fmt::format("expected {} fields, got {}", fields_per_line, f.size()));
     }
     Operation op;
-    NullableBytes key;
     std::optional<Error> error;
-    const bool parsed = take(parse_int<std::uint64_t>(f[0], "client"), op.client, error) &&
-                        take(parse_kind(f[1]), op.kind, error) &&
-                        take(parse_nullable(f[2], "key"), key, error) &&
-                        take(parse_nullable(f[3], "value"), op.value, error) &&
-                        take(parse_nullable(f[4], "expected"), op.expected, error) &&
-                        take(parse_succeeded(f[5]), op.succeeded, error) &&
-                        take(parse_outcome(f[6]), op.outcome, error) &&
-                        take(parse_int<std::int64_t>(f[7], "call_ns"), op.call_ns, error);
+    if (!take(parse_int<std::uint64_t>(f[0], "client"), op.client, error) ||
+        !take(parse_kind(f[1]), op.kind, error)) {
+        return *error;
+    }
+    bool parsed = false;
+    if (op.kind == Operation::Kind::txn) {
+        parsed = take(parse_compares(f[2]), op.compares, error) &&
+                 take(parse_txn_ops(f[3], "success"), op.success, error) &&
+                 take(parse_txn_ops(f[4], "failure"), op.failure, error) &&
+                 take(parse_succeeded(f[5]), op.succeeded, error);
+    } else {
+        NullableBytes key;
+        parsed =
+            take(parse_nullable(f[2], "key"), key, error) &&
+            take(parse_nullable(f[3], "value"), op.value, error) &&
+            take(parse_nullable(f[4], "expected"), op.expected, error) &&
+            (op.kind == Operation::Kind::delp ? take(parse_deleted(f[5]), op.deleted, error)
+                                              : take(parse_succeeded(f[5]), op.succeeded, error));
+        if (parsed && !key)
+            return parse_error("key: must be a string, not '-'");
+        if (parsed)
+            op.key = std::move(*key);
+    }
+    parsed = parsed && take(parse_outcome(f[6]), op.outcome, error) &&
+             take(parse_int<std::int64_t>(f[7], "call_ns"), op.call_ns, error);
     if (!parsed)
         return *error;
-    if (!key)
-        return parse_error("key: must be a string, not '-'");
-    op.key = std::move(*key);
     op.return_ns = never_returned_ns;
     if (f[8] != absent_token &&
         !take(parse_int<std::int64_t>(f[8], "return_ns"), op.return_ns, error)) {
@@ -156,24 +302,94 @@ Result<Operation> parse_operation(const std::vector<std::string_view>& f) {
     return op;
 }
 
+// A txn: the outputs of its branches (only the branch that ran has any),
+// at least one key, nothing in the single-key fields.
+std::optional<std::string> validate_txn(const Operation& op) {
+    if (!op.key.empty() || op.value || op.expected || op.deleted)
+        return "txn: its keys and values are in its compares and branches only";
+    if (op.compares.empty() && op.success.empty() && op.failure.empty())
+        return "txn: must name at least one key";
+    const bool known = op.outcome == Operation::Outcome::ok && op.succeeded;
+    for (const bool success_branch : {true, false}) {
+        const bool ran = known && *op.succeeded == success_branch;
+        for (const TxnOp& t : success_branch ? op.success : op.failure) {
+            if (t.kind == TxnOp::Kind::put && (!t.value || t.read_known || t.existed))
+                return "txn: a put carries the value it writes and nothing else";
+            if (t.kind == TxnOp::Kind::get && (t.existed || (t.value && !t.read_known)))
+                return "txn: a get carries only the value read";
+            if (t.kind == TxnOp::Kind::del && (t.value || t.read_known))
+                return "txn: a del carries only whether the key existed";
+            if (!ran && (t.read_known || t.existed)) {
+                return fmt::format(
+                    "txn: an operation of the {} branch has an output, but that "
+                    "branch is not known to have run",
+                    success_branch ? "success" : "failure");
+            }
+        }
+    }
+    if (op.outcome != Operation::Outcome::ok && op.succeeded)
+        return "succeeded: an operation that is not ok has no output";
+    return std::nullopt;
+}
+
 std::optional<std::string> validate_fields(const Operation& op) {
     using Kind = Operation::Kind;
+    if (op.kind == Kind::txn)
+        return validate_txn(op);
+    if (!op.compares.empty() || !op.success.empty() || !op.failure.empty())
+        return "compares, success, failure: only a txn carries them";
     const bool has_output = op.outcome == Operation::Outcome::ok;
     if ((op.kind == Kind::put || op.kind == Kind::cas) && !op.value) {
         return "value: a put or cas must carry the value it writes";
     }
-    if ((op.kind == Kind::del || (op.kind == Kind::get && !has_output)) && op.value) {
-        return op.kind == Kind::del ? "value: a del carries no value"
-                                    : "value: a get that is not ok has no value read";
-    }
+    if ((op.kind == Kind::del || op.kind == Kind::delp) && op.value)
+        return fmt::format("value: a {} carries no value", kind_name(op.kind));
+    if (op.kind == Kind::get && !has_output && op.value)
+        return "value: a get that is not ok has no value read";
     if (op.kind != Kind::cas && op.expected)
         return "expected: only a cas carries one";
-    if ((op.kind == Kind::get || op.kind == Kind::put) && op.succeeded) {
-        return "succeeded: only a cas or del carries one";
+    if ((op.kind == Kind::get || op.kind == Kind::put || op.kind == Kind::delp) && op.succeeded) {
+        return "succeeded: only a cas, del or txn carries one";
     }
-    if (!has_output && op.succeeded)
+    if (op.kind != Kind::delp && op.deleted)
+        return "deleted: only a delp carries one";
+    if (!has_output && (op.succeeded || op.deleted))
         return "succeeded: an operation that is not ok has no output";
     return std::nullopt;
+}
+
+std::string describe_txn_op(const TxnOp& t) {
+    const std::string key = describe_value(t.key);
+    switch (t.kind) {
+        case TxnOp::Kind::put: return fmt::format("put {} {}", key, describe_value(t.value));
+        case TxnOp::Kind::get:
+            return t.read_known ? fmt::format("get {} => {}", key, describe_value(t.value))
+                                : "get " + key;
+        case TxnOp::Kind::del:
+            if (!t.existed)
+                return "del " + key;
+            return fmt::format("del {} => {}", key, *t.existed ? "existed" : "was absent");
+    }
+    return "?";
+}
+
+std::string describe_txn(const Operation& op) {
+    std::string out = "txn";
+    for (std::size_t i = 0; i < op.compares.size(); ++i) {
+        out +=
+            fmt::format("{} {} = {}", i == 0 ? " if" : " and", describe_value(op.compares[i].key),
+                        describe_value(op.compares[i].value));
+    }
+    for (const bool success_branch : {true, false}) {
+        const std::vector<TxnOp>& branch = success_branch ? op.success : op.failure;
+        out += success_branch ? " then" : " else";
+        if (branch.empty())
+            out += " nothing";
+        for (std::size_t i = 0; i < branch.size(); ++i) {
+            out += (i == 0 ? " " : ", ") + describe_txn_op(branch[i]);
+        }
+    }
+    return out;
 }
 
 std::string describe_output(const Operation& op) {
@@ -181,6 +397,10 @@ std::string describe_output(const Operation& op) {
         return "";
     if (op.kind == Operation::Kind::get)
         return " => " + describe_value(op.value);
+    if (op.kind == Operation::Kind::delp)
+        return op.deleted ? fmt::format(" => deleted {}", *op.deleted) : " => ?";
+    if (op.kind == Operation::Kind::txn && op.succeeded)
+        return *op.succeeded ? " => succeeded" : " => failed compare";
     if (!op.succeeded)
         return op.kind == Operation::Kind::put ? "" : " => ?";
     if (op.kind == Operation::Kind::del)
@@ -210,6 +430,8 @@ const char* kind_name(Operation::Kind kind) {
         case Operation::Kind::put: return "put";
         case Operation::Kind::del: return "del";
         case Operation::Kind::cas: return "cas";
+        case Operation::Kind::delp: return "delp";
+        case Operation::Kind::txn: return "txn";
     }
     return "?";
 }
@@ -259,12 +481,22 @@ Result<std::vector<Operation>> parse_history(std::string_view text) {
 std::string format_history(const std::vector<Operation>& ops) {
     std::string out = "# client kind key value expected succeeded outcome call_ns return_ns\n";
     for (const Operation& op : ops) {
-        const char* succeeded = !op.succeeded ? "-" : *op.succeeded ? "1" : "0";
         const std::string return_ns =
             op.return_ns == never_returned_ns ? "-" : std::to_string(op.return_ns);
-        out += fmt::format("{} {} {} {} {} {} {} {} {}\n", op.client, kind_name(op.kind),
-                           to_hex(op.key), format_nullable(op.value), format_nullable(op.expected),
-                           succeeded, outcome_name(op.outcome), op.call_ns, return_ns);
+        std::string succeeded = !op.succeeded ? "-" : *op.succeeded ? "1" : "0";
+        std::string key = to_hex(op.key);
+        std::string value = format_nullable(op.value);
+        std::string expected = format_nullable(op.expected);
+        if (op.kind == Operation::Kind::delp)
+            succeeded = op.deleted ? std::to_string(*op.deleted) : "-";
+        if (op.kind == Operation::Kind::txn) {
+            key = format_compares(op.compares);
+            value = format_txn_ops(op.success);
+            expected = format_txn_ops(op.failure);
+        }
+        out +=
+            fmt::format("{} {} {} {} {} {} {} {} {}\n", op.client, kind_name(op.kind), key, value,
+                        expected, succeeded, outcome_name(op.outcome), op.call_ns, return_ns);
     }
     return out;
 }
@@ -282,16 +514,19 @@ std::string describe_value(const std::optional<std::string>& value) {
     return fmt::format("\"{}\"{}", shown, more);
 }
 
-std::string describe_operation(const Operation& op, std::int64_t origin_ns) {
+std::string describe_operation(const Operation& op, std::int64_t origin_ns, bool show_key) {
+    const std::string key = show_key ? " " + describe_value(op.key) : "";
     std::string action;
     switch (op.kind) {
-        case Operation::Kind::get: action = "get"; break;
-        case Operation::Kind::put: action = "put " + describe_value(op.value); break;
-        case Operation::Kind::del: action = "del"; break;
+        case Operation::Kind::get: action = "get" + key; break;
+        case Operation::Kind::put: action = "put" + key + " " + describe_value(op.value); break;
+        case Operation::Kind::del: action = "del" + key; break;
         case Operation::Kind::cas:
-            action =
-                fmt::format("cas {} -> {}", describe_value(op.expected), describe_value(op.value));
+            action = fmt::format("cas{} {} -> {}", key, describe_value(op.expected),
+                                 describe_value(op.value));
             break;
+        case Operation::Kind::delp: action = "delp " + describe_value(op.key); break;
+        case Operation::Kind::txn: action = describe_txn(op); break;
     }
     const std::string outcome =
         op.outcome == Operation::Outcome::ok ? "" : fmt::format(" {}", outcome_name(op.outcome));

@@ -1,283 +1,22 @@
-// key_search: the depth-first search itself (see key_search.h), following
-// the structure of Lowe's "Testing for linearizability" (2017) and
-// Porcupine's checker: call and return events in one doubly linked list in
-// time order, "lifting" an operation's two events out of the list when it is
-// linearized and splicing them back in when the search backtracks.
+// key_search: the register model (key_search.h) and the search over it.
 #include "tests/linearizability/key_search.h"
 
-#include <algorithm>
-#include <tuple>
-
 #include "node/raft/assert.h"
-#include "tests/linearizability/visited_cache.h"
 
 namespace cabildo::lincheck {
 namespace {
 
-// How many search steps pass between two looks at the clock.
-constexpr std::size_t steps_per_clock_check = 1024;
-constexpr int no_entry = -1;
-constexpr int head_entry = 0;
-
-// A fixed pseudo-random word per ok op (splitmix64 of its slot).
-std::uint64_t slot_hash(std::size_t slot) {
-    std::uint64_t hash = (slot + 1) * 0x9e3779b97f4a7c15ULL;
-    hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebULL;
-    return hash ^ (hash >> 31);
-}
-
-// One run of the search over one key. Candidates for the next linearization
-// are the calls before the earliest pending return: ok ops first, then
-// unknown ones, so that the cheaper branch (the unknown op has not taken
-// effect yet) is explored first and VisitedCache's dominance prunes the
-// other. Invariant: an op's call and return entries are in the list exactly
-// when the op is not linearized, and the bitsets, `stack_` and
-// `ok_remaining_` all describe that same set.
-class KeySearch {
+// The register's state is its ValueId: nothing to intern.
+class RegisterModel final : public SearchModel {
 public:
-    KeySearch(const std::vector<KeyOp>& ops, const SearchLimits& limits);
-    KeySearchResult run();
+    explicit RegisterModel(const std::vector<KeyOp>& ops) : ops_(ops) {}
+    std::optional<StateId> step(StateId state, std::size_t op) override {
+        return step_register(state, ops_[op]);
+    }
 
 private:
-    struct Entry {
-        std::size_t op = 0;
-        bool is_call = false;
-        int prev = no_entry;
-        int next = no_entry;
-        int match = no_entry;  // a call's return entry
-    };
-    // Where the scan for the next candidate stands.
-    struct Cursor {
-        int entry = no_entry;
-        bool unknown_phase = false;  // false: trying ok ops; true: unknown ones
-    };
-    struct Frame {
-        Cursor at;  // the call linearized, and the phase it was tried in
-        ValueId state_before = absent_value;
-        std::optional<ValueId> block_start_before;
-    };
-
-    void build_entries();
-    void lift(int call_entry);
-    void unlift(int call_entry);
-    bool try_linearize(int call_entry, bool unknown_phase);
-    bool worth_trying(const KeyOp& op, ValueId next_state) const;
-    Cursor backtrack();
-    void note_blocked(int return_entry);
-    bool over_limits();
-    void set_linearized(std::size_t op, bool on);
-
     const std::vector<KeyOp>& ops_;
-    const SearchLimits limits_;
-    std::vector<Entry> entries_;     // [0] is the head sentinel; the list ends at no_entry
-    std::vector<std::size_t> slot_;  // an op's bit in ok_linearized_ or unknown_linearized_
-    Bitset ok_linearized_;
-    std::uint64_t ok_hash_ = 0;  // Zobrist hash of ok_linearized_: xor of slot_hash()
-    Bitset unknown_linearized_;
-    VisitedCache visited_;
-    std::vector<Frame> stack_;
-    ValueId state_ = absent_value;
-    // The register before the run of unknown ops that ends the linearization
-    // so far; nullopt when it ends with an ok op (or is empty).
-    std::optional<ValueId> block_start_;
-    std::size_t ok_remaining_ = 0;  // ok (not unknown) ops not yet linearized
-    std::size_t steps_ = 0;
-    KeySearchResult result_;
-    bool blocked_noted_ = false;
 };
-
-KeySearch::KeySearch(const std::vector<KeyOp>& ops, const SearchLimits& limits)
-    : ops_(ops), limits_(limits) {
-    std::size_t unknowns = 0;
-    for (const KeyOp& op : ops_) {
-        CABILDO_ASSERT(!op.unknown || !op.succeeded, "an unknown op has no output");
-        CABILDO_ASSERT(!op.unknown || op.kind != Operation::Kind::get, "unknown gets are dropped");
-        slot_.push_back(op.unknown ? unknowns++ : ok_remaining_++);
-    }
-    ok_linearized_.assign((ok_remaining_ + 63) / 64, 0);
-    unknown_linearized_.assign((unknowns + 63) / 64, 0);
-    build_entries();
-}
-
-// Events sorted by time. At equal times a call sorts before a return, so the
-// two operations count as concurrent: the lenient reading of a tie.
-void KeySearch::build_entries() {
-    using Event = std::tuple<std::int64_t, bool, std::size_t>;  // time, is_return, op
-    std::vector<Event> events;
-    for (std::size_t i = 0; i < ops_.size(); ++i) {
-        events.emplace_back(ops_[i].call_ns, false, i);
-        events.emplace_back(ops_[i].unknown ? never_returned_ns : ops_[i].return_ns, true, i);
-    }
-    std::sort(events.begin(), events.end());
-    entries_.resize(events.size() + 1);
-    std::vector<int> call_of(ops_.size(), no_entry);
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const int at = static_cast<int>(i) + 1;
-        const auto [time, is_return, op] = events[i];
-        entries_[at] = Entry{op, !is_return, at - 1, no_entry, no_entry};
-        entries_[at - 1].next = at;
-        if (is_return) {
-            entries_[call_of[op]].match = at;
-        } else {
-            call_of[op] = at;
-        }
-    }
-}
-
-void KeySearch::lift(int call_entry) {
-    const Entry& call = entries_[call_entry];
-    entries_[call.prev].next = call.next;
-    entries_[call.next].prev = call.prev;  // a call is always followed by its return
-    const Entry& ret = entries_[call.match];
-    entries_[ret.prev].next = ret.next;
-    if (ret.next != no_entry)
-        entries_[ret.next].prev = ret.prev;
-}
-
-void KeySearch::unlift(int call_entry) {
-    const Entry& call = entries_[call_entry];
-    const Entry& ret = entries_[call.match];
-    entries_[ret.prev].next = call.match;
-    if (ret.next != no_entry)
-        entries_[ret.next].prev = call.match;
-    entries_[call.prev].next = call_entry;
-    entries_[call.next].prev = call_entry;
-}
-
-void KeySearch::set_linearized(std::size_t op, bool on) {
-    Bitset& bits = ops_[op].unknown ? unknown_linearized_ : ok_linearized_;
-    const std::size_t slot = slot_[op];
-    if (!ops_[op].unknown)
-        ok_hash_ ^= slot_hash(slot);
-    const std::uint64_t bit = std::uint64_t{1} << (slot % 64);
-    if (on) {
-        bits[slot / 64] |= bit;
-    } else {
-        bits[slot / 64] &= ~bit;
-    }
-}
-
-// Prunes linearizations that a shorter one dominates (same ok ops, same
-// register, fewer unknown ops taken effect), which the search tries anyway:
-// - an unknown op that leaves the register as it was;
-// - an unknown put or del after other unknown ops: it erases their effect,
-//   so starting the run of unknown ops with it is the same, with fewer;
-// - an ok op right after a run of unknown ops, when it was possible before
-//   the run and leaves the same register either way (anything but a cas
-//   that failed or whose output is unknown): the run was pointless.
-// This keeps a history with many unknown writes from costing 2^unknowns.
-bool KeySearch::worth_trying(const KeyOp& op, ValueId next_state) const {
-    if (op.unknown) {
-        if (next_state == state_)
-            return false;
-        const bool overwrites = op.kind == Operation::Kind::put || op.kind == Operation::Kind::del;
-        return !(block_start_ && overwrites);
-    }
-    if (!block_start_)
-        return true;
-    if (op.kind == Operation::Kind::cas && op.succeeded != true)
-        return true;
-    return !step_register(*block_start_, op);
-}
-
-// Linearizes the op of `call_entry` now, unless its output contradicts the
-// register or the resulting configuration was already reached.
-bool KeySearch::try_linearize(int call_entry, bool unknown_phase) {
-    const std::size_t op = entries_[call_entry].op;
-    const std::optional<ValueId> next_state = step_register(state_, ops_[op]);
-    if (!next_state || !worth_trying(ops_[op], *next_state))
-        return false;
-    set_linearized(op, true);
-    if (!visited_.visit(ok_linearized_, ok_hash_, *next_state, unknown_linearized_)) {
-        set_linearized(op, false);
-        return false;
-    }
-    stack_.push_back(Frame{Cursor{call_entry, unknown_phase}, state_, block_start_});
-    if (!ops_[op].unknown) {
-        block_start_ = std::nullopt;
-    } else if (!block_start_) {
-        block_start_ = state_;
-    }
-    state_ = *next_state;
-    if (!ops_[op].unknown)
-        --ok_remaining_;
-    lift(call_entry);
-    return true;
-}
-
-// Undoes the most recent linearization; returns where the scan resumes.
-KeySearch::Cursor KeySearch::backtrack() {
-    const Frame frame = stack_.back();
-    stack_.pop_back();
-    const std::size_t op = entries_[frame.at.entry].op;
-    state_ = frame.state_before;
-    block_start_ = frame.block_start_before;
-    set_linearized(op, false);
-    if (!ops_[op].unknown)
-        ++ok_remaining_;
-    unlift(frame.at.entry);
-    return Cursor{entries_[frame.at.entry].next, frame.at.unknown_phase};
-}
-
-// Keeps the deepest point where the search got stuck, for the explanation.
-void KeySearch::note_blocked(int return_entry) {
-    if (blocked_noted_ && stack_.size() <= result_.linearized.size())
-        return;
-    blocked_noted_ = true;
-    result_.linearized.clear();
-    for (const Frame& frame : stack_) result_.linearized.push_back(entries_[frame.at.entry].op);
-    result_.state = state_;
-    result_.blocker = entries_[return_entry].op;
-    result_.pending.clear();
-    for (int at = entries_[head_entry].next; at != return_entry; at = entries_[at].next) {
-        if (entries_[at].is_call)
-            result_.pending.push_back(entries_[at].op);
-    }
-}
-
-bool KeySearch::over_limits() {
-    if (visited_.entries() > limits_.cache_entries_max)
-        return true;
-    if (++steps_ % steps_per_clock_check != 0)
-        return false;
-    return std::chrono::steady_clock::now() > limits_.deadline;
-}
-
-KeySearchResult KeySearch::run() {
-    using Verdict = KeySearchResult::Verdict;
-    Cursor at{entries_[head_entry].next, false};
-    result_.verdict = Verdict::linearizable;
-    // Once every ok op is linearized, the unknown ones left never took effect.
-    while (ok_remaining_ > 0) {
-        if (over_limits()) {
-            result_.verdict = Verdict::gave_up;
-            break;
-        }
-        CABILDO_ASSERT(at.entry != no_entry, "an ok op's return is always ahead");
-        const Entry& entry = entries_[at.entry];
-        if (entry.is_call) {
-            const bool linearized = ops_[entry.op].unknown == at.unknown_phase &&
-                                    try_linearize(at.entry, at.unknown_phase);
-            at = linearized ? Cursor{entries_[head_entry].next, false}
-                            : Cursor{entry.next, at.unknown_phase};
-            continue;
-        }
-        CABILDO_ASSERT(!ops_[entry.op].unknown, "unknown ops return after all ok ops");
-        if (!at.unknown_phase) {
-            at = Cursor{entries_[head_entry].next, true};
-            continue;
-        }
-        note_blocked(at.entry);
-        if (stack_.empty()) {
-            result_.verdict = Verdict::violation;
-            break;
-        }
-        at = backtrack();
-    }
-    result_.cache_entries = visited_.entries();
-    return result_;
-}
 
 }  // namespace
 
@@ -298,13 +37,23 @@ std::optional<ValueId> step_register(ValueId state, const KeyOp& op) {
                 return std::nullopt;
             return matches ? op.value : state;
         }
+        case Operation::Kind::delp:
+        case Operation::Kind::txn: break;
     }
+    CABILDO_ASSERT(false, "the register model takes get, put, del and cas only");
     return std::nullopt;
 }
 
 KeySearchResult search_key(const std::vector<KeyOp>& ops, const SearchLimits& limits) {
-    KeySearch search(ops, limits);
-    return search.run();
+    std::vector<SearchOp> timing;
+    timing.reserve(ops.size());
+    for (const KeyOp& op : ops) {
+        CABILDO_ASSERT(!op.unknown || !op.succeeded, "an unknown op has no output");
+        CABILDO_ASSERT(!op.unknown || op.kind != Operation::Kind::get, "unknown gets are dropped");
+        timing.push_back(SearchOp{op.index, op.unknown, op.call_ns, op.return_ns});
+    }
+    RegisterModel model(ops);
+    return search_history(timing, model, absent_value, limits);
 }
 
 }  // namespace cabildo::lincheck

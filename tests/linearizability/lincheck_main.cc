@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
                                 std::chrono::steady_clock::now() - began)
                                 .count();
     if (result.linearizable) {
-        fmt::print("linearizable: {} operations, {} keys\n", result.operations_checked,
-                   result.keys_checked);
+        fmt::print("linearizable: {} operations, {} keys in {} components\n",
+                   result.operations_checked, result.keys_checked, result.components_checked);
         return exit_linearizable;
     }
     fmt::print("{}", result.explanation);

@@ -26,6 +26,12 @@ struct RandomHistoryOptions {
     std::uint64_t failed_percent = 5;
     std::int64_t latency_ns_max = 1'000;
     std::int64_t think_ns_max = 300;  // pause between a return and the next call
+    // Multi-key operations, in percent of all operations. A txn has at most
+    // one compare, one to three operations on success and up to two on
+    // failure, on random keys; a delp deletes the prefix "k" (every key) or
+    // the name of one key. Keys are "k0", "k1", ...
+    std::uint64_t txn_percent = 0;
+    std::uint64_t delp_percent = 0;
 };
 
 // One random number in [0, n) from the generator. Ours, not a std
@@ -43,7 +49,8 @@ enum class Corruption {
     none,            // no ok get with a known value to corrupt
 };
 
-// Changes the value of one ok get so that the history is NOT linearizable.
+// Changes the value of one ok get (a plain get, not a txn's) so that the
+// history is NOT linearizable.
 // A stale read is preferred: a value written by P, where P returned before an
 // ok write W began and W returned before the get began.
 Corruption corrupt_one_read(std::mt19937_64& rng, std::vector<Operation>& ops);

@@ -1,7 +1,7 @@
-// VisitedCache: the memo of the linearizability search (key_search.h): which
+// VisitedCache: the memo of the linearizability search (search.h): which
 // configurations were already reached, so that none is explored twice.
 //
-// A configuration is (ok ops linearized, unknown ops linearized, register
+// A configuration is (ok ops linearized, unknown ops linearized, model
 // state). Lowe's cache matches configurations exactly. This one also prunes a
 // configuration DOMINATED by one already reached: same ok set, same state,
 // and a superset of unknown ops linearized. An unknown op never has to take
