@@ -87,7 +87,7 @@ class TxnStep:
 class Op:
     __slots__ = ("client", "kind", "key", "value", "expected", "succeeded", "outcome",
                  "call", "ret", "error", "node", "revision", "lease", "deleted",
-                 "compares", "success", "failure")
+                 "compares", "success", "failure", "meta")
 
     def __init__(self, client, kind, key, value=None, expected=None, lease=None):
         self.client = client
@@ -107,6 +107,7 @@ class Op:
         self.error = None
         self.node = None
         self.revision = None
+        self.meta = None  # an ok get of a present key: (create_revision, mod_revision, version)
 
     def keys(self):
         """The keys this op names (a delp's prefix is not a key)."""
@@ -176,6 +177,39 @@ class History:
             kind = "lease_put" if op.kind == "put" and op.lease else op.kind
             c[kind] = c.get(kind, 0) + 1
         return c
+
+    def metadata_problems(self):
+        """Key metadata checked against the writes (values are unique per
+        write): a get that read value v must report, as mod_revision, the
+        revision the write of v committed at when its reply said, and
+        create_revision <= mod_revision <= the read's revision, version >= 1.
+        The linearizability checker models values only."""
+        written = {}
+        for op in self.ops():
+            if op.outcome != "ok" or op.revision is None:
+                continue
+            if op.kind == "put" or (op.kind == "cas" and op.succeeded):
+                written[(op.key, op.value)] = op.revision
+            elif op.kind == "txn":
+                for step in op.success if op.succeeded else op.failure:
+                    if step.kind == "put":
+                        written[(step.key, step.value)] = op.revision
+        problems = []
+        for op in self.ops():
+            if op.meta is None:
+                continue
+            create, mod, version = op.meta
+            expected = written.get((op.key, op.value))
+            if not (isinstance(create, int) and isinstance(mod, int) and isinstance(version, int)):
+                problems.append("get %r: metadata missing: %r" % (op.key, op.meta))
+            elif expected is not None and mod != expected:
+                problems.append("get %r read %r with mod_revision %d; that write committed at %d"
+                                % (op.key, op.value, mod, expected))
+            elif not (0 < create <= mod <= op.revision) or version < 1:
+                problems.append("get %r at revision %s: create_revision %d, mod_revision %d, "
+                                "version %d are inconsistent"
+                                % (op.key, op.revision, create, mod, version))
+        return problems
 
     def keys(self):
         seen = []
@@ -292,6 +326,8 @@ def perform(conn, op, timeout):
         op.revision = rep.get("revision")
         if op.kind == "get":
             op.value = rep.get("value")
+            if op.value is not None:
+                op.meta = (rep.get("create_revision"), rep.get("mod_revision"), rep.get("version"))
         elif op.kind in ("cas", "del"):
             op.succeeded = bool(rep.get("succeeded"))
         elif op.kind == "delp":

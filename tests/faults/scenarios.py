@@ -702,6 +702,7 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
         result.checker_output = out
         with open(os.path.join(cluster.dir, "checker-output.txt"), "w") as f:
             f.write(out + "\n")
+        result.problems.extend(history.metadata_problems()[:20])
         if code == 0:
             result.verdict = "linearizable"
         elif code == 1:
