@@ -57,15 +57,18 @@ class StateRebuildTest(harness.ClusterTestCase):
         sts = c.statuses()
         self.assertEqual(len({s["state_hash"] for s in sts.values()}), 1, sts)
 
-        # A kill -9 within one boot keeps the state: nothing to rebuild.
+        # A kill -9 within one boot keeps the state: nothing to rebuild. (At
+        # least what status showed: an entry may apply between status and
+        # the kill, e.g. a new term's no-op on a loaded machine.)
         applied = c.statuses()[victim]["applied_index"]
         c.kill(victim)
         self.restart_as(c, victim, "boot-2")
-        self.assertEqual(self.applied_at_start(c, victim), applied)
+        self.assertGreaterEqual(self.applied_at_start(c, victim), applied)
         # A clean stop syncs it: it survives even a reboot.
+        applied = c.statuses()[victim]["applied_index"]
         c.stop(victim)
         self.restart_as(c, victim, "boot-3")
-        self.assertEqual(self.applied_at_start(c, victim), applied)
+        self.assertGreaterEqual(self.applied_at_start(c, victim), applied)
         self.assertEqual(c.node(victim).log().count("rebuilt from the log"), 1)
         self.assertEqual(c.read_all(victim, b"sr/"), want)
         self.assertAllAlive()
