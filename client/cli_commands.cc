@@ -37,6 +37,13 @@ ExitCode exit_code_for(Status status) {
     }
 }
 
+ClientOptions options_for(const CliCommon& common) {
+    ClientOptions options;
+    options.endpoints = common.endpoints;
+    options.total_timeout = common.timeout;
+    return options;
+}
+
 int report_error(const CliOutput& output, const Error& error) {
     if (output.json) {
         JsonObject object;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/cli_common.h"
 #include "client/client.h"
 
 namespace cabildo::client {
@@ -57,6 +58,10 @@ using ClusterStatus = std::vector<std::pair<std::string, Result<wire::NodeStatus
 // index any node reported minus this node's applied index.
 std::string format_status_table(const ClusterStatus& statuses);
 std::string format_status_json(const ClusterStatus& statuses);
+
+// The global options' endpoints and total timeout, for subcommands in their
+// own files.
+ClientOptions options_for(const CliCommon& common);
 
 // Prints an error in the current mode and returns its exit code.
 int report_error(const CliOutput& output, const Error& error);

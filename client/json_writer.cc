@@ -56,9 +56,31 @@ bool is_valid_utf8(std::string_view bytes) {
     return true;
 }
 
+namespace {
+constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    std::string out;
+    int bits = 0;
+    std::uint32_t buffer = 0;
+    for (char c : text) {
+        if (c == '=') break;
+        const std::size_t at = base64_alphabet.find(c);
+        if (at == std::string_view::npos) return std::nullopt;
+        buffer = (buffer << 6) | static_cast<std::uint32_t>(at);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
 std::string base64_encode(std::string_view bytes) {
-    static constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    constexpr std::string_view alphabet = base64_alphabet;
     std::string out;
     out.reserve((bytes.size() + 2) / 3 * 4);
     for (std::size_t i = 0; i < bytes.size(); i += 3) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,8 @@ namespace cabildo::client {
 bool is_valid_utf8(std::string_view bytes);
 // RFC 4648 base64 with '=' padding.
 std::string base64_encode(std::string_view bytes);
+// Its inverse (padding optional); nullopt on a character outside the alphabet.
+std::optional<std::string> base64_decode(std::string_view text);
 // A JSON string literal, quotes included. Precondition: text is valid UTF-8.
 // Escapes '"', '\\' and every control character below 0x20.
 std::string json_quote(std::string_view text);

@@ -32,24 +32,9 @@ std::optional<std::string> bytes_field(const json& object, const std::string& na
         return object[name].get<std::string>();
     }
     if (object.contains(name + "_b64")) {
-        const std::string text = object[name + "_b64"].get<std::string>();
-        std::string out;
-        int bits = 0;
-        std::uint32_t buffer = 0;
-        static const std::string alphabet =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (char c : text) {
-            if (c == '=') break;
-            const std::size_t at = alphabet.find(c);
-            if (at == std::string::npos) throw std::runtime_error(name + "_b64: not base64");
-            buffer = (buffer << 6) | static_cast<std::uint32_t>(at);
-            bits += 6;
-            if (bits >= 8) {
-                bits -= 8;
-                out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-            }
-        }
-        return out;
+        std::optional<std::string> bytes = base64_decode(object[name + "_b64"].get<std::string>());
+        if (!bytes) throw std::runtime_error(name + "_b64: not base64");
+        return bytes;
     }
     return std::nullopt;
 }
@@ -247,13 +232,6 @@ struct LeaseArguments {
     std::uint32_t limit = 1000;
 };
 
-
-ClientOptions options_for(const CliCommon& common) {
-    ClientOptions options;
-    options.endpoints = common.endpoints;
-    options.total_timeout = common.timeout;
-    return options;
-}
 
 std::atomic<bool> interrupted{false};
 

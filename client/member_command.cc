@@ -60,10 +60,7 @@ void print_membership(const CliOutput& output, const wire::ClientReply& reply) {
 }
 
 int run_request(const CliCommon& common, wire::ClientRequest request) {
-    ClientOptions options;
-    options.endpoints = common.endpoints;
-    options.total_timeout = common.timeout;
-    Client client(options);
+    Client client(options_for(common));
     const CliOutput output{stdout, stderr, common.json};
     // A read's retry rules (no session): a change that timed out may have
     // been made; `member list` tells.

@@ -100,27 +100,13 @@ void Node::serve_lease_read(const Pending& pending) {
     this->reply(pending.envelope, std::move(reply));
 }
 
-namespace {
-
-struct StorageView {
-    const storage::Storage& storage;
-    std::optional<storage::StoredValue> get_entry(std::string_view key) {
-        return storage.get_entry(key);
-    }
-    storage::RangeResult range(std::string_view prefix, std::size_t limit, std::size_t bytes) {
-        return storage.range(prefix, limit, bytes);
-    }
-};
-
-}  // namespace
-
 // A txn without writes: its compares and reads against the applied state,
 // at a confirmed read index, like a linearizable get. Storage reads each
 // use their own read transaction, but nothing applies between them (one
 // loop thread), so they all see one revision.
 void Node::serve_txn_read(const Pending& pending) {
     const wire::ClientRequest& r = pending.request;
-    StorageView view{*storage_};
+    const storage::Storage& view = *storage_;
     wire::ClientReply reply;
     reply.ok = true;
     reply.id = r.id;

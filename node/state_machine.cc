@@ -113,8 +113,8 @@ wire::ClientReply KvStateMachine::run(const wire::Command& command, Effects& fx)
 // 1 if writing key with lease attaches it anew (0 if it is on that lease).
 std::uint64_t KvStateMachine::attaching(std::string_view key, std::uint64_t lease, Effects& fx) {
     if (lease == 0) return 0;
-    const std::optional<storage::StoredValue> current = fx.txn->get_entry(key);
-    return current && current->meta.lease == lease ? 0 : 1;
+    const std::optional<storage::KeyMeta> current = fx.txn->get_meta(key);
+    return current && current->lease == lease ? 0 : 1;
 }
 
 wire::ClientReply KvStateMachine::run_put(const wire::Command& command, Effects& fx) {
@@ -153,10 +153,8 @@ wire::ClientReply KvStateMachine::run_cas(const wire::Command& command, Effects&
         match = expected ? current && current->value == *expected : !current.has_value();
     }
     if (match) {
-        const std::uint64_t adding = current && current->meta.lease == command.lease ? 0 : 1;
-        if (auto refused = check_lease(command.lease, command.lease ? adding : 0, fx)) {
-            return *refused;
-        }
+        const std::uint64_t adding = attaching(command.key, command.lease, fx);
+        if (auto refused = check_lease(command.lease, adding, fx)) return *refused;
         const Status status = write_key(command.key, command.value, command.lease, fx);
         if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "cas", {});
     }
@@ -169,12 +167,20 @@ Status KvStateMachine::write_key(std::string_view key, std::string_view value,
                                  std::uint64_t lease, Effects& fx,
                                  std::optional<storage::StoredValue>* prev) {
     storage::ApplyTxn& txn = *fx.txn;
-    std::optional<storage::StoredValue> old = txn.get_entry(key);
-    storage::KeyMeta meta{old ? old->meta.create_revision : fx.index, fx.index,
-                          old ? old->meta.version + 1 : 1, lease};
+    // The old value is copied only when the caller wants it back.
+    std::optional<storage::StoredValue> old_entry;
+    std::optional<storage::KeyMeta> old;
+    if (prev != nullptr) {
+        old_entry = txn.get_entry(key);
+        if (old_entry) old = old_entry->meta;
+    } else {
+        old = txn.get_meta(key);
+    }
+    storage::KeyMeta meta{old ? old->create_revision : fx.index, fx.index,
+                          old ? old->version + 1 : 1, lease};
     const Status status = txn.put(key, value, meta);
     if (status != Status::ok) return status;
-    const std::uint64_t old_lease = old ? old->meta.lease : 0;
+    const std::uint64_t old_lease = old ? old->lease : 0;
     if (old_lease != lease) {
         if (old_lease != 0) {
             txn.detach_key(old_lease, key);
@@ -187,14 +193,14 @@ Status KvStateMachine::write_key(std::string_view key, std::string_view value,
     }
     fx.events.push_back(wire::Event{fx.index, false, std::string(key), std::string(value),
                                     to_wire(meta)});
-    if (prev != nullptr) *prev = std::move(old);
+    if (prev != nullptr) *prev = std::move(old_entry);
     return Status::ok;
 }
 
 bool KvStateMachine::delete_key(std::string_view key, Effects& fx) {
-    const std::optional<storage::StoredValue> old = fx.txn->get_entry(key);
+    const std::optional<storage::KeyMeta> old = fx.txn->get_meta(key);
     if (!old) return false;
-    erase_present(key, old->meta.lease, fx);
+    erase_present(key, old->lease, fx);
     return true;
 }
 

@@ -10,22 +10,8 @@
 
 namespace cabildo::node {
 
-namespace {
-
-struct TxnView {
-    storage::ApplyTxn& txn;
-    std::optional<storage::StoredValue> get_entry(std::string_view key) {
-        return txn.get_entry(key);
-    }
-    storage::RangeResult range(std::string_view prefix, std::size_t limit, std::size_t bytes) {
-        return txn.range(prefix, limit, bytes);
-    }
-};
-
-}  // namespace
-
 wire::ClientReply KvStateMachine::run_txn(const wire::Txn& txn, Effects& fx) {
-    TxnView view{*fx.txn};
+    storage::ApplyTxn& view = *fx.txn;
     const bool succeeded = compares_hold(txn.compare, view);
     const std::vector<wire::TxnOp>& branch = succeeded ? txn.success : txn.failure;
     // Every lease the branch attaches must exist and have room, checked

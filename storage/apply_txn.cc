@@ -49,6 +49,13 @@ std::optional<StoredValue> ApplyTxn::get_entry(std::string_view key) {
     return StoredValue{std::string(view.value), view.meta};
 }
 
+std::optional<KeyMeta> ApplyTxn::get_meta(std::string_view key) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_ || !dbs_->kv.key_fits(key))
+        return std::nullopt;
+    return dbs_->kv.get_meta(txn_->raw(), key);
+}
+
 RangeResult ApplyTxn::range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
                             bool keys_only) {
     CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");

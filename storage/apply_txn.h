@@ -49,6 +49,8 @@ public:
     // Reads see this batch's own writes.
     std::optional<std::string> get(std::string_view key);
     std::optional<StoredValue> get_entry(std::string_view key);
+    // Only the metadata: no copy of the value (the write path's read).
+    std::optional<KeyMeta> get_meta(std::string_view key);
     // Pairs with the prefix, as Storage::range.
     RangeResult range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
                       bool keys_only = false);

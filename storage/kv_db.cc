@@ -24,6 +24,17 @@ std::optional<std::string> KvDb::get(MDB_txn* txn, std::string_view key) const {
     return std::string(to_view(v));
 }
 
+std::optional<KeyMeta> KvDb::get_meta(MDB_txn* txn, std::string_view key) const {
+    CABILDO_ASSERT(key_fits(key), "kv get with a bad key size");
+    MDB_val k = to_val(key);
+    MDB_val v{};
+    int rc = mdb_get(txn, dbi_, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return std::nullopt;
+    CABILDO_ASSERT(rc == 0, "mdb_get(kv) failed");
+    return codec::decode_kv(to_view(v)).meta;
+}
+
 int KvDb::put(MDB_txn* txn, std::string_view key, std::string_view value) {
     CABILDO_ASSERT(key_fits(key), "kv put with a bad key size");
     MDB_val k = to_val(key);

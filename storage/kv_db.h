@@ -29,6 +29,8 @@ public:
 
     // Precondition for all: key_fits(key).
     std::optional<std::string> get(MDB_txn* txn, std::string_view key) const;
+    // The metadata in front of the stored value, read in place (no copy of it).
+    std::optional<KeyMeta> get_meta(MDB_txn* txn, std::string_view key) const;
     int put(MDB_txn* txn, std::string_view key, std::string_view value);
     // MDB_NOTFOUND is not an error here: *existed says whether it was there.
     int erase(MDB_txn* txn, std::string_view key, bool* existed);

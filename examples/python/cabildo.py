@@ -214,13 +214,17 @@ class Client:
         rep = self._write(req)
         return bool(rep.get("succeeded")), rep.get("revision")
 
-    def range(self, prefix=b"", limit=1000, serializable=False):
-        """Returns (list of (key, value), more, revision), in key order."""
+    def range(self, prefix=b"", limit=1000, serializable=False, meta=False):
+        """Returns (list of (key, value), more, revision), in key order; with
+        meta, a list of dicts with "key", "value" and the key's metadata."""
         req = {"op": "range", "prefix": _as_bytes(prefix, "prefix"), "limit": int(limit)}
         if serializable:
             req["consistency"] = "serializable"
         rep = self._call(req, write=False, any_node=serializable)
-        kvs = [(kv["key"], kv["value"]) for kv in rep.get("kvs") or []]
+        if meta:
+            kvs = [{k: kv.get(k) for k in ("key",) + _ENTRY_KEYS} for kv in rep.get("kvs") or []]
+        else:
+            kvs = [(kv["key"], kv["value"]) for kv in rep.get("kvs") or []]
         return kvs, bool(rep.get("more")), rep.get("revision")
 
     # Membership (PROTOCOL.md, member_* and transfer_leader). Each returns the

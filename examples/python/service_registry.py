@@ -50,18 +50,27 @@ def register(client, name, address, ttl_ms):
     print("deregistered %s" % name, flush=True)
 
 
+def show_join(key, value, lease):
+    print("+ %s %s (lease %d)" % (key[len(PREFIX):].decode(errors="replace"),
+                                  value.decode(errors="replace"), lease), flush=True)
+
+
 def watch(endpoints):
-    watcher = Watcher(endpoints, PREFIX)
+    # List, then watch from just after the list's revision: a service that
+    # registered before the watcher started is shown too, and no change is
+    # missed in between.
+    entries, _, revision = Client(endpoints).range(PREFIX, limit=10000, meta=True)
+    for e in entries:
+        show_join(e["key"], e["value"], e["lease"])
+    watcher = Watcher(endpoints, PREFIX, from_revision=revision + 1)
     try:
         while True:
             events, resynced = watcher.next(1.0)
             for e in events:
-                name = e["key"][len(PREFIX):].decode(errors="replace")
                 if e["op"] == "put":
-                    print("+ %s %s (lease %d)" % (name, e["value"].decode(errors="replace"),
-                                                  e.get("lease", 0)), flush=True)
+                    show_join(e["key"], e["value"], e.get("lease", 0))
                 else:
-                    print("- %s" % name, flush=True)
+                    print("- %s" % e["key"][len(PREFIX):].decode(errors="replace"), flush=True)
     finally:
         watcher.close()
 
