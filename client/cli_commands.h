@@ -30,6 +30,7 @@ enum ExitCode : int {
     exit_usage = 2,        // bad command line
     exit_unavailable = 3,  // no_leader, unavailable, timeout: cluster not reachable in time
     exit_rejected = 4,     // bad_request, too_large, storage_full, any other error
+    exit_lease_lost = 5,   // lock, elect: the lease could not be kept alive
 };
 
 ExitCode exit_code_for(Status status);

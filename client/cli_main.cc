@@ -18,6 +18,7 @@
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
 #include "client/client.h"
+#include "client/coord_command.h"
 #include "client/kv_command.h"
 #include "client/member_command.h"
 #include "client/snapshot_command.h"
@@ -140,6 +141,9 @@ struct Runners {
     cabildo::client::CliRunner transfer_leader;
     cabildo::client::CliRunner lease;
     cabildo::client::CliRunner txn;
+    cabildo::client::CliRunner lock;
+    cabildo::client::CliRunner elect;
+    cabildo::client::CliRunner queue;
 };
 
 // The metadata forms (--meta, --lease, --prev, --prefix, --mod-revision)
@@ -195,6 +199,12 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
         return runners.lease(common);
     if (command == "txn")
         return runners.txn(common);
+    if (command == "lock")
+        return runners.lock(common);
+    if (command == "elect")
+        return runners.elect(common);
+    if (command == "queue")
+        return runners.queue(common);
     Client client(client_options(args));
     const CliOutput output{stdout, stderr, args.json};
     const Consistency consistency =
@@ -229,7 +239,10 @@ int main(int argc, char** argv) {
                     cabildo::client::add_member_command(app),
                     cabildo::client::add_transfer_leader_command(app),
                     cabildo::client::add_lease_command(app),
-                    cabildo::client::add_txn_command(app)};
+                    cabildo::client::add_txn_command(app),
+                    cabildo::client::add_lock_command(app),
+                    cabildo::client::add_elect_command(app),
+                    cabildo::client::add_queue_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -153,6 +153,8 @@ std::string response_json(const wire::TxnResponse& r) {
     return object.str();
 }
 
+}  // namespace
+
 std::string reply_json(const wire::ClientReply& reply) {
     JsonObject object;
     object.add_bool("ok", true).add_uint("revision", reply.revision);
@@ -176,6 +178,15 @@ std::string reply_json(const wire::ClientReply& reply) {
         for (const wire::LeaseInfo& lease : *reply.leases) leases.push_back(lease_json(lease));
         object.add_json("leases", json_array(leases));
     }
+    if (reply.token) object.add_uint("token", *reply.token);
+    if (reply.key) object.add_bytes("key", *reply.key);
+    if (reply.item) object.add_uint("item", *reply.item);
+    if (reply.receipt) object.add_uint("receipt", *reply.receipt);
+    if (reply.queue_length) {
+        object.add_uint("items", reply.queue_length->items)
+            .add_uint("in_flight", reply.queue_length->in_flight)
+            .add_uint("bytes", reply.queue_length->bytes);
+    }
     if (reply.responses) {
         std::vector<std::string> responses;
         for (const wire::TxnResponse& r : *reply.responses) responses.push_back(response_json(r));
@@ -183,6 +194,8 @@ std::string reply_json(const wire::ClientReply& reply) {
     }
     return object.str();
 }
+
+namespace {
 
 void print_human(const CliOutput& output, const wire::ClientReply& reply) {
     std::FILE* out = output.out;
@@ -212,6 +225,13 @@ void print_human(const CliOutput& output, const wire::ClientReply& reply) {
         fmt::print(out, "prev: {}\n", *reply.prev ? (*reply.prev)->value : std::string("(none)"));
     }
     if (reply.deleted) fmt::print(out, "DELETED {}{}\n", *reply.deleted, reply.more.value_or(false) ? " (more remain)" : "");
+    if (reply.token) fmt::print(out, "token {}\n", *reply.token);
+    if (reply.item) fmt::print(out, "item {}\n", *reply.item);
+    if (reply.receipt) fmt::print(out, "receipt {}\n", *reply.receipt);
+    if (reply.queue_length) {
+        fmt::print(out, "items {} in_flight {} bytes {}\n", reply.queue_length->items,
+                   reply.queue_length->in_flight, reply.queue_length->bytes);
+    }
     if (reply.responses) {
         fmt::print(out, "{}\n", *reply.succeeded ? "SUCCEEDED" : "FAILED (failure branch)");
         for (const wire::TxnResponse& r : *reply.responses) fmt::print(out, "{}\n", response_json(r));

@@ -39,5 +39,7 @@ Result<wire::Txn> parse_txn_json(const std::string& text);
 // exit_not_found for a get of an absent key, a txn that ran its failure
 // branch, or a cas that did not swap.
 int send_and_print(Client& client, const CliOutput& output, wire::ClientRequest request);
+// The --json form of a reply: every field it has.
+std::string reply_json(const wire::ClientReply& reply);
 
 }  // namespace cabildo::client

@@ -96,7 +96,11 @@ Result<wire::ClientReply> LeaderRpc::call(const wire::ClientRequest& request, Re
     CallState state;
     state.kind = kind;
     state.start = Clock::now();
-    state.deadline = state.start + options_.total_timeout;
+    // A request that waits (lock, campaign, queue_get) is held by the node
+    // for up to wait_ms before its answer: each attempt, and the call, get
+    // that much more.
+    const milliseconds wait{wire::is_waiting_op(request.op) ? request.wait_ms : 0};
+    state.deadline = state.start + options_.total_timeout + wait;
     backoff_.reset();
     while (state.attempts < options_.attempts_max) {
         const milliseconds remaining = remaining_until(state.deadline);
@@ -106,7 +110,7 @@ Result<wire::ClientReply> LeaderRpc::call(const wire::ClientRequest& request, Re
         const std::string endpoint = next_endpoint();
         ++state.attempts;
         Result<wire::ClientReply> result =
-            request_once(context_, endpoint, frame, std::min(options_.request_timeout, remaining));
+            request_once(context_, endpoint, frame, std::min(options_.request_timeout + wait, remaining));
         std::optional<Result<wire::ClientReply>> done =
             result ? on_reply(endpoint, std::move(result.value()), state)
                    : on_no_reply(endpoint, result.error(), state);

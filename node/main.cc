@@ -103,6 +103,14 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                    "client requests held at once (queued, proposed, forwarded); past this new "
                    "ones answer `overloaded`")
         ->capture_default_str();
+    app.add_option("--queue-items-max", config.queue_items_max,
+                   "items a queue may hold (ready and in flight); past this queue_put answers "
+                   "`queue_full` (give every node the same value)")
+        ->capture_default_str();
+    app.add_option("--queue-bytes-max", config.queue_bytes_max,
+                   "bytes of item values a queue may hold; past this queue_put answers "
+                   "`queue_full` (give every node the same value)")
+        ->capture_default_str();
     app.add_option("--snapshot-entries", config.snapshot_entries,
                    "take a snapshot once this many entries were applied since the last one, "
                    "and the log since then is a quarter of its size (then the log is "

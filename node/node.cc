@@ -249,7 +249,8 @@ void Node::turn(const std::atomic<bool>& stop) {
     // until the next tick (a core's worth of CPU on a 2-core machine).
     // Work left over from the last turn (the inbox, Readies past the turn's
     // budget) is done after a poll that does not wait.
-    const bool more_work = !inbox_.empty() || (!cycle_.stalled() && raft_.has_ready()) || reads_waiting();
+    const bool more_work = !inbox_.empty() || !queue_woken_.empty() ||
+                           (!cycle_.stalled() && raft_.has_ready()) || reads_waiting();
     const auto wait = more_work ? Clock::duration::zero()
                                 : std::max(Clock::duration::zero(), next_tick_ - Clock::now());
     zmq::poll(items, std::chrono::ceil<std::chrono::milliseconds>(wait));
@@ -268,6 +269,7 @@ void Node::turn(const std::atomic<bool>& stop) {
         if (items[i++].revents & ZMQ_POLLIN) drain_forward_replies(dealer);
     }
     serve_inbox();
+    resume_queue_waits();
     flush_forwards();  // before this turn's fsync, not after
     const Clock::time_point now = Clock::now();
     run_ticks(now);
@@ -414,14 +416,16 @@ bool Node::recovering() const {
 
 std::size_t Node::requests_pending() const {
     return inbox_.size() + writes_.size() + reads_.size() + reads_ready_.size() + forwards_.size() +
-           held_writes_.size();
+           held_writes_.size() + waits_held();
 }
 
 // The lower of the request's own timeout_ms (if it gave one) and the node's.
 Node::Clock::duration Node::timeout_of(const wire::ClientRequest& request) const {
     int ms = config_.request_timeout_ms;
     if (request.timeout_ms != 0) ms = std::min(ms, static_cast<int>(request.timeout_ms));
-    return std::chrono::milliseconds(ms);
+    // A request that waits (lock, campaign, queue_get) has that long after its wait.
+    const std::uint32_t wait = wire::is_waiting_op(request.op) ? request.wait_ms : 0;
+    return std::chrono::milliseconds(ms) + std::chrono::milliseconds(wait);
 }
 
 // Heartbeats on the PUB socket: topic hb/<id>, then the status map, so a

@@ -63,6 +63,9 @@ private:
         Clock::time_point deadline;
         raft::Term term = 0;           // writes: the term of the proposed entry
         raft::LogIndex read_index = 0;  // reads: serve once applied reaches it
+        // lock, campaign, queue_get: when the wait ends (received + wait_ms)
+        Clock::time_point wait_end{};
+        bool cancelling = false;  // a wait_cancel for it is proposed: answer, do not hold
     };
     struct Forwarded {
         Envelope envelope;
@@ -131,6 +134,7 @@ private:
     void answer_status(const Envelope& envelope, const wire::ClientRequest& request);
     void handle_push(const zmq::message_t& body);
     void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
+    void track_write(const raft::ProposeResult& proposed, Pending pending);
     raft::ProposeResult propose(const wire::ClientRequest& request);
     void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
     void serve_read(const Pending& pending);
@@ -160,6 +164,17 @@ private:
     void expire_leases(Clock::time_point now);
     void serve_lease_read(const Pending& pending);
     void serve_txn_read(const Pending& pending);
+
+    // node_waits.cc: lock, campaign and queue_get requests that wait.
+    bool hold_if_waiting(Pending& pending, const Applied& applied);
+    void hold_mutex_wait(Pending pending, const std::string& key);
+    void hold_queue_wait(Pending pending);
+    void note_wakes(const Applied& applied);
+    void publish_queue_ready(const Applied& applied);
+    void resume_queue_waits();
+    void expire_waits(Clock::time_point now);
+    void serve_coord_read(const Pending& pending);
+    std::size_t waits_held() const;
 
     // node_members.cc: the membership, member_* and transfer_leader.
     void sync_membership();
@@ -280,6 +295,12 @@ private:
     std::vector<Transfer> transfers_;  // transfer_leader requests under way
     Clock::time_point next_bind_;       // leader: when to look for an unbound uuid again
     std::optional<std::string> refused_;  // a peer refuses this data directory: stop
+    // Requests waiting for a grant, by waiter key (a mutex has one waiter
+    // per lease, so one request each), and for an item, by queue in
+    // arrival order; those woken by an item are proposed again next turn.
+    std::map<std::string, Pending> mutex_waits_;
+    std::map<std::string, std::deque<Pending>> queue_waits_;
+    std::vector<Pending> queue_woken_;
     LeaseClock lease_clock_;
     Clock::time_point next_lease_check_;
     // The leader's lease_expire in flight (0: none): no other until it is

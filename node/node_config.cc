@@ -113,6 +113,9 @@ Result<bool> validate(const NodeConfig& config) {
                      "sessions-max, pending-requests-max, events-max and events-bytes-max must be "
                      ">= 1"};
     }
+    if (config.queue_items_max < 1 || config.queue_bytes_max < 1) {
+        return Error{Status::bad_request, "queue-items-max and queue-bytes-max must be >= 1"};
+    }
     if (config.request_timeout_ms < 10) {
         return Error{Status::bad_request, "request-timeout-ms must be >= 10"};
     }

@@ -72,6 +72,10 @@ struct NodeConfig {
     // proposed, confirming a read, forwarded): past this, new ones get
     // `overloaded` at once.
     std::size_t pending_requests_max = 50000;
+    // A queue's limits (PROTOCOL.md, queues): the leader writes them into
+    // each queue_put, so give every node the same.
+    std::uint64_t queue_items_max = 1000000;
+    std::uint64_t queue_bytes_max = std::uint64_t{1} << 30;
     // Take a snapshot of the applied state once this many entries were
     // applied since the last one (and the log since then is a quarter of
     // its size); then compact the log up to it, keeping snapshot_trailing

@@ -87,10 +87,12 @@ Result<bool> Node::apply(std::span<const raft::Entry> entries) {
         if (a.membership) note_applied_membership(*a.membership, a.index);
         note_lease_changes(a, now);
         answer_write(a);
+        note_wakes(a);
         if (a.index <= recovering_to_) continue;
         for (const EventOut& event : a.events) {
             send_frames(pub_, {wire::event_topic(event.key)}, event.event);
         }
+        publish_queue_ready(a);
     }
     flush_forward_replies();  // answers go out now, not after the next fsync
     if (recovering_to_ != 0 && !recovering()) {
@@ -117,6 +119,7 @@ void Node::answer_write(const Applied& applied) {
                     pending.request.id);
         return;
     }
+    if (hold_if_waiting(pending, applied)) return;
     wire::ClientReply reply = applied.reply;
     reply.id = pending.request.id;
     this->reply(pending.envelope, std::move(reply));

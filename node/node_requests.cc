@@ -94,6 +94,7 @@ void Node::dispatch(Inbound inbound) {
     const zmq::message_t body = std::move(inbound.body);
     const Clock::time_point deadline = inbound.received + timeout_of(inbound.request);
     Pending pending{std::move(inbound.envelope), std::move(inbound.request), deadline};
+    pending.wait_end = inbound.received + std::chrono::milliseconds(pending.request.wait_ms);
     switch (pending.request.op) {
     case wire::Op::watch_from: serve_watch(pending); return;
     case wire::Op::snapshot_read: serve_snapshot_read(pending); return;
@@ -155,6 +156,11 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
                     pending.request.id);
         return;
     }
+    track_write(proposed, std::move(pending));
+}
+
+// A proposed entry's request, answered once the entry is applied.
+void Node::track_write(const raft::ProposeResult& proposed, Pending pending) {
     auto old = writes_.find(proposed.index);
     if (old != writes_.end()) {
         // Our earlier proposal at this index was truncated away.
@@ -211,6 +217,16 @@ raft::ProposeResult Node::propose(const wire::ClientRequest& r) {
     command.prefix = r.delete_prefix;
     command.ttl_ms = r.ttl_ms;
     command.txn = r.txn;
+    command.name = r.name;
+    command.wait = wire::is_waiting_op(r.op) && r.wait_ms > 0;
+    command.token = r.token;
+    command.item = r.item;
+    if (r.op == wire::Op::queue_ack) command.lease = r.receipt;
+    if (r.op == wire::Op::queue_get) command.ttl_ms = r.visibility_ms;
+    if (r.op == wire::Op::queue_put) {
+        command.items_max = config_.queue_items_max;
+        command.bytes_max = config_.queue_bytes_max;
+    }
     return raft_.propose(wire::encode_command(command));
 }
 
@@ -267,6 +283,10 @@ void Node::serve_read(const Pending& pending) {
     }
     if (r.op == wire::Op::txn) {
         serve_txn_read(pending);
+        return;
+    }
+    if (r.op == wire::Op::leader || r.op == wire::Op::queue_len || r.op == wire::Op::queue_peek) {
+        serve_coord_read(pending);
         return;
     }
     wire::ClientReply reply;
@@ -358,6 +378,7 @@ void Node::expire_requests(Clock::time_point now) {
                     "same session and seq)");
     expire(reads_, "the read could not be confirmed in time; retry");
     expire(reads_ready_, "the read could not be served in time; retry");
+    expire_waits(now);
     for (auto it = forwards_.begin(); it != forwards_.end();) {
         if (it->second.deadline > now) {
             ++it;

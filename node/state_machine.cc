@@ -30,7 +30,10 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
     std::vector<Applied> applied;
     applied.reserve(entries.size());
     for (const raft::Entry& entry : entries) {
-        Applied a{entry.index, entry.term, entry.type == raft::EntryType::normal, {}, {}, {}, {}};
+        Applied a;
+        a.index = entry.index;
+        a.term = entry.term;
+        a.is_command = entry.type == raft::EntryType::normal;
         if (entry.type == raft::EntryType::config) {
             a.membership = raft::decode_membership(entry.data);  // checked when it was received
             if (a.membership) txn->set_membership(*a.membership);
@@ -38,14 +41,17 @@ Result<KvStateMachine::Staged> KvStateMachine::stage(std::span<const raft::Entry
         if (a.is_command) {
             auto command = wire::decode_command(entry.data.data(), entry.data.size());
             if (command) {
-                Effects fx{entry.index, &*txn, {}, {}};
+                Effects fx{entry.index, &*txn, {}, {}, {}, {}, {}};
                 a.reply = execute(*command, fx);
+                settle_mutexes(fx);
                 for (const wire::Event& event : fx.events) {
                     EventOut out{event.key, wire::encode_event(event)};
                     txn->add_event(entry.index, out.key, out.event);
                     a.events.push_back(std::move(out));
                 }
                 a.leases = std::move(fx.leases);
+                a.wakes = std::move(fx.wakes);
+                a.queue_ready = std::move(fx.queue_ready);
             } else {
                 // Every node decodes the same bytes the same way, so this is
                 // deterministic; it can only mean a bug in whoever proposed it.
@@ -106,6 +112,15 @@ wire::ClientReply KvStateMachine::run(const wire::Command& command, Effects& fx)
     case wire::Op::lease_keepalive: return lease_keepalive(command, fx);
     case wire::Op::lease_revoke: return lease_revoke(command, fx);
     case wire::Op::lease_expire: return lease_expire(command, fx);
+    case wire::Op::lock:
+    case wire::Op::campaign: return run_lock(command, fx);
+    case wire::Op::unlock:
+    case wire::Op::resign: return run_unlock(command, fx);
+    case wire::Op::proclaim: return run_proclaim(command, fx);
+    case wire::Op::wait_cancel: return run_wait_cancel(command, fx);
+    case wire::Op::queue_put: return run_queue_put(command, fx);
+    case wire::Op::queue_get: return run_queue_get(command, fx);
+    case wire::Op::queue_ack: return run_queue_ack(command, fx);
     default: return wire::make_error_reply(wire::error_internal, "not a write operation", {});
     }
 }
@@ -205,6 +220,14 @@ bool KvStateMachine::delete_key(std::string_view key, Effects& fx) {
 }
 
 void KvStateMachine::erase_present(std::string_view key, std::uint64_t lease, Effects& fx) {
+    // Coordination keys end with side effects: a waiter that leaves may
+    // pass its mutex on; an item in flight goes back to its queue.
+    const std::optional<std::string> base = wire::waiter_base(key);
+    if (base) {
+        touch_mutex(*base, fx);
+        fx.wakes.push_back(Wake{Wake::Kind::removed, std::string(key), 0});
+    }
+    if (wire::parse_in_flight_key(key)) give_back(key, fx);
     if (lease != 0) {
         fx.txn->detach_key(lease, key);
         adjust_lease_keys(lease, -1, fx);
@@ -214,8 +237,10 @@ void KvStateMachine::erase_present(std::string_view key, std::uint64_t lease, Ef
 }
 
 std::uint64_t KvStateMachine::delete_prefix(std::string_view prefix, Effects& fx, bool* more) {
-    storage::RangeResult found =
-        fx.txn->range(prefix, wire::delete_prefix_max, SIZE_MAX, /*keys_only=*/true);
+    // Coordination keys are the primitives' own (a client's prefix delete
+    // cannot reach under coord_prefix: decode refuses it; "" passes over it).
+    storage::RangeResult found = fx.txn->range(prefix, wire::delete_prefix_max, SIZE_MAX,
+                                               /*keys_only=*/true, wire::coord_prefix);
     *more = found.more;
     for (std::size_t i = 0; i < found.kvs.size(); ++i) {
         erase_present(found.kvs[i].first, found.metas[i].lease, fx);

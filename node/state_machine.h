@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "storage/storage.h"
 #include "wire/client_messages.h"
 #include "wire/command.h"
+#include "wire/coord.h"
 
 namespace cabildo::node {
 
@@ -47,6 +49,24 @@ struct LeaseChange {
     bool operator==(const LeaseChange&) const = default;
 };
 
+// What a held request waits for (node_waits.cc): a mutex waiter granted
+// (token: the grant's revision) or gone without a grant, or an item ready in
+// a queue.
+struct Wake {
+    enum class Kind : std::uint8_t { granted, removed };
+    Kind kind = Kind::granted;
+    std::string key;  // the waiter key
+    std::uint64_t token = 0;
+
+    bool operator==(const Wake&) const = default;
+};
+struct QueueReady {
+    std::string queue;  // the name
+    std::uint64_t item = 0;
+
+    bool operator==(const QueueReady&) const = default;
+};
+
 struct Applied {
     raft::LogIndex index = 0;
     raft::Term term = 0;
@@ -55,6 +75,8 @@ struct Applied {
     std::vector<EventOut> events;  // one per key changed, in order
     std::vector<LeaseChange> leases;
     std::optional<raft::Membership> membership;  // a configuration entry: the new membership
+    std::vector<Wake> wakes;             // in order: removals, then the entry's grants
+    std::vector<QueueReady> queue_ready;  // items that became ready (put or given back)
 };
 
 class KvStateMachine {
@@ -80,6 +102,11 @@ private:
         storage::ApplyTxn* txn = nullptr;
         std::vector<wire::Event> events;
         std::vector<LeaseChange> leases;
+        // Mutexes (by base key) whose waiters this entry changed, with the
+        // first waiter before its first change: settle_mutexes() compares.
+        std::map<std::string, std::optional<std::string>> mutexes_touched;
+        std::vector<Wake> wakes;
+        std::vector<QueueReady> queue_ready;
     };
 
     wire::ClientReply execute(const wire::Command& command, Effects& fx);
@@ -111,6 +138,30 @@ private:
     void adjust_lease_keys(std::uint64_t lease, std::int64_t delta, Effects& fx);
     // Deletes the lease and every key attached to it; how many keys.
     std::uint64_t drop_lease(std::uint64_t lease, Effects& fx);
+    // A new lease of ttl_ms, its id chosen as lease_grant's.
+    std::uint64_t grant_lease(std::uint64_t wanted, std::uint64_t ttl_ms, Effects& fx);
+
+    // state_machine_mutex.cc: locks and elections.
+    wire::ClientReply run_lock(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_unlock(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_proclaim(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_wait_cancel(const wire::Command& command, Effects& fx);
+    std::optional<std::string> first_waiter(std::string_view base, Effects& fx);
+    void touch_mutex(std::string_view base, Effects& fx);
+    // The holder's record follows the first waiter; grants are woken.
+    void settle_mutexes(Effects& fx);
+    void erase_record(std::string_view base, Effects& fx);
+
+    // state_machine_queue.cc: queues.
+    wire::ClientReply run_queue_put(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_queue_get(const wire::Command& command, Effects& fx);
+    wire::ClientReply run_queue_ack(const wire::Command& command, Effects& fx);
+    void write_queue_meta(std::string_view base, const wire::QueueMeta& meta, Effects& fx);
+    wire::QueueMeta queue_meta(std::string_view base, Effects& fx);
+    // An in-flight item whose receipt ended: ready again, in its place.
+    void give_back(std::string_view key, Effects& fx);
+    // Erases a key and records its delete event (no lease, no hooks).
+    void erase_plain(std::string_view key, Effects& fx);
 
     storage::Storage& storage_;
 };

@@ -50,19 +50,25 @@ void KvStateMachine::adjust_lease_keys(std::uint64_t lease, std::int64_t delta, 
     fx.txn->set_lease(lease, *record);
 }
 
-wire::ClientReply KvStateMachine::lease_grant(const wire::Command& command, Effects& fx) {
+std::uint64_t KvStateMachine::grant_lease(std::uint64_t wanted, std::uint64_t ttl_ms,
+                                          Effects& fx) {
     storage::ApplyTxn& txn = *fx.txn;
-    std::uint64_t id = command.lease;
-    if (id == 0) {
-        // Chosen deterministically: the entry's index, unique unless a
-        // client picked it, else one above the highest id.
-        id = txn.lease(fx.index) ? txn.last_lease_id() + 1 : fx.index;
-    } else if (txn.lease(id)) {
+    // Chosen deterministically: the entry's index, unique unless a client
+    // picked it, else one above the highest id.
+    std::uint64_t id = wanted;
+    if (id == 0) id = txn.lease(fx.index) ? txn.last_lease_id() + 1 : fx.index;
+    txn.set_lease(id, storage::LeaseRecord{ttl_ms, fx.index, 0});
+    fx.leases.push_back({id, fx.index, ttl_ms});
+    return id;
+}
+
+wire::ClientReply KvStateMachine::lease_grant(const wire::Command& command, Effects& fx) {
+    if (command.lease != 0 && fx.txn->lease(command.lease)) {
         return wire::make_error_reply(wire::error_exists,
-                                      "lease " + std::to_string(id) + " already exists", {});
+                                      "lease " + std::to_string(command.lease) + " already exists",
+                                      {});
     }
-    txn.set_lease(id, storage::LeaseRecord{command.ttl_ms, fx.index, 0});
-    fx.leases.push_back({id, fx.index, command.ttl_ms});
+    const std::uint64_t id = grant_lease(command.lease, command.ttl_ms, fx);
     return lease_reply(fx.index, id, command.ttl_ms);
 }
 

@@ -57,11 +57,11 @@ std::optional<KeyMeta> ApplyTxn::get_meta(std::string_view key) {
 }
 
 RangeResult ApplyTxn::range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-                            bool keys_only) {
+                            bool keys_only, std::string_view skip) {
     CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
     RangeResult result;
     if (error_) return result;
-    dbs_->kv.range(txn_->raw(), prefix, limit, bytes_max, &result, keys_only);
+    dbs_->kv.range(txn_->raw(), prefix, limit, bytes_max, &result, keys_only, skip);
     return result;
 }
 
@@ -91,6 +91,13 @@ std::vector<std::string> ApplyTxn::lease_keys(std::uint64_t id, std::size_t limi
     CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
     if (error_) return {};
     return dbs_->leases.keys(txn_->raw(), id, limit);
+}
+
+std::optional<std::string> ApplyTxn::lease_key_with_prefix(std::uint64_t id,
+                                                           std::string_view prefix) {
+    CABILDO_ASSERT(!finished_, "ApplyTxn used after commit");
+    if (error_) return std::nullopt;
+    return dbs_->leases.key_with_prefix(txn_->raw(), id, prefix);
 }
 
 std::uint64_t ApplyTxn::last_lease_id() {

@@ -53,7 +53,7 @@ public:
     std::optional<KeyMeta> get_meta(std::string_view key);
     // Pairs with the prefix, as Storage::range.
     RangeResult range(std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-                      bool keys_only = false);
+                      bool keys_only = false, std::string_view skip = {});
     // bad_request for an empty key, too_large for a key over 511 bytes.
     // meta is stored beside the value as given (node/ computes it).
     Status put(std::string_view key, std::string_view value, const KeyMeta& meta = {});
@@ -64,6 +64,8 @@ public:
     // metadata in step with attach/detach.
     std::optional<LeaseRecord> lease(std::uint64_t id);
     std::vector<std::string> lease_keys(std::uint64_t id, std::size_t limit);
+    // The first key attached to the lease that starts with prefix.
+    std::optional<std::string> lease_key_with_prefix(std::uint64_t id, std::string_view prefix);
     std::uint64_t last_lease_id();
     void set_lease(std::uint64_t id, const LeaseRecord& record);
     void erase_lease(std::uint64_t id);

@@ -50,17 +50,36 @@ int KvDb::erase(MDB_txn* txn, std::string_view key, bool* existed) {
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+namespace {
+
+// The first key after every key starting with prefix ("" if none is).
+std::string successor(std::string_view prefix) {
+    std::string next(prefix);
+    while (!next.empty() && static_cast<unsigned char>(next.back()) == 0xff) next.pop_back();
+    if (!next.empty()) next.back() = static_cast<char>(next.back() + 1);
+    return next;
+}
+
+}  // namespace
+
 void KvDb::range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-                 RangeResult* out, bool keys_only) const {
+                 RangeResult* out, bool keys_only, std::string_view skip) const {
     if (prefix.size() > key_bytes_max_)
         return;  // no stored key can be that long
     Cursor cursor(txn, dbi_);
     MDB_val k = to_val(prefix);
     MDB_val v{};
     std::size_t bytes = 0;
+    const std::string past_skip = skip.empty() ? std::string() : successor(skip);
     // MDB_SET_RANGE rejects an empty key: an empty prefix starts at the first key.
     int rc = mdb_cursor_get(cursor.raw(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
     while (rc == 0 && to_view(k).starts_with(prefix)) {
+        if (!skip.empty() && to_view(k).starts_with(skip)) {
+            if (past_skip.empty()) break;
+            k = to_val(past_skip);
+            rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_SET_RANGE);
+            continue;
+        }
         const std::size_t pair_bytes =
             k.mv_size + (keys_only ? 0 : v.mv_size - codec::kv_meta_bytes);
         if (out->kvs.size() == limit || (!out->kvs.empty() && bytes + pair_bytes > bytes_max)) {

@@ -39,8 +39,9 @@ public:
     // that would take their key and value bytes past bytes_max (but never
     // before the first); out->more if more match. Reads no more than that.
     // keys_only: values are neither copied nor counted (they come back empty).
+    // Keys starting with skip (if not empty) are passed over, with one seek.
     void range(MDB_txn* txn, std::string_view prefix, std::size_t limit, std::size_t bytes_max,
-               RangeResult* out, bool keys_only = false) const;
+               RangeResult* out, bool keys_only = false, std::string_view skip = {}) const;
     // The hash of one pair: XXH3-64 of the value, seeded with XXH3-64 of
     // the key (xxHash 0.8). The state hash is the sum (mod 2^64) over every
     // pair: order-independent, so ApplyTxn keeps it up to date per write

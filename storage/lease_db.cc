@@ -68,6 +68,20 @@ std::vector<std::string> LeaseDb::keys(MDB_txn* txn, std::uint64_t lease,
     return out;
 }
 
+std::optional<std::string> LeaseDb::key_with_prefix(MDB_txn* txn, std::uint64_t lease,
+                                                    std::string_view prefix) const {
+    if (prefix.empty()) return std::nullopt;
+    codec::U64Key id = codec::u64_key(lease);
+    Cursor cursor(txn, keys_dbi_);
+    MDB_val k = to_val(codec::view(id));
+    MDB_val v = to_val(prefix);
+    // The first duplicate >= prefix: duplicates are sorted bytewise.
+    const int rc = mdb_cursor_get(cursor.raw(), &k, &v, MDB_GET_BOTH_RANGE);
+    CABILDO_ASSERT(rc == 0 || rc == MDB_NOTFOUND, "lease_keys seek failed");
+    if (rc != 0 || !to_view(v).starts_with(prefix)) return std::nullopt;
+    return std::string(to_view(v));
+}
+
 std::vector<std::pair<std::uint64_t, LeaseRecord>> LeaseDb::list(MDB_txn* txn, std::uint64_t from,
                                                                  std::size_t limit,
                                                                  bool* more) const {

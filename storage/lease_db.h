@@ -36,6 +36,9 @@ public:
     int detach(MDB_txn* txn, std::uint64_t lease, std::string_view key);
     // Up to limit keys attached to the lease, in key order.
     std::vector<std::string> keys(MDB_txn* txn, std::uint64_t lease, std::size_t limit) const;
+    // The first key attached to the lease starting with prefix (one seek).
+    std::optional<std::string> key_with_prefix(MDB_txn* txn, std::uint64_t lease,
+                                               std::string_view prefix) const;
     // Up to limit leases with id >= from, in id order; *more if others follow.
     std::vector<std::pair<std::uint64_t, LeaseRecord>> list(MDB_txn* txn, std::uint64_t from,
                                                             std::size_t limit, bool* more) const;

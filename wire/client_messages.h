@@ -24,22 +24,33 @@ namespace cabildo::wire {
 // Wire names: "get", "put", "delete", "cas", "range", "status",
 // "watch_from", "snapshot_read", "member_list", "member_add",
 // "member_promote", "member_remove", "transfer_leader", "lease_grant",
-// "lease_keepalive", "lease_revoke", "lease_info", "lease_list", "txn". The
-// numbers of the writes are the op codes of a replicated Command
-// (command.h); lease_expire is a Command only (the leader's), never a
-// request.
+// "lease_keepalive", "lease_revoke", "lease_info", "lease_list", "txn",
+// "lock", "unlock", "campaign", "proclaim", "resign", "leader", "queue_put",
+// "queue_get", "queue_ack", "queue_len", "queue_peek". The numbers of the
+// writes are the op codes of a replicated Command (command.h); lease_expire
+// and wait_cancel are Commands only (the node's own), never requests.
 enum class Op : std::uint8_t {
     get = 0, put = 1, del = 2, cas = 3, range = 4, status = 5, watch_from = 6, snapshot_read = 7,
     member_list = 8, member_add = 9, member_promote = 10, member_remove = 11,
     transfer_leader = 12, lease_grant = 13, lease_keepalive = 14, lease_revoke = 15,
     lease_info = 16, lease_list = 17, txn = 18, lease_expire = 19,
+    lock = 20, unlock = 21, campaign = 22, proclaim = 23, resign = 24, leader = 25,
+    queue_put = 26, queue_get = 27, queue_ack = 28, queue_len = 29, queue_peek = 30,
+    wait_cancel = 31,
 };
-constexpr Op op_max = Op::lease_expire;
+constexpr Op op_max = Op::wait_cancel;
 // member_add, member_promote, member_remove: they change the membership.
 bool is_member_change(Op op);
 // The ops that go through the log as a Command: put, delete, cas, txn (with
-// or without writes: see is_read_only) and lease_grant/keepalive/revoke.
+// or without writes: see is_read_only), lease_grant/keepalive/revoke, and
+// the coordination writes (lock, unlock, campaign, proclaim, resign,
+// queue_put, queue_get, queue_ack).
 bool is_command_op(Op op);
+// lock, campaign and queue_get: the node may hold them for wait_ms.
+bool is_waiting_op(Op op);
+// The ops whose `name` is a lock's or an election's (a mutex: coord.h).
+bool is_mutex_op(Op op);
+bool is_queue_op(Op op);
 
 // A key's metadata (etcd's): revisions are log indexes; version counts the
 // writes since the key was created; lease is 0 when none is attached.
@@ -137,6 +148,15 @@ struct ClientRequest {
     // instead of comparing `expected`.
     std::optional<std::uint64_t> mod_revision{};
     std::optional<Txn> txn{};  // txn
+    // Coordination (PROTOCOL.md "Coordination"): the lock's, election's or
+    // queue's name (request keys `name` or `queue`); `key` is a waiter key
+    // for unlock and resign, `value` the holder's or the item's.
+    std::string name{};
+    std::uint32_t wait_ms = 0;        // lock, campaign, queue_get
+    std::uint64_t visibility_ms = 0;  // queue_get (decode fills in the default)
+    std::uint64_t token = 0;          // unlock, resign: release only this grant
+    std::uint64_t item = 0;           // queue_ack
+    std::uint64_t receipt = 0;        // queue_ack
     Consistency consistency = Consistency::linearizable;  // get, range
     std::uint64_t session = 0;                            // 0 = no session
     std::uint64_t seq = 0;
@@ -286,6 +306,15 @@ struct TxnResponse {
     bool operator==(const TxnResponse&) const = default;
 };
 
+// queue_len's answer: sent as `items`, `in_flight` and `bytes`.
+struct QueueLength {
+    std::uint64_t items = 0;      // ready and in flight
+    std::uint64_t in_flight = 0;  // delivered, not acknowledged
+    std::uint64_t bytes = 0;      // of the items' values
+
+    bool operator==(const QueueLength&) const = default;
+};
+
 struct ClientReply {
     bool ok = false;
     std::string error;                                // an error code from protocol.h when !ok
@@ -306,6 +335,11 @@ struct ClientReply {
     std::optional<LeaseInfo> lease{};     // lease_grant/keepalive/info: sent as lease, ttl_ms...
     std::optional<std::vector<LeaseInfo>> leases{};  // lease_list (and `more`)
     std::optional<std::vector<TxnResponse>> responses{};  // txn (with `succeeded`)
+    std::optional<std::uint64_t> token{};  // lock, campaign, leader: the grant's revision
+    std::optional<std::string> key{};      // lock, campaign, leader: the waiter key
+    std::optional<std::uint64_t> item{};     // queue_put, queue_get, queue_peek
+    std::optional<std::uint64_t> receipt{};  // queue_get
+    std::optional<QueueLength> queue_length{};  // queue_len
     std::string id;                     // msgpack bytes to echo (ClientRequest::id or extract_id())
 
     bool operator==(const ClientReply&) const = default;

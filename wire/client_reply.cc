@@ -476,6 +476,20 @@ void read_reply_field(detail::FieldReader& reader, std::string_view name,
         reply.snapshot = read_snapshot_chunk(reader, value);
     } else if (name == "membership") {
         reply.membership = read_membership(reader, value);
+    } else if (name == "token") {
+        reply.token = reader.read_uint(value, name);
+    } else if (name == "key") {
+        reply.key = reader.read_bytes(value, name, key_bytes_max);
+    } else if (name == "item") {
+        reply.item = reader.read_uint(value, name);
+    } else if (name == "receipt") {
+        reply.receipt = reader.read_uint(value, name);
+    } else if (name == "items" || name == "in_flight" || name == "bytes") {
+        if (!reply.queue_length) reply.queue_length.emplace();
+        const std::uint64_t n = reader.read_uint(value, name);
+        (name == "items"       ? reply.queue_length->items
+         : name == "in_flight" ? reply.queue_length->in_flight
+                               : reply.queue_length->bytes) = n;
     } else if (name == "id") {
         reply.id = detail::encode_object(value);
     }
@@ -603,6 +617,15 @@ std::string encode_reply(const ClientReply& reply) {
         for (const LeaseInfo& lease : *reply.leases) pack_lease_info(packer, lease);
     }
     if (reply.responses) pack_responses(writer.key("responses"), *reply.responses);
+    if (reply.token) writer.key("token").pack_uint64(*reply.token);
+    if (reply.key) detail::pack_bin(writer.key("key"), *reply.key);
+    if (reply.item) writer.key("item").pack_uint64(*reply.item);
+    if (reply.receipt) writer.key("receipt").pack_uint64(*reply.receipt);
+    if (reply.queue_length) {
+        writer.key("items").pack_uint64(reply.queue_length->items);
+        writer.key("in_flight").pack_uint64(reply.queue_length->in_flight);
+        writer.key("bytes").pack_uint64(reply.queue_length->bytes);
+    }
     return writer.finish();
 }
 

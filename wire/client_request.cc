@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "wire/client_messages.h"
+#include "wire/coord.h"
 #include "wire/decode_util.h"
 #include "wire/txn.h"
 
@@ -56,6 +57,12 @@ struct RequestFields {
     std::optional<bool> keys;
     std::optional<std::uint64_t> mod_revision;
     std::optional<Txn> txn;  // any of compare/success/failure given
+    std::optional<std::string> name;   // `name` or `queue`
+    std::optional<std::uint64_t> wait_ms;
+    std::optional<std::uint64_t> visibility_ms;
+    std::optional<std::uint64_t> token;
+    std::optional<std::uint64_t> item;
+    std::optional<std::uint64_t> receipt;
     std::string id;
 };
 
@@ -238,6 +245,18 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         if (!fields.txn) fields.txn.emplace();
         (name == "success" ? fields.txn->success : fields.txn->failure) =
             read_txn_ops(reader, value, name);
+    } else if (name == "name" || name == "queue") {
+        fields.name = reader.read_bytes(value, name, coord_name_bytes_max + 1);
+    } else if (name == "wait_ms") {
+        fields.wait_ms = reader.read_uint(value, name);
+    } else if (name == "visibility_ms") {
+        fields.visibility_ms = reader.read_uint(value, name);
+    } else if (name == "token") {
+        fields.token = reader.read_uint(value, name);
+    } else if (name == "item") {
+        fields.item = reader.read_uint(value, name);
+    } else if (name == "receipt") {
+        fields.receipt = reader.read_uint(value, name);
     } else if (name == "id") {
         fields.id = read_id(reader, value);
     }
@@ -247,7 +266,9 @@ std::optional<Op> parse_op(std::string_view name) {
     for (Op op : {Op::get, Op::put, Op::del, Op::cas, Op::range, Op::status, Op::watch_from,
                   Op::snapshot_read, Op::member_list, Op::member_add, Op::member_promote,
                   Op::member_remove, Op::transfer_leader, Op::lease_grant, Op::lease_keepalive,
-                  Op::lease_revoke, Op::lease_info, Op::lease_list, Op::txn}) {
+                  Op::lease_revoke, Op::lease_info, Op::lease_list, Op::txn, Op::lock,
+                  Op::unlock, Op::campaign, Op::proclaim, Op::resign, Op::leader,
+                  Op::queue_put, Op::queue_get, Op::queue_ack, Op::queue_len, Op::queue_peek}) {
         if (op_name(op) == name)
             return op;
     }
@@ -298,6 +319,84 @@ std::optional<Error> check_key_value(Op op, const RequestFields& fields) {
     if (op == Op::member_add && (!fields.peer || fields.peer->empty()))
         return bad_request("peer: missing (the new member's host:port)");
     return std::nullopt;
+}
+
+// Writes of keys under coord_prefix are the primitives' own.
+std::optional<Error> check_not_coord(Op op, const RequestFields& fields) {
+    const bool writes_key = op == Op::put || op == Op::del || op == Op::cas;
+    if (writes_key && fields.key && is_coord_key(*fields.key))
+        return bad_request("key: keys under _cabildo/ are written by locks, elections and queues "
+                           "only");
+    if (op == Op::del && !fields.key && fields.prefix && fields.prefix->starts_with(coord_prefix))
+        return bad_request("prefix: keys under _cabildo/ are written by locks, elections and "
+                           "queues only");
+    if (op != Op::txn || !fields.txn) return std::nullopt;
+    for (const auto* branch : {&fields.txn->success, &fields.txn->failure}) {
+        for (const TxnOp& t : *branch) {
+            const bool writes = t.op == Op::put || t.op == Op::del;
+            if (writes && (t.prefix ? t.key.starts_with(coord_prefix) : is_coord_key(t.key)))
+                return bad_request("txn op key: keys under _cabildo/ are written by locks, "
+                                   "elections and queues only");
+        }
+    }
+    return std::nullopt;
+}
+
+// name/queue, lease, key, token, item, receipt, wait_ms and visibility_ms.
+std::optional<Error> check_coord(Op op, const RequestFields& fields) {
+    if (!is_mutex_op(op) && !is_queue_op(op)) return std::nullopt;
+    const std::string_view what = is_queue_op(op) ? "queue" : "name";
+    const bool by_key = (op == Op::unlock || op == Op::resign) && fields.key && !fields.name;
+    if (by_key) {
+        const std::optional<MutexKind> kind = mutex_kind(*fields.key);
+        const MutexKind wanted = op == Op::unlock ? MutexKind::lock : MutexKind::election;
+        if (!waiter_base(*fields.key) || kind != wanted)
+            return bad_request("key: not a waiter key of a " +
+                               std::string(op == Op::unlock ? "lock" : "election"));
+        return std::nullopt;
+    }
+    if (!fields.name) return bad_request(std::string(what) + ": missing");
+    if (auto problem = check_coord_name(*fields.name))
+        return bad_request(std::string(what) + ": " + *problem);
+    const bool has_lease = fields.lease && *fields.lease != 0;
+    const bool needs_lease = op == Op::lock || op == Op::campaign || op == Op::proclaim;
+    if (needs_lease && !has_lease) return bad_request("lease: missing (a lease id >= 1)");
+    if ((op == Op::unlock || op == Op::resign) && !has_lease && !fields.token)
+        return bad_request("lease/token: give `lease` or `token` with `name`, or `key`");
+    if ((op == Op::proclaim || op == Op::queue_put) && !fields.value)
+        return bad_request("value: missing");
+    if (fields.wait_ms && *fields.wait_ms > wait_ms_max)
+        return bad_request("wait_ms: more than " + std::to_string(wait_ms_max));
+    if (op == Op::queue_get && fields.visibility_ms &&
+        (*fields.visibility_ms < visibility_ms_min || *fields.visibility_ms > visibility_ms_max)) {
+        return bad_request("visibility_ms: " + std::to_string(*fields.visibility_ms) + " not in " +
+                           std::to_string(visibility_ms_min) + ".." +
+                           std::to_string(visibility_ms_max));
+    }
+    if (op == Op::queue_ack && (!fields.item || *fields.item == 0 || !fields.receipt ||
+                                *fields.receipt == 0)) {
+        return bad_request("item/receipt: both required (>= 1)");
+    }
+    return std::nullopt;
+}
+
+void build_coord(RequestFields& fields, ClientRequest& request) {
+    const Op op = request.op;
+    if (!is_mutex_op(op) && !is_queue_op(op)) return;
+    if (fields.name) request.name = std::move(*fields.name);
+    const bool by_key = (op == Op::unlock || op == Op::resign) && fields.key && request.name.empty();
+    if (by_key) request.key = std::move(*fields.key);
+    if (!by_key && op != Op::leader && !is_queue_op(op)) request.lease = fields.lease.value_or(0);
+    const bool has_value = op == Op::lock || op == Op::campaign || op == Op::proclaim ||
+                           op == Op::queue_put;
+    if (has_value) request.value = fields.value.value_or("");
+    if (is_waiting_op(op)) request.wait_ms = static_cast<std::uint32_t>(fields.wait_ms.value_or(0));
+    if (op == Op::queue_get) request.visibility_ms = fields.visibility_ms.value_or(visibility_ms_default);
+    if ((op == Op::unlock || op == Op::resign) && !by_key) request.token = fields.token.value_or(0);
+    if (op == Op::queue_ack) {
+        request.item = *fields.item;
+        request.receipt = *fields.receipt;
+    }
 }
 
 // limit, consistency, session and seq.
@@ -351,6 +450,10 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         return bad_request("op: unknown '" + *fields.op + "'");
     if (std::optional<Error> error = check_key_value(*op, fields))
         return *error;
+    if (std::optional<Error> error = check_not_coord(*op, fields))
+        return *error;
+    if (std::optional<Error> error = check_coord(*op, fields))
+        return *error;
     ClientRequest request;
     request.op = *op;
     if (std::optional<Error> error = check_options(fields, request))
@@ -398,6 +501,7 @@ Result<ClientRequest> build_request(RequestFields& fields) {
         request.index = fields.index.value_or(0);
         request.at_least = fields.at_least.value_or(0);
     }
+    build_coord(fields, request);
     request.id = std::move(fields.id);
     return request;
 }
@@ -514,8 +618,27 @@ std::string_view result_name(CompareResult result) {
 }
 
 bool is_command_op(Op op) {
-    return op == Op::put || op == Op::del || op == Op::cas || op == Op::txn ||
-           op == Op::lease_grant || op == Op::lease_keepalive || op == Op::lease_revoke;
+    switch (op) {
+    case Op::put: case Op::del: case Op::cas: case Op::txn: case Op::lease_grant:
+    case Op::lease_keepalive: case Op::lease_revoke: case Op::lock: case Op::unlock:
+    case Op::campaign: case Op::proclaim: case Op::resign: case Op::queue_put:
+    case Op::queue_get: case Op::queue_ack:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool is_waiting_op(Op op) { return op == Op::lock || op == Op::campaign || op == Op::queue_get; }
+
+bool is_mutex_op(Op op) {
+    return op == Op::lock || op == Op::unlock || op == Op::campaign || op == Op::proclaim ||
+           op == Op::resign || op == Op::leader;
+}
+
+bool is_queue_op(Op op) {
+    return op == Op::queue_put || op == Op::queue_get || op == Op::queue_ack ||
+           op == Op::queue_len || op == Op::queue_peek;
 }
 
 bool is_member_change(Op op) {
@@ -544,6 +667,18 @@ std::string_view op_name(Op op) {
         case Op::lease_list: return "lease_list";
         case Op::txn: return "txn";
         case Op::lease_expire: return "lease_expire";
+        case Op::lock: return "lock";
+        case Op::unlock: return "unlock";
+        case Op::campaign: return "campaign";
+        case Op::proclaim: return "proclaim";
+        case Op::resign: return "resign";
+        case Op::leader: return "leader";
+        case Op::queue_put: return "queue_put";
+        case Op::queue_get: return "queue_get";
+        case Op::queue_ack: return "queue_ack";
+        case Op::queue_len: return "queue_len";
+        case Op::queue_peek: return "queue_peek";
+        case Op::wait_cancel: return "wait_cancel";
     }
     return "unknown";
 }
@@ -565,8 +700,20 @@ std::string encode_request(const ClientRequest& request) {
     detail::pack_str(writer.key("op"), op_name(request.op));
     const Op op = request.op;
     if (op == Op::get || op == Op::put || (op == Op::del && !request.delete_prefix) ||
-        op == Op::cas) {
+        op == Op::cas || ((op == Op::unlock || op == Op::resign) && request.name.empty())) {
         detail::pack_bin(writer.key("key"), request.key);
+    }
+    if (!request.name.empty())
+        detail::pack_bin(writer.key(is_queue_op(op) ? "queue" : "name"), request.name);
+    if (request.wait_ms != 0)
+        writer.key("wait_ms").pack_uint32(request.wait_ms);
+    if (op == Op::queue_get)
+        writer.key("visibility_ms").pack_uint64(request.visibility_ms);
+    if (request.token != 0)
+        writer.key("token").pack_uint64(request.token);
+    if (op == Op::queue_ack) {
+        writer.key("item").pack_uint64(request.item);
+        writer.key("receipt").pack_uint64(request.receipt);
     }
     if (request.delete_prefix)
         detail::pack_bin(writer.key("prefix"), request.prefix);

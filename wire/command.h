@@ -49,13 +49,24 @@ struct Command {
     std::uint64_t ttl_ms = 0;     // lease_grant
     std::vector<LeaseExpiry> expiries{};  // lease_expire
     std::optional<Txn> txn{};     // txn
+    // Coordination (wire/coord.h): `key` is a waiter key for unlock/resign
+    // by key and wait_cancel; `lease` the holder's (lock, campaign,
+    // proclaim, unlock, resign) or the receipt (queue_ack); ttl_ms the
+    // visibility (queue_get).
+    std::string name{};           // the lock's, election's or queue's
+    bool wait = false;            // lock, campaign, queue_get: join the queue if busy
+    std::uint64_t token = 0;      // unlock, resign: only this grant
+    std::uint64_t item = 0;       // queue_ack
+    std::uint64_t items_max = 0;  // queue_put: the proposer's limits
+    std::uint64_t bytes_max = 0;
 
     bool operator==(const Command&) const = default;
 };
 
 // [version, op, key(bin), value(bin), expected(bin or nil), session, seq,
 //  lease, flags (1 prev, 2 prefix), mod_revision (uint or nil), ttl_ms,
-//  expiries [[lease, renewed]...], txn (nil or [compares, success, failure])];
+//  expiries [[lease, renewed]...], txn (nil or [compares, success, failure]),
+//  name(bin), token, item, items_max, bytes_max]; flags bit 4 is wait.
 // expected is nil but for cas. Entries written before the fields after seq
 // existed decode with their defaults.
 std::string encode_command(const Command& command);

@@ -52,6 +52,19 @@ inline constexpr std::uint64_t delete_prefix_max = 10000;
 // A txn: compares and operations (both branches together) at most.
 inline constexpr std::size_t txn_compares_max = 128;
 inline constexpr std::size_t txn_ops_max = 128;
+// Coordination (locks, elections, queues): names are 1..coord_name_bytes_max
+// bytes without NUL; their keys live under coord_prefix (coord.h), which
+// clients may read but not write.
+inline constexpr std::string_view coord_prefix = "_cabildo/";
+inline constexpr std::size_t coord_name_bytes_max = 256;
+inline constexpr std::uint32_t wait_ms_max = timeout_ms_max;
+inline constexpr std::uint64_t visibility_ms_min = 100;
+inline constexpr std::uint64_t visibility_ms_max = lease_ttl_ms_max;
+inline constexpr std::uint64_t visibility_ms_default = 30000;
+// A queue's limits unless the node is told otherwise (--queue-items-max,
+// --queue-bytes-max); the leader writes its own into each queue_put.
+inline constexpr std::uint64_t queue_items_max_default = 1000000;
+inline constexpr std::uint64_t queue_bytes_max_default = std::uint64_t{1} << 30;
 // Members listed in a status reply.
 inline constexpr std::size_t members_max = 64;
 
@@ -84,5 +97,7 @@ inline constexpr std::string_view error_lagging = "lagging";      // learner too
 inline constexpr std::string_view error_no_quorum = "no_quorum";  // would leave no quorum
 // Leases: lease_grant of an id in use. (An unknown lease is not_found.)
 inline constexpr std::string_view error_exists = "exists";
+// queue_put: the queue holds its limit of items or bytes; nothing stored.
+inline constexpr std::string_view error_queue_full = "queue_full";
 
 }  // namespace cabildo::wire

@@ -1,5 +1,6 @@
 // Tests for wire/command.h: the replicated command inside a log entry.
 #include "wire/command.h"
+#include "wire/coord.h"
 
 #include <gtest/gtest.h>
 
@@ -25,7 +26,37 @@ std::vector<std::pair<std::string, Command>> command_cases() {
     Command cas{Op::cas, "color", "red", std::optional<std::string>("blue"), 7, 3};
     Command cas_absent{Op::cas, "lock", "me", std::optional<std::string>(), 7, 4};
     Command cas_empty{Op::cas, "lock", "", std::optional<std::string>(""), 0, 0};
+    Command lock{Op::lock, "", "holder-1", std::nullopt, 9, 1};
+    lock.name = "build";
+    lock.lease = 40;
+    lock.wait = true;
+    Command unlock_key{Op::unlock, waiter_key(mutex_base(MutexKind::lock, "build"), 41), "",
+                       std::nullopt, 0, 0};
+    Command resign_token{Op::resign, "", "", std::nullopt, 0, 0};
+    resign_token.name = "db";
+    resign_token.token = 77;
+    Command queue_put{Op::queue_put, "", "job", std::nullopt, 3, 1};
+    queue_put.name = "jobs";
+    queue_put.items_max = 10;
+    queue_put.bytes_max = 100;
+    Command queue_get{Op::queue_get, "", "", std::nullopt, 0, 0};
+    queue_get.name = "jobs";
+    queue_get.ttl_ms = visibility_ms_min;
+    queue_get.wait = true;
+    Command queue_ack{Op::queue_ack, "", "", std::nullopt, 0, 0};
+    queue_ack.name = "jobs";
+    queue_ack.item = 4;
+    queue_ack.lease = 71;
+    Command cancel{Op::wait_cancel, waiter_key(mutex_base(MutexKind::election, "db"), 3), "",
+                   std::nullopt, 0, 0};
     return {{"put", put},
+            {"lock", lock},
+            {"unlock_by_key", unlock_key},
+            {"resign_by_token", resign_token},
+            {"queue_put", queue_put},
+            {"queue_get", queue_get},
+            {"queue_ack", queue_ack},
+            {"wait_cancel", cancel},
             {"put_session_max_sizes", put_session},
             {"delete", del},
             {"cas", cas},
@@ -48,7 +79,22 @@ TEST(Command, Layout) {
     EXPECT_EQ(to_hex(encode_command(cas)),
               to_hex(mp_array({mp_uint(1), mp_uint(3), mp_bin("k"), mp_bin("v"), mp_nil(),
                                mp_uint(7), mp_uint(3), mp_uint(0), mp_uint(0), mp_nil(),
-                               mp_uint(0), mp_array({}), mp_nil()})));
+                               mp_uint(0), mp_array({}), mp_nil(), mp_bin(""), mp_uint(0),
+                               mp_uint(0), mp_uint(0), mp_uint(0)})));
+}
+
+// Entries of the lease-and-txn layout (13 elements) decode with the
+// coordination fields at their defaults.
+TEST(Command, DecodesTheLeaseLayout) {
+    const std::string old = mp_array({mp_uint(1), mp_uint(1), mp_bin("k"), mp_bin("v"), mp_nil(),
+                                      mp_uint(0), mp_uint(0), mp_uint(5), mp_uint(1), mp_nil(),
+                                      mp_uint(0), mp_array({}), mp_nil()});
+    Result<Command> decoded = decode_command(old.data(), old.size());
+    ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+    Command expected{Op::put, "k", "v", std::nullopt, 0, 0};
+    expected.lease = 5;
+    expected.prev = true;
+    EXPECT_EQ(*decoded, expected);
 }
 
 // Entries written before the appended fields existed stay readable: every
