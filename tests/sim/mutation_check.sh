@@ -16,19 +16,18 @@ seeds=${1:-20000}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-# A scratch copy of HEAD with the bug applied, configured.
-prepare() {
-    mkdir -p "$2"
-    git -C "$repo" archive HEAD | tar -x -C "$2"
-    (cd "$2" && git apply "$1")
-    cmake -S "$2" -B "$2/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-}
+# One scratch copy of HEAD, built once; each bug is applied to it, the
+# target rebuilt (only what the bug touches recompiles) and the bug reverted.
+copy="$scratch/repo"
+mkdir -p "$copy"
+git -C "$repo" archive HEAD | tar -x -C "$copy"
+cmake -S "$copy" -B "$copy/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$copy/build" --target cabildo-sim node_test >/dev/null
 
 status=0
 for patch in "$repo"/tests/sim/mutations/*.patch; do
     name=$(basename "$patch" .patch)
-    copy="$scratch/$name"
-    prepare "$patch" "$copy"
+    (cd "$copy" && git apply "$patch")
     cmake --build "$copy/build" --target cabildo-sim >/dev/null
     start=$(date +%s.%N)
     if out=$("$copy/build/tests/sim/cabildo-sim" --seeds "$seeds" 2>&1); then
@@ -41,18 +40,19 @@ for patch in "$repo"/tests/sim/mutations/*.patch; do
         what=$(grep -m1 -E 'VIOLATION|assertion failed' <<<"$out" | sed 's/^VIOLATION seed=[0-9]* nodes=[0-9]*: //')
         printf '%s: found %s after %.2f s: %s\n' "$name" "$seed" "$(awk "BEGIN{print $end - $start}")" "$what"
     fi
+    (cd "$copy" && git apply -R "$patch")
 done
 for patch in "$repo"/tests/node/mutations/*.patch; do
     name=$(basename "$patch" .patch)
-    copy="$scratch/$name"
-    prepare "$patch" "$copy"
+    (cd "$copy" && git apply "$patch")
     cmake --build "$copy/build" --target node_test >/dev/null
-    if out=$("$copy/build/tests/node/node_test" --gtest_filter='StateMachine*:LeaseClock*' 2>&1); then
+    if out=$("$copy/build/tests/node/node_test" --gtest_filter='StateMachine*:LeaseClock*:Coord*' 2>&1); then
         echo "$name: NOT FOUND by node_test"
         status=1
     else
         failed=$(grep -m1 -o '^\[  FAILED  \] [A-Za-z_.]*' <<<"$out" | sed 's/^\[  FAILED  \] //')
         echo "$name: found by node_test: $failed"
     fi
+    (cd "$copy" && git apply -R "$patch")
 done
 exit $status
