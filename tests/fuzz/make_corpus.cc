@@ -139,6 +139,20 @@ Seeds command_seeds() {
              c.expiries = {{5, 9}, {6, 10}};
              return c;
          }())},
+        {"lock_wait", encode_command([] {
+             Command c{Op::lock, "", "me", std::nullopt, 0, 0};
+             c.name = "build";
+             c.lease = 4;
+             c.wait = true;
+             return c;
+         }())},
+        {"queue_put", encode_command([] {
+             Command c{Op::queue_put, "", "job", std::nullopt, 1, 1};
+             c.name = "jobs";
+             c.items_max = 10;
+             c.bytes_max = 1000;
+             return c;
+         }())},
     };
 }
 
@@ -230,6 +244,14 @@ Seeds client_request_seeds() {
         {"delete_prefix", mp_map({{"op", mp_str("delete")}, {"prefix", mp_bin("tmp/")}})},
         {"cas_mod_revision", mp_map({{"op", mp_str("cas")}, {"key", mp_bin("k")},
                                      {"value", mp_bin("v")}, {"mod_revision", mp_uint(3)}})},
+        {"lock", mp_map({{"op", mp_str("lock")}, {"name", mp_bin("build")},
+                         {"lease", mp_uint(40)}, {"wait_ms", mp_uint(3000)}})},
+        {"resign_token", mp_map({{"op", mp_str("resign")}, {"name", mp_bin("db")},
+                                 {"token", mp_uint(41)}})},
+        {"queue_get", mp_map({{"op", mp_str("queue_get")}, {"queue", mp_bin("jobs")},
+                              {"wait_ms", mp_uint(100)}, {"visibility_ms", mp_uint(500)}})},
+        {"queue_ack", mp_map({{"op", mp_str("queue_ack")}, {"queue", mp_bin("jobs")},
+                              {"item", mp_uint(1)}, {"receipt", mp_uint(71)}})},
     };
 }
 
