@@ -72,6 +72,10 @@ public:
         return id_;
     }
     bool lost() const { return lost_ || Clock::now().time_since_epoch().count() > safe_until_; }
+    // While set, a SIGINT or SIGTERM makes the renewing thread revoke the
+    // lease: a request waiting for a grant then ends at once (its waiter is
+    // gone), where the main thread could not be interrupted.
+    void revoke_on_signal(bool on) { revoke_on_signal_ = on; }
     std::uint64_t id() const { return id_; }
     // Stops renewing and revokes the lease: what it holds is released now.
     void release() {
@@ -96,6 +100,14 @@ private:
         Client client(options);
         Clock::time_point next = Clock::now() + ttl_ / 3;
         while (!stopping_ && !lost_) {
+            if (signalled && revoke_on_signal_) {
+                wire::ClientRequest revoke;
+                revoke.op = wire::Op::lease_revoke;
+                revoke.lease = id_;
+                (void)client.call(revoke);
+                lost_ = true;
+                return;
+            }
             if (Clock::now() < next) {
                 std::this_thread::sleep_for(milliseconds(20));
                 continue;
@@ -121,12 +133,14 @@ private:
     std::uint64_t id_ = 0;
     std::atomic<Clock::rep> safe_until_{0};
     std::atomic<bool> lost_{false};
+    std::atomic<bool> revoke_on_signal_{true};
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };
 
-// Asks for the mutex with waits of at most a minute each, until granted,
-// `wait` passed, a signal came or the lease was lost.
+// Asks for the mutex, waiting up to wait_ms (in waits of at most
+// wire::wait_ms_max: a wait that ends leaves the queue, so one long wait
+// keeps the place), until granted, a signal came or the lease was lost.
 Result<wire::ClientReply> acquire(Client& client, wire::Op op, const std::string& name,
                                   const std::string& value, LeaseKeeper& keeper,
                                   std::uint64_t wait_ms) {
@@ -138,9 +152,11 @@ Result<wire::ClientReply> acquire(Client& client, wire::Op op, const std::string
         request.name = name;
         request.lease = keeper.id();
         request.value = value;
-        request.wait_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 0, 60000));
+        request.wait_ms = static_cast<std::uint32_t>(
+            std::clamp<std::int64_t>(left, 0, std::int64_t{wire::wait_ms_max}));
         auto reply = client.call(request);
-        if (!reply || *reply->succeeded || left <= 60000 || signalled || keeper.lost()) return reply;
+        const bool more = left > std::int64_t{wire::wait_ms_max};
+        if (!reply || *reply->succeeded || !more || signalled || keeper.lost()) return reply;
     }
 }
 
@@ -209,11 +225,14 @@ CliRunner add_lock_command(CLI::App& app) {
         Client client(options_for(common));
         auto reply = acquire(client, wire::Op::lock, args->name, args->value, keeper, args->wait_ms);
         if (!reply || !*reply->succeeded) {
+            const bool interrupted = signalled != 0;
             keeper.release();
+            if (interrupted) return 128 + static_cast<int>(signalled);
             if (!reply) return report_error(output, reply.error());
             fmt::print(output.err, "cabildo lock: {} not acquired\n", args->name);
             return static_cast<int>(exit_not_found);
         }
+        keeper.revoke_on_signal(false);  // signals go to the command now
         const int status = supervise(args->command, keeper, *reply, output);
         keeper.release();
         return status;
@@ -273,13 +292,16 @@ int campaign(const CliCommon& common, const CliOutput& output, const ElectArgume
     Client client(options_for(common));
     Result<wire::ClientReply> reply = Error{Status::unavailable, "not elected"};
     while (!signalled && !keeper.lost()) {
-        reply = acquire(client, wire::Op::campaign, args.name, args.value, keeper, 60000);
+        reply = acquire(client, wire::Op::campaign, args.name, args.value, keeper,
+                        wire::wait_ms_max);
         if (!reply || *reply->succeeded) break;
     }
     if (!reply || !*reply->succeeded) {
+        const bool interrupted = signalled != 0;
         keeper.release();
+        if (interrupted) return static_cast<int>(exit_ok);
         if (!reply) return report_error(output, reply.error());
-        return keeper.lost() ? static_cast<int>(exit_lease_lost) : static_cast<int>(exit_ok);
+        return static_cast<int>(exit_lease_lost);
     }
     print_line(output, *reply, fmt::format("{}: elected {} (token {})", args.name, args.value,
                                            *reply->token));

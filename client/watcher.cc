@@ -2,6 +2,8 @@
 // doorbell (watcher.h, PROTOCOL.md §10).
 #include "client/watcher.h"
 
+#include <cerrno>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -192,7 +194,9 @@ Result<std::vector<wire::Event>> Watcher::fetch() {
     for (wire::Event& event : reply->events.value_or(std::vector<wire::Event>{})) {
         if (event.revision <= covered_ || event.revision > reply->revision)
             continue;
-        if (!batch.empty() && event.revision <= batch.back().revision)
+        // One revision may hold several events (a txn, a lease that ended),
+        // all in one reply: only an earlier revision is out of order.
+        if (!batch.empty() && event.revision < batch.back().revision)
             continue;
         batch.push_back(std::move(event));
     }
@@ -252,7 +256,14 @@ void Watcher::wait_for_doorbell(Clock::time_point deadline) {
         if (now >= deadline)
             return;
         std::vector<zmq::pollitem_t> items{{subscriber_->handle(), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(items, until(std::min(deadline, silent_at), now));
+        try {
+            zmq::poll(items, until(std::min(deadline, silent_at), now));
+        } catch (const zmq::error_t& error) {
+            // A signal (Ctrl-C on `cabildo watch`): return, so the caller
+            // can look at its flag. (It used to end the process.)
+            if (error.num() != EINTR) throw;
+            return;
+        }
     }
 }
 

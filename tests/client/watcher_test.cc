@@ -336,6 +336,24 @@ TEST(Watcher, DeliversEachEventOnceInOrderWhenTheStreamDropsAndRepeats) {
     EXPECT_EQ(watcher.node_switches(), 0u);
 }
 
+// One revision may hold several events (a txn, a lease that ended, a lock
+// handed over): each is delivered. (Found by `cabildo elect --observe`: the
+// watcher kept only the first event of each revision.)
+TEST(Watcher, DeliversEveryEventOfARevision) {
+    FakeNode node(1);
+    WatchOptions options = options_for({node.endpoint()}, 1);
+    options.events_per_request_max = 100;
+    Watcher watcher(options);
+    const std::vector<Event> history = {put_event(1, "w/a", "1"), put_event(1, "w/b", "2"),
+                                        delete_event(2, "w/a"), put_event(2, "w/c", "3"),
+                                        delete_event(2, "w/b")};
+    for (const Event& event : history) node.append(event);
+    auto seen = collect_until(
+        watcher, [&] { return watcher.covered_revision() >= 2; },
+        [&] { node.publish(history.back()); });
+    EXPECT_EQ(seen, history);
+}
+
 // from_revision 0 starts after the node's applied index; heartbeats alone
 // (nothing published on kv/) ring the bell.
 TEST(Watcher, StartsFromNowAndHeartbeatsRingTheBell) {
