@@ -135,6 +135,7 @@ private:
     void handle_push(const zmq::message_t& body);
     void start_write(Pending pending, const zmq::message_t& body, bool forwarded);
     void track_write(const raft::ProposeResult& proposed, Pending pending);
+    void answer_lost_entry(const Pending& pending);
     raft::ProposeResult propose(const wire::ClientRequest& request);
     void start_read(Pending pending, const zmq::message_t& body, bool forwarded);
     void serve_read(const Pending& pending);

@@ -114,9 +114,7 @@ void Node::answer_write(const Applied& applied) {
     }
     if (applied.term != pending.term || !applied.is_command) {
         // Another leader's entry won this index: ours was never applied.
-        reply_error(pending.envelope, wire::error_unavailable,
-                    "leadership changed before the write committed; it was not applied",
-                    pending.request.id);
+        answer_lost_entry(pending);
         return;
     }
     if (hold_if_waiting(pending, applied)) return;

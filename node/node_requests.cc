@@ -164,13 +164,29 @@ void Node::track_write(const raft::ProposeResult& proposed, Pending pending) {
     auto old = writes_.find(proposed.index);
     if (old != writes_.end()) {
         // Our earlier proposal at this index was truncated away.
-        reply_error(old->second.envelope, wire::error_unavailable,
-                    "leadership changed before the write committed; it was not applied",
-                    old->second.request.id);
+        answer_lost_entry(old->second);
         writes_.erase(old);
     }
     pending.term = proposed.term;
     writes_.emplace(proposed.index, std::move(pending));
+}
+
+// The entry proposed for this request lost its index to another leader's.
+// Usually nothing was done; but a wait_cancel is proposed after the waiting
+// request's own entry committed: that one's outcome is unknown. (Found by
+// the fault checkers: a lock answered `unavailable` was later granted.)
+void Node::answer_lost_entry(const Pending& pending) {
+    if (pending.cancelling) {
+        reply_error(pending.envelope, wire::error_timeout,
+                    "the wait ended but leadership changed before the waiter could be taken out "
+                    "of the queue: the lock may still be granted to the lease; send the same "
+                    "request again (it keeps its place) or unlock by name and lease",
+                    pending.request.id);
+        return;
+    }
+    reply_error(pending.envelope, wire::error_unavailable,
+                "leadership changed before the write committed; it was not applied",
+                pending.request.id);
 }
 
 // Writes held while leadership was handed over: once the handover ended
