@@ -174,6 +174,7 @@ int supervise(const std::vector<std::string>& command, LeaseKeeper& keeper,
     const pid_t child = fork();
     if (child < 0) return report_error(output, Error{Status::io_error, "fork failed"});
     if (child == 0) {
+        setpgid(0, 0);  // its own group: signals reach what it started too
         setenv("CABILDO_FENCING_TOKEN", std::to_string(*grant.token).c_str(), 1);
         setenv("CABILDO_LEASE", std::to_string(keeper.id()).c_str(), 1);
         std::vector<char*> argv;
@@ -183,24 +184,28 @@ int supervise(const std::vector<std::string>& command, LeaseKeeper& keeper,
         std::fprintf(stderr, "cabildo lock: cannot run %s: %s\n", argv[0], std::strerror(errno));
         _exit(127);
     }
+    setpgid(child, child);  // as the child does: whichever runs first
     Clock::time_point kill_at{};
     int forwarded = 0;
     while (true) {
         int status = 0;
         if (waitpid(child, &status, WNOHANG) == child) {
-            if (kill_at != Clock::time_point{}) return exit_lease_lost;
+            if (kill_at != Clock::time_point{}) {
+                kill(-child, SIGKILL);  // nothing it started may go on without the lock
+                return exit_lease_lost;
+            }
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         if (signalled && forwarded != signalled) {
             forwarded = signalled;
-            kill(child, forwarded);
+            kill(-child, forwarded);
         }
         if (keeper.lost() && kill_at == Clock::time_point{}) {
             fmt::print(output.err, "cabildo lock: the lease was lost; stopping the command\n");
-            kill(child, SIGTERM);
+            kill(-child, SIGTERM);
             kill_at = Clock::now() + std::chrono::seconds(5);
         }
-        if (kill_at != Clock::time_point{} && Clock::now() > kill_at) kill(child, SIGKILL);
+        if (kill_at != Clock::time_point{} && Clock::now() > kill_at) kill(-child, SIGKILL);
         std::this_thread::sleep_for(milliseconds(20));
     }
 }
@@ -306,7 +311,7 @@ int campaign(const CliCommon& common, const CliOutput& output, const ElectArgume
     print_line(output, *reply, fmt::format("{}: elected {} (token {})", args.name, args.value,
                                            *reply->token));
     while (!signalled && !keeper.lost()) std::this_thread::sleep_for(milliseconds(20));
-    const bool lost = keeper.lost();
+    const bool lost = !signalled && keeper.lost();  // a signal revokes it on purpose
     keeper.release();  // resigns
     if (lost) fmt::print(output.err, "cabildo elect: the lease was lost; no longer leader\n");
     return lost ? exit_lease_lost : exit_ok;

@@ -5,8 +5,9 @@
 //       runs COMMAND holding the lock; its environment has
 //       CABILDO_FENCING_TOKEN and CABILDO_LEASE. The lease is
 //       kept alive meanwhile; if it cannot be (the cluster lost it, or no
-//       renewal was confirmed within the TTL), COMMAND is sent SIGTERM (SIGKILL
-//       5 s later) and the exit status is 5. Otherwise the lock is released
+//       renewal was confirmed within the TTL), COMMAND's process group is sent
+//       SIGTERM (SIGKILL 5 s later, or once COMMAND exits) and the exit status
+//       is 5. SIGINT and SIGTERM are passed on to the group. Otherwise the lock is released
 //       when COMMAND exits, with its exit status; 1 if --wait passed first.
 //   cabildo elect NAME VALUE [--ttl 10s]    campaign, print when elected,
 //       hold until SIGINT/SIGTERM (then resign) or the lease is lost (exit 5)
