@@ -103,7 +103,7 @@ int Broker::run(const std::atomic<bool>& stop) {
     spdlog::info(
         "broker: shutting down; {} requests pending; counts: bad_request {}, timeout {}, "
         "unavailable {}, replies lost {}, pushes dropped {}, bad stream messages {}",
-        pending_.size(), bad_requests_, timeouts_, unavailable_, lost_replies_, dropped_pushes_,
+        pending_.size() + waiting_.size(), bad_requests_, timeouts_, unavailable_, lost_replies_, dropped_pushes_,
         bad_stream_messages_);
     return 0;
 }

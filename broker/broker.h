@@ -118,6 +118,11 @@ private:
     // Invariant: keys grow with time and the timeout is fixed, so deadlines
     // grow with the key: expiry looks only at the front of the map.
     std::map<std::uint64_t, Pending> pending_;
+    // Requests that may wait at the node (lock, campaign, queue_get with
+    // wait_ms): their deadlines are later by wait_ms, so they are kept
+    // apart and scanned (at most every 10 ms).
+    std::map<std::uint64_t, Pending> waiting_;
+    Clock::time_point next_waiting_scan_;
     std::uint64_t next_forward_id_ = 1;
 
     Clock::time_point now_;                      // the time of this turn

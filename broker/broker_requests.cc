@@ -73,7 +73,8 @@ void Broker::handle_request(node::Frames& frames) {
 
 void Broker::forward(Envelope envelope, const zmq::message_t& body) {
     std::string id = wire::extract_id(body.data(), body.size());
-    if (pending_.size() >= pending_requests_max) {
+    const std::uint32_t wait_ms = wire::extract_wait_ms(body.data(), body.size());
+    if (pending_.size() + waiting_.size() >= pending_requests_max) {
         ++unavailable_;
         reply_error(envelope, wire::error_overloaded,
                     "the broker has too many requests in flight; back off and retry",
@@ -88,8 +89,10 @@ void Broker::forward(Envelope envelope, const zmq::message_t& body) {
         if (!node::send_frames(link(target).dealer, {id_frame, std::string()}, view(body))) {
             continue;
         }
-        const auto deadline = now_ + std::chrono::milliseconds(config_.request_timeout_ms);
-        pending_.emplace(forward_id, Pending{std::move(envelope), std::move(id), deadline, target});
+        const auto deadline = now_ + std::chrono::milliseconds(config_.request_timeout_ms) +
+                              std::chrono::milliseconds(wait_ms);
+        (wait_ms == 0 ? pending_ : waiting_)
+            .emplace(forward_id, Pending{std::move(envelope), std::move(id), deadline, target});
         return;
     }
     if (worth_logging(++unavailable_)) {
@@ -112,11 +115,12 @@ void Broker::drain_replies(NodeLink& from) {
         }
         std::uint64_t forward_id = 0;
         std::memcpy(&forward_id, parts[0].data(), sizeof forward_id);
-        auto it = pending_.find(forward_id);
-        if (it == pending_.end())
+        auto& map = waiting_.contains(forward_id) ? waiting_ : pending_;
+        auto it = map.find(forward_id);
+        if (it == map.end())
             continue;  // answered after we gave up on it
         relay(it->second, parts[2]);
-        pending_.erase(it);
+        map.erase(it);
     }
 }
 
@@ -145,15 +149,28 @@ void Broker::reply_error(const Envelope& envelope, std::string_view code, std::s
 }
 
 void Broker::expire_requests(Clock::time_point now) {
-    while (!pending_.empty() && pending_.begin()->second.deadline <= now) {
-        Pending& p = pending_.begin()->second;
+    const auto time_out = [&](Pending& p) {
         ++timeouts_;
         reply_error(p.envelope, wire::error_timeout,
-                    "node " + std::to_string(p.node) + " did not answer within " +
+                    "node " + std::to_string(p.node) + " did not answer in time (" +
                         std::to_string(config_.request_timeout_ms) +
-                        " ms; the outcome is unknown (retry with the same session and seq)",
+                        " ms after any wait); the outcome is unknown (retry with the same session "
+                        "and seq)",
                     std::move(p.id));
+    };
+    while (!pending_.empty() && pending_.begin()->second.deadline <= now) {
+        time_out(pending_.begin()->second);
         pending_.erase(pending_.begin());
+    }
+    if (now < next_waiting_scan_) return;
+    next_waiting_scan_ = now + std::chrono::milliseconds(10);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (it->second.deadline > now) {
+            ++it;
+            continue;
+        }
+        time_out(it->second);
+        it = waiting_.erase(it);
     }
 }
 

@@ -360,6 +360,9 @@ Result<ClientReply> decode_reply(const void* data, std::size_t size);
 // map with an id or the id is over id_bytes_max. Best effort for replying to
 // a request decode_request() rejected. Never throws.
 std::string extract_id(const void* data, std::size_t size);
+// The `wait_ms` of a lock, campaign or queue_get request (0 for any other,
+// or when absent or not a uint in range), for a broker's deadline. Never throws.
+std::uint32_t extract_wait_ms(const void* data, std::size_t size);
 
 // The reply code for an error status: "too_large", "storage_full",
 // "bad_request", "unavailable", and the membership changes' "not_found",

@@ -770,6 +770,30 @@ std::string encode_request(const ClientRequest& request) {
     return writer.finish();
 }
 
+std::uint32_t extract_wait_ms(const void* data, std::size_t size) {
+    try {
+        Result<msgpack::object_handle> handle =
+            detail::unpack_frame(data, size, request_limits, "request");
+        if (!handle || handle->get().type != msgpack::type::MAP) return 0;
+        std::optional<Op> op;
+        std::uint64_t wait = 0;
+        const msgpack::object_map& map = handle->get().via.map;
+        for (std::uint32_t i = 0; i < map.size; ++i) {
+            const std::string_view name = map_key(map.ptr[i].key);
+            const msgpack::object& value = map.ptr[i].val;
+            if (name == "op" && value.type == msgpack::type::STR) {
+                op = parse_op({value.via.str.ptr, value.via.str.size});
+            } else if (name == "wait_ms" && value.type == msgpack::type::POSITIVE_INTEGER) {
+                wait = value.via.u64;
+            }
+        }
+        if (!op || !is_waiting_op(*op) || wait > wait_ms_max) return 0;
+        return static_cast<std::uint32_t>(wait);
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
 std::string extract_id(const void* data, std::size_t size) {
     try {
         return extract_id_unguarded(data, size);

@@ -204,6 +204,19 @@ class BrokerTest(harness.ClusterTestCase):
         self.assertEqual((rep["ok"], rep["error"], rep.get("id")), (False, "bad_request", 5))
         d.close()
 
+        # A lock that waits longer than the broker's 3 s request timeout:
+        # the broker adds the request's wait_ms to its deadline.
+        holder = self.req({"op": "lease_grant", "ttl_ms": 60000})["lease"]
+        waiter = self.req({"op": "lease_grant", "ttl_ms": 60000})["lease"]
+        self.assertTrue(self.req({"op": "lock", "name": b"bk", "lease": holder})["succeeded"])
+        s = self.socket(zmq.REQ, self.client_ep, timeout_ms=10000)
+        s.send(pack({"op": "lock", "name": b"bk", "lease": waiter, "wait_ms": 6000}))
+        time.sleep(3.5)
+        self.assertTrue(self.req({"op": "unlock", "name": b"bk", "lease": holder})["succeeded"])
+        rep = msgpack.unpackb(s.recv(), raw=False)
+        s.close()
+        self.assertEqual((rep["ok"], rep.get("succeeded")), (True, True), rep)
+
         # The example client works through it unchanged and stays on it.
         cl = self.broker_client()
         for i in range(20):

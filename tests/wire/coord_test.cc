@@ -120,6 +120,18 @@ TEST(CoordRequest, RejectsNamingTheField) {
     EXPECT_TRUE(decode(mp_map({{"op", mp_str("delete")}, {"prefix", mp_bin("_")}})).ok());
 }
 
+TEST(CoordRequest, ExtractWaitMsForABroker) {
+    const std::string lock = mp_map({{"op", mp_str("lock")}, {"name", mp_bin("x")},
+                                     {"lease", mp_uint(1)}, {"wait_ms", mp_uint(4500)}});
+    EXPECT_EQ(extract_wait_ms(lock.data(), lock.size()), 4500u);
+    const std::string put = mp_map({{"op", mp_str("put")}, {"wait_ms", mp_uint(4500)}});
+    EXPECT_EQ(extract_wait_ms(put.data(), put.size()), 0u);
+    const std::string huge = mp_map({{"op", mp_str("queue_get")},
+                                     {"wait_ms", mp_uint(std::uint64_t{wait_ms_max} + 1)}});
+    EXPECT_EQ(extract_wait_ms(huge.data(), huge.size()), 0u);
+    EXPECT_EQ(extract_wait_ms("\xc1", 1), 0u);
+}
+
 TEST(CoordReply, RoundTripsTheNewFields) {
     ClientReply reply;
     reply.ok = true;
