@@ -36,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bounded  # noqa: E402  (the cluster helpers)
+from leases import nodes_cpu_s as nodes_cpu  # noqa: E402
 
 import msgpack  # noqa: E402
 import zmq  # noqa: E402
@@ -279,15 +280,6 @@ def handover(a):
         print("RESULT_JSON " + json.dumps({"bench": "coord-handover", "ttl_ms": a.ttl_ms,
                                            "seconds": times}))
     with_cluster(go)
-
-
-def nodes_cpu(cluster):
-    total = 0.0
-    for p in cluster.procs.values():
-        with open("/proc/%d/stat" % p.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def main():
