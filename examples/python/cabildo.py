@@ -17,6 +17,11 @@ Dependencies: pyzmq and msgpack (Debian: python3-zmq, python3-msgpack).
 
 Keys and values are bytes (sent as msgpack bin); str is accepted and encoded
 as UTF-8.
+
+Locks, elections and durable queues (lock/unlock, campaign/proclaim/resign/
+leader, queue_put/get/ack/len/peek) are methods too; the waiting ones
+(lock, campaign, queue_get with wait_ms) give each attempt wait_ms more time
+for its answer.
 """
 
 import itertools
@@ -227,6 +232,137 @@ class Client:
             kvs = [(kv["key"], kv["value"]) for kv in rep.get("kvs") or []]
         return kvs, bool(rep.get("more")), rep.get("revision")
 
+    # Coordination (PROTOCOL.md section 9, "Coordination: locks, elections
+    # and queues"). Every name is 1 to 256 bytes without a NUL. lock,
+    # campaign and queue_get take wait_ms: the node holds the request up to
+    # that long, so each attempt waits wait_ms/1000 + request_timeout for its
+    # answer (and the call's budget grows by wait_ms too). While one of them
+    # waits, the Client is busy: renew leases from another Client.
+
+    def lock(self, name, lease, wait_ms=0, value=b""):
+        """Acquires the lock `name` for `lease`, waiting up to wait_ms behind
+        the holder and earlier waiters (0: a try-lock that leaves nothing
+        behind). Returns {"succeeded", "token", "key", "revision"}: token is
+        the fencing token (the revision of the grant), key this lease's waiter
+        key. succeeded False: not granted within wait_ms (out of the queue).
+        Sending it again for the same lease is safe (same token, or the same
+        place in the queue). CabildoError("not_found"): the lease does not
+        exist or ended while waiting."""
+        req = {"op": "lock", "name": _as_bytes(name, "name"), "lease": int(lease),
+               "wait_ms": int(wait_ms)}
+        if value:
+            req["value"] = _as_bytes(value, "value")
+        rep = self._write(req, wait=wait_ms / 1000.0)
+        return self._grant(rep)
+
+    def unlock(self, name=None, lease=None, key=None, token=None):
+        """Releases a lock, or takes a waiting lease out of its queue: by
+        name and lease, by key (the waiter key), or by name and token (only
+        while that grant holds). Returns False when nothing matched."""
+        req = {"op": "unlock"}
+        if name is not None:
+            req["name"] = _as_bytes(name, "name")
+        if lease is not None:
+            req["lease"] = int(lease)
+        if key is not None:
+            req["key"] = _as_bytes(key, "key")
+        if token is not None:
+            req["token"] = int(token)
+        return bool(self._write(req).get("succeeded"))
+
+    def campaign(self, name, value, lease, wait_ms=0):
+        """Stands for leader of election `name` with `value` (who this
+        candidate is), for `lease`, waiting up to wait_ms. Returns {"succeeded",
+        "token", "key", "revision"} as lock: token is the revision at which
+        this candidate became leader."""
+        req = {"op": "campaign", "name": _as_bytes(name, "name"),
+               "value": _as_bytes(value, "value"), "lease": int(lease),
+               "wait_ms": int(wait_ms)}
+        rep = self._write(req, wait=wait_ms / 1000.0)
+        return self._grant(rep)
+
+    def proclaim(self, name, lease, value):
+        """The leader changes its value; False if `lease` does not lead."""
+        req = {"op": "proclaim", "name": _as_bytes(name, "name"), "lease": int(lease),
+               "value": _as_bytes(value, "value")}
+        return bool(self._write(req).get("succeeded"))
+
+    def resign(self, name=None, lease=None, key=None):
+        """Gives up leadership or candidacy (by name and lease, or by key);
+        False when nothing matched."""
+        req = {"op": "resign"}
+        if name is not None:
+            req["name"] = _as_bytes(name, "name")
+        if lease is not None:
+            req["lease"] = int(lease)
+        if key is not None:
+            req["key"] = _as_bytes(key, "key")
+        return bool(self._write(req).get("succeeded"))
+
+    def leader(self, name):
+        """The election's leader, a linearizable read: {"value" (None when
+        nobody leads), "key", "token", "revision"}; key and token are None
+        when nobody leads."""
+        rep = self._call({"op": "leader", "name": _as_bytes(name, "name")},
+                         write=False, any_node=False)
+        value = rep.get("value")
+        return {"value": value,
+                "key": rep.get("key") if value is not None else None,
+                "token": rep.get("token") if value is not None else None,
+                "revision": rep.get("revision")}
+
+    def queue_put(self, queue, value):
+        """Appends an item to `queue` (exactly once: a retry reuses this
+        client's session and seq); returns its item number.
+        CabildoError("queue_full"): the queue is at its limits, nothing stored."""
+        req = {"op": "queue_put", "queue": _as_bytes(queue, "queue"),
+               "value": _as_bytes(value, "value")}
+        return self._write(req).get("item")
+
+    def queue_get(self, queue, wait_ms=0, visibility_ms=30000):
+        """Takes the first ready item, invisible to other consumers for
+        visibility_ms (count it from when you called). wait_ms 0: POLL, an
+        empty queue answers at once; otherwise waits up to wait_ms for an item.
+        Returns {"item", "value", "receipt", "revision"}, or None when no item
+        came. Acknowledge it with queue_ack(queue, item, receipt); the receipt
+        is a lease (lease_keepalive extends the visibility, lease_revoke gives
+        the item back)."""
+        req = {"op": "queue_get", "queue": _as_bytes(queue, "queue"),
+               "wait_ms": int(wait_ms), "visibility_ms": int(visibility_ms)}
+        rep = self._write(req, wait=wait_ms / 1000.0)
+        if not rep.get("succeeded"):
+            return None
+        return {k: rep.get(k) for k in ("item", "value", "receipt", "revision")}
+
+    def queue_ack(self, queue, item, receipt):
+        """Removes a delivered item for good. False: the receipt is no longer
+        valid (the item was delivered again, or acknowledged already)."""
+        req = {"op": "queue_ack", "queue": _as_bytes(queue, "queue"), "item": int(item),
+               "receipt": int(receipt)}
+        return bool(self._write(req).get("succeeded"))
+
+    def queue_len(self, queue):
+        """A linearizable read: {"items" (ready and in flight), "in_flight",
+        "bytes" (of the items' values), "revision"}."""
+        rep = self._call({"op": "queue_len", "queue": _as_bytes(queue, "queue")},
+                         write=False, any_node=False)
+        return {"items": rep.get("items", 0), "in_flight": rep.get("in_flight", 0),
+                "bytes": rep.get("bytes", 0), "revision": rep.get("revision")}
+
+    def queue_peek(self, queue):
+        """The first ready item without delivering it: (item, value), or
+        None when no item is ready. A linearizable read."""
+        rep = self._call({"op": "queue_peek", "queue": _as_bytes(queue, "queue")},
+                         write=False, any_node=False)
+        if rep.get("value") is None:
+            return None
+        return rep.get("item"), rep.get("value")
+
+    @staticmethod
+    def _grant(rep):
+        return {"succeeded": bool(rep.get("succeeded")), "token": rep.get("token"),
+                "key": rep.get("key"), "revision": rep.get("revision")}
+
     # Membership (PROTOCOL.md, member_* and transfer_leader). Each returns the
     # reply's "membership" map ({"index", "pending", "cluster_id", "members":
     # [{"id", "peer", "client_endpoint", "learner", "match_index", "active",
@@ -304,12 +440,14 @@ class Client:
             self.session = random.SystemRandom().getrandbits(64)
         self.seq = 0
 
-    def _write(self, req):
+    def _write(self, req, wait=0.0):
+        """A write in this client's session (a retry reuses its seq). wait:
+        seconds the node may hold the request before answering (wait_ms)."""
         with self._lock:
             self.seq += 1
             req["session"] = self.session
             req["seq"] = self.seq
-            return self._call(req, write=True, any_node=False)
+            return self._call(req, write=True, any_node=False, wait=wait)
 
     def _membership(self, req, any_node=False):
         rep = self._call(req, write=False, any_node=any_node)
@@ -374,9 +512,20 @@ class Client:
                                % (rep.get("id"), endpoint, req["id"]))
         return rep
 
-    def _call(self, req, write, any_node):
+    def _call(self, req, write, any_node, wait=0.0):
+        """Sends req until a node answers it ok (returned) or with an error
+        that retrying cannot help (raised), within the call's budget.
+
+        wait: seconds the node may hold the request before it answers (the
+        `wait_ms` of lock, campaign and queue_get; PROTOCOL.md section 9,
+        "Waiting": the node's timeout counts from the end of the wait). Each
+        attempt then waits wait + request_timeout for its reply, and the
+        call's budget grows by wait too."""
+        wait = max(0.0, float(wait))
+        attempt_timeout = self.request_timeout + wait
+        budget = max(self.total_timeout + wait, attempt_timeout)
         with self._lock:
-            deadline = time.monotonic() + self.total_timeout
+            deadline = time.monotonic() + budget
             target = self._first_target(any_node)
             backoff = self.backoff_initial
             redirects = 0  # leader hints followed without a pause
@@ -389,7 +538,7 @@ class Client:
                     break
                 attempts += 1
                 req["id"] = next(self._ids)
-                rep = self._attempt(target, req, min(self.request_timeout, remaining))
+                rep = self._attempt(target, req, min(attempt_timeout, remaining))
                 if rep is None:
                     now = time.monotonic()
                     self._suspect[target] = now
@@ -400,7 +549,7 @@ class Client:
                     last = ("timeout", "no reply from %s" % target)
                     nxt = self._next_endpoint(target)
                     self._event("no reply from %s within %.2fs; trying %s"
-                                % (target, self.request_timeout, nxt))
+                                % (target, attempt_timeout, nxt))
                     target = nxt
                     continue
                 self._suspect.pop(target, None)
@@ -458,8 +607,8 @@ class Client:
             if write and unknown:
                 raise CabildoError("timeout", "gave up after %.1fs and %d attempts; the write "
                                    "may or may not have been applied (last: %s)"
-                                   % (self.total_timeout, attempts, last[1] if last else "-"))
+                                   % (budget, attempts, last[1] if last else "-"))
             if last is None:
-                raise CabildoError("timeout", "no attempt fitted in %.1fs" % self.total_timeout)
+                raise CabildoError("timeout", "no attempt fitted in %.1fs" % budget)
             raise CabildoError(last[0], "gave up after %.1fs and %d attempts: %s"
-                               % (self.total_timeout, attempts, last[1]))
+                               % (budget, attempts, last[1]))
