@@ -408,10 +408,14 @@ void Node::expire_requests(Clock::time_point now) {
 
 void Node::handle_push(const zmq::message_t& body) {
     auto request = wire::decode_request(body.data(), body.size());
-    if (!request || !is_write(*request)) {
+    // A request that waits needs someone to answer when the wait ends.
+    const bool waits = request && wire::is_waiting_op(request->op) && request->wait_ms > 0;
+    if (!request || !is_write(*request) || waits) {
         if (worth_logging(++bad_requests_)) {
             spdlog::warn("pull: dropped request #{}: {}", bad_requests_,
-                         request ? "not a write" : request.error().detail);
+                         !request ? request.error().detail
+                         : waits  ? "a request with wait_ms needs a reply (use REQ)"
+                                  : "not a write");
         }
         return;
     }
