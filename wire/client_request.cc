@@ -361,7 +361,9 @@ std::optional<Error> check_coord(Op op, const RequestFields& fields) {
     const bool has_lease = fields.lease && *fields.lease != 0;
     const bool needs_lease = op == Op::lock || op == Op::campaign || op == Op::proclaim;
     if (needs_lease && !has_lease) return bad_request("lease: missing (a lease id >= 1)");
-    if ((op == Op::unlock || op == Op::resign) && !has_lease && !fields.token)
+    // A token of 0 is no token (found by fuzzing: it was accepted, then
+    // re-encoded without it and refused).
+    if ((op == Op::unlock || op == Op::resign) && !has_lease && fields.token.value_or(0) == 0)
         return bad_request("lease/token: give `lease` or `token` with `name`, or `key`");
     if ((op == Op::proclaim || op == Op::queue_put) && !fields.value)
         return bad_request("value: missing");

@@ -102,6 +102,8 @@ TEST(CoordRequest, RejectsNamingTheField) {
          "item/receipt:"},
         {mp_map({{"op", mp_str("queue_put")}, {"queue", mp_bin("q")}}), "value: missing"},
         {mp_map({{"op", mp_str("unlock")}, {"name", mp_bin("x")}}), "lease/token:"},
+        {mp_map({{"op", mp_str("resign")}, {"name", mp_bin("db")}, {"token", mp_uint(0)}}),
+         "lease/token:"},
         {mp_map({{"op", mp_str("unlock")}, {"key", mp_bin(election_key)}}), "key: not a waiter"},
         {mp_map({{"op", mp_str("put")}, {"key", mp_bin("_cabildo/lock/x")},
                  {"value", mp_bin("")}}),
