@@ -138,9 +138,13 @@ private:
     std::thread thread_;
 };
 
-// Asks for the mutex, waiting up to wait_ms (in waits of at most
-// wire::wait_ms_max: a wait that ends leaves the queue, so one long wait
-// keeps the place), until granted, a signal came or the lease was lost.
+// Asks for the mutex, waiting up to wait_ms, until granted, a signal came
+// or the lease was lost. It waits in rounds of at most wait_round_ms with
+// `keep` (the waiter stays queued between rounds), so a node that holds the
+// request and dies costs one round, not the whole wait. When the wait is
+// over, the caller's revoke of the lease takes the waiter out.
+constexpr std::int64_t wait_round_ms = 10000;
+
 Result<wire::ClientReply> acquire(Client& client, wire::Op op, const std::string& name,
                                   const std::string& value, LeaseKeeper& keeper,
                                   std::uint64_t wait_ms) {
@@ -152,11 +156,12 @@ Result<wire::ClientReply> acquire(Client& client, wire::Op op, const std::string
         request.name = name;
         request.lease = keeper.id();
         request.value = value;
-        request.wait_ms = static_cast<std::uint32_t>(
-            std::clamp<std::int64_t>(left, 0, std::int64_t{wire::wait_ms_max}));
+        request.wait_ms = static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 0, wait_round_ms));
+        request.keep = true;
         auto reply = client.call(request);
-        const bool more = left > std::int64_t{wire::wait_ms_max};
-        if (!reply || *reply->succeeded || !more || signalled || keeper.lost()) return reply;
+        if (!reply || *reply->succeeded || left <= wait_round_ms || signalled || keeper.lost()) {
+            return reply;
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 // key. The entry that grants it, or removes the waiter (its lease ended),
 // wakes it on whichever node holds it, leader or not: every node applies
 // every entry. When its wait ends, the node proposes wait_cancel and answers
-// what that entry decides: granted after all, or out of the queue.
+// what that entry decides: granted after all, or out of the queue; with
+// `keep` it answers "not yet" and the waiter stays queued.
 //
 // A queue_get that found its queue empty is held here by queue, in arrival
 // order; it is not in the replicated state. Each item that becomes ready
@@ -84,9 +85,15 @@ void Node::hold_mutex_wait(Pending pending, const std::string& key) {
     }
     auto [it, added] = mutex_waits_.try_emplace(key);
     if (!added) {
-        reply_error(it->second.envelope, wire::error_timeout,
-                    "a newer request of the same lease waits in this one's place",
-                    it->second.request.id);
+        // Two requests wait for one lease: the newer waits on, the older is
+        // told the truth, not granted yet and still queued (as `keep` is).
+        wire::ClientReply reply;
+        reply.ok = true;
+        reply.revision = applied;
+        reply.succeeded = false;
+        reply.key = key;
+        reply.id = it->second.request.id;
+        this->reply(it->second.envelope, std::move(reply));
     }
     it->second = std::move(pending);
 }
@@ -150,6 +157,18 @@ void Node::resume_queue_waits() {
 void Node::expire_waits(Clock::time_point now) {
     for (auto it = mutex_waits_.begin(); it != mutex_waits_.end();) {
         Pending& pending = it->second;
+        if (pending.wait_end <= now && pending.request.keep) {
+            // It keeps its place: not granted yet, still queued.
+            wire::ClientReply reply;
+            reply.ok = true;
+            reply.revision = storage_->applied_index();
+            reply.succeeded = false;
+            reply.key = it->first;
+            reply.id = pending.request.id;
+            this->reply(pending.envelope, std::move(reply));
+            it = mutex_waits_.erase(it);
+            continue;
+        }
         if (pending.wait_end > now || cycle_.stalled()) {
             ++it;
             continue;

@@ -153,6 +153,9 @@ struct ClientRequest {
     // for unlock and resign, `value` the holder's or the item's.
     std::string name{};
     std::uint32_t wait_ms = 0;        // lock, campaign, queue_get
+    // lock, campaign: when wait_ms ends, stay in the queue (a later lock of
+    // the same lease finds its place) instead of leaving it.
+    bool keep = false;
     std::uint64_t visibility_ms = 0;  // queue_get (decode fills in the default)
     std::uint64_t token = 0;          // unlock, resign: release only this grant
     std::uint64_t item = 0;           // queue_ack

@@ -59,6 +59,7 @@ struct RequestFields {
     std::optional<Txn> txn;  // any of compare/success/failure given
     std::optional<std::string> name;   // `name` or `queue`
     std::optional<std::uint64_t> wait_ms;
+    std::optional<bool> keep;
     std::optional<std::uint64_t> visibility_ms;
     std::optional<std::uint64_t> token;
     std::optional<std::uint64_t> item;
@@ -249,6 +250,8 @@ void read_request_field(detail::FieldReader& reader, std::string_view name,
         fields.name = reader.read_bytes(value, name, coord_name_bytes_max + 1);
     } else if (name == "wait_ms") {
         fields.wait_ms = reader.read_uint(value, name);
+    } else if (name == "keep") {
+        fields.keep = reader.read_bool(value, name);
     } else if (name == "visibility_ms") {
         fields.visibility_ms = reader.read_uint(value, name);
     } else if (name == "token") {
@@ -393,6 +396,7 @@ void build_coord(RequestFields& fields, ClientRequest& request) {
                            op == Op::queue_put;
     if (has_value) request.value = fields.value.value_or("");
     if (is_waiting_op(op)) request.wait_ms = static_cast<std::uint32_t>(fields.wait_ms.value_or(0));
+    if (op == Op::lock || op == Op::campaign) request.keep = fields.keep.value_or(false);
     if (op == Op::queue_get) request.visibility_ms = fields.visibility_ms.value_or(visibility_ms_default);
     if ((op == Op::unlock || op == Op::resign) && !by_key) request.token = fields.token.value_or(0);
     if (op == Op::queue_ack) {
@@ -709,6 +713,8 @@ std::string encode_request(const ClientRequest& request) {
         detail::pack_bin(writer.key(is_queue_op(op) ? "queue" : "name"), request.name);
     if (request.wait_ms != 0)
         writer.key("wait_ms").pack_uint32(request.wait_ms);
+    if (request.keep)
+        detail::pack_bool(writer.key("keep"), true);
     if (op == Op::queue_get)
         writer.key("visibility_ms").pack_uint64(request.visibility_ms);
     if (request.token != 0)

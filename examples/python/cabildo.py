@@ -239,19 +239,24 @@ class Client:
     # answer (and the call's budget grows by wait_ms too). While one of them
     # waits, the Client is busy: renew leases from another Client.
 
-    def lock(self, name, lease, wait_ms=0, value=b""):
+    def lock(self, name, lease, wait_ms=0, value=b"", keep=False):
         """Acquires the lock `name` for `lease`, waiting up to wait_ms behind
         the holder and earlier waiters (0: a try-lock that leaves nothing
         behind). Returns {"succeeded", "token", "key", "revision"}: token is
         the fencing token (the revision of the grant), key this lease's waiter
         key. succeeded False: not granted within wait_ms (out of the queue).
-        Sending it again for the same lease is safe (same token, or the same
+        keep=True: when wait_ms passes the lease stays queued (succeeded
+        False), so a long wait can be made of short rounds that survive the
+        loss of the node holding the request. Sending it again for the same
+        lease is safe (same token, or the same
         place in the queue). CabildoError("not_found"): the lease does not
         exist or ended while waiting."""
         req = {"op": "lock", "name": _as_bytes(name, "name"), "lease": int(lease),
                "wait_ms": int(wait_ms)}
         if value:
             req["value"] = _as_bytes(value, "value")
+        if keep:
+            req["keep"] = True  # stay queued when wait_ms passes (succeeded False)
         rep = self._write(req, wait=wait_ms / 1000.0)
         return self._grant(rep)
 
@@ -270,7 +275,7 @@ class Client:
             req["token"] = int(token)
         return bool(self._write(req).get("succeeded"))
 
-    def campaign(self, name, value, lease, wait_ms=0):
+    def campaign(self, name, value, lease, wait_ms=0, keep=False):
         """Stands for leader of election `name` with `value` (who this
         candidate is), for `lease`, waiting up to wait_ms. Returns {"succeeded",
         "token", "key", "revision"} as lock: token is the revision at which
@@ -278,6 +283,8 @@ class Client:
         req = {"op": "campaign", "name": _as_bytes(name, "name"),
                "value": _as_bytes(value, "value"), "lease": int(lease),
                "wait_ms": int(wait_ms)}
+        if keep:
+            req["keep"] = True
         rep = self._write(req, wait=wait_ms / 1000.0)
         return self._grant(rep)
 

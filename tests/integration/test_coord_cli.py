@@ -9,7 +9,9 @@ them, against one 3-node cluster:
 - elect --observe prints each leader as candidates come and go: the second
   candidate leads within its TTL after the first is killed with SIGKILL;
 - queue put/get/ack/len/peek print what they did, poll of an empty queue
-  exits 1.
+  exits 1;
+- a lock with `keep` whose wait passes stays in the queue and is granted
+  when sent again after the holder unlocked.
 """
 
 import os
@@ -113,6 +115,25 @@ class CoordCli(unittest.TestCase):
             for p in (observer,):
                 p.kill()
                 p.wait()
+
+    def test_keep_stays_in_the_queue_after_the_wait(self):
+        c = self.cluster.client()
+        holder, waiter = c.lease_grant(60000), c.lease_grant(60000)
+        self.assertTrue(c.request({"op": "lock", "name": b"keep", "lease": holder},
+                                  endpoint=self.leader_endpoint())["succeeded"])
+        rep = c.request({"op": "lock", "name": b"keep", "lease": waiter, "wait_ms": 300,
+                         "keep": True}, endpoint=self.leader_endpoint(), timeout=5.0)
+        self.assertEqual((rep["ok"], rep["succeeded"]), (True, False), rep)
+        self.assertEqual([k for k, _ in self.waiters(b"keep")][1], rep["key"])  # still queued
+        released = c.request({"op": "unlock", "name": b"keep", "lease": holder},
+                             endpoint=self.leader_endpoint())
+        again = c.request({"op": "lock", "name": b"keep", "lease": waiter, "wait_ms": 300,
+                           "keep": True}, endpoint=self.leader_endpoint(), timeout=5.0)
+        self.assertTrue(again["succeeded"], again)
+        self.assertEqual(again["token"], released["revision"])  # granted by the unlock
+
+    def leader_endpoint(self):
+        return self.cluster.node(self.cluster.wait_for_leader()).client_endpoint
 
     def test_queue_commands(self):
         self.assertEqual(self.cli("queue", "put", "cli-q", "first").stdout.strip(), "item 1")

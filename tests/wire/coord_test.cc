@@ -53,6 +53,7 @@ TEST(CoordRequest, RoundTrips) {
     r.lease = 5;
     r.value = "10.0.0.1:80";
     r.wait_ms = 100;
+    r.keep = true;
     requests.push_back(r);
     r = {};
     r.op = Op::resign;
