@@ -264,16 +264,7 @@ class Client:
         """Releases a lock, or takes a waiting lease out of its queue: by
         name and lease, by key (the waiter key), or by name and token (only
         while that grant holds). Returns False when nothing matched."""
-        req = {"op": "unlock"}
-        if name is not None:
-            req["name"] = _as_bytes(name, "name")
-        if lease is not None:
-            req["lease"] = int(lease)
-        if key is not None:
-            req["key"] = _as_bytes(key, "key")
-        if token is not None:
-            req["token"] = int(token)
-        return bool(self._write(req).get("succeeded"))
+        return self._release("unlock", name, lease, key, token)
 
     def campaign(self, name, value, lease, wait_ms=0, keep=False):
         """Stands for leader of election `name` with `value` (who this
@@ -297,13 +288,18 @@ class Client:
     def resign(self, name=None, lease=None, key=None):
         """Gives up leadership or candidacy (by name and lease, or by key);
         False when nothing matched."""
-        req = {"op": "resign"}
+        return self._release("resign", name, lease, key, None)
+
+    def _release(self, op, name, lease, key, token):
+        req = {"op": op}
         if name is not None:
             req["name"] = _as_bytes(name, "name")
         if lease is not None:
             req["lease"] = int(lease)
         if key is not None:
             req["key"] = _as_bytes(key, "key")
+        if token is not None:
+            req["token"] = int(token)
         return bool(self._write(req).get("succeeded"))
 
     def leader(self, name):

@@ -377,6 +377,21 @@ class Cluster:
                     st.get("state_hash")))
         return "; ".join(parts)
 
+    def history(self, node_id, prefix, frm):
+        """Every event under prefix from revision frm on, from that node's
+        watch_from, and the revision the answer covers."""
+        cl = self.node_client(node_id)
+        ep = self.node(node_id).client_endpoint
+        out = []
+        while True:
+            rep = cl.request({"op": "watch_from", "prefix": prefix, "from": frm, "limit": 10000},
+                             endpoint=ep, timeout=5.0)
+            assert rep and rep.get("ok"), "watch_from on node %d: %r" % (node_id, rep)
+            out += rep["events"]
+            frm = rep["revision"] + 1
+            if not rep.get("more"):
+                return out, rep["revision"]
+
     def read_all(self, node_id, prefix, limit=10000):
         """{key: value} under prefix, read serializably from that node only."""
         c = self.node_client(node_id, total_timeout=5.0)

@@ -85,19 +85,7 @@ class Renewer(threading.Thread):
 
 
 def history(cluster, node_id, prefix, frm):
-    """Every event under prefix from revision frm on, from that node's
-    watch_from, and the revision the answer covers."""
-    cl = cluster.node_client(node_id)
-    ep = cluster.node(node_id).client_endpoint
-    out = []
-    while True:
-        rep = cl.request({"op": "watch_from", "prefix": prefix, "from": frm, "limit": 10000},
-                         endpoint=ep, timeout=5.0)
-        assert rep and rep.get("ok"), "watch_from on node %d: %r" % (node_id, rep)
-        out += rep["events"]
-        frm = rep["revision"] + 1
-        if not rep.get("more"):
-            return out, rep["revision"]
+    return cluster.history(node_id, prefix, frm)
 
 
 class LeaseTxnTest(harness.ClusterTestCase):
