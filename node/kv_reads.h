@@ -16,6 +16,14 @@
 
 namespace cabildo::node {
 
+// An ok reply at a revision, for the state machine's commands to fill in.
+inline wire::ClientReply ok_reply(std::uint64_t revision) {
+    wire::ClientReply reply;
+    reply.ok = true;
+    reply.revision = revision;
+    return reply;
+}
+
 inline wire::KeyMeta to_wire(const storage::KeyMeta& m) {
     return {m.create_revision, m.mod_revision, m.version, m.lease};
 }

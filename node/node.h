@@ -176,6 +176,7 @@ private:
     void expire_waits(Clock::time_point now);
     void serve_coord_read(const Pending& pending);
     std::size_t waits_held() const;
+    Pending take_queue_wait(std::map<std::string, std::deque<Pending>>::iterator it);
 
     // node_members.cc: the membership, member_* and transfer_leader.
     void sync_membership();
@@ -302,6 +303,7 @@ private:
     std::map<std::string, Pending> mutex_waits_;
     std::map<std::string, std::deque<Pending>> queue_waits_;
     std::vector<Pending> queue_woken_;
+    std::size_t queue_waits_held_ = 0;  // the requests in queue_waits_
     LeaseClock lease_clock_;
     Clock::time_point next_lease_check_;
     // The leader's lease_expire in flight (0: none): no other until it is

@@ -25,14 +25,16 @@ namespace cabildo::node {
 
 namespace {
 
-wire::ClientReply granted_reply(const std::string& key, std::uint64_t token,
-                                raft::LogIndex revision) {
+// ok, at the revision: granted (with the token), or not (yet), with the
+// waiter key if the lease is still queued.
+wire::ClientReply wait_reply(bool granted, std::optional<std::string> key,
+                             std::uint64_t token, raft::LogIndex revision) {
     wire::ClientReply reply;
     reply.ok = true;
     reply.revision = revision;
-    reply.succeeded = true;
-    reply.token = token;
-    reply.key = key;
+    reply.succeeded = granted;
+    if (granted) reply.token = token;
+    reply.key = std::move(key);
     return reply;
 }
 
@@ -42,10 +44,17 @@ constexpr std::string_view waiter_gone =
 
 }  // namespace
 
+// O(1): requests_pending() asks on every request received.
 std::size_t Node::waits_held() const {
-    std::size_t n = mutex_waits_.size() + queue_woken_.size();
-    for (const auto& [queue, waits] : queue_waits_) n += waits.size();
-    return n;
+    return mutex_waits_.size() + queue_woken_.size() + queue_waits_held_;
+}
+
+Node::Pending Node::take_queue_wait(std::map<std::string, std::deque<Pending>>::iterator it) {
+    Pending pending = std::move(it->second.front());
+    it->second.pop_front();
+    if (it->second.empty()) queue_waits_.erase(it);
+    --queue_waits_held_;
+    return pending;
 }
 
 // From answer_write: a waiting op whose entry did not grant (or deliver)
@@ -78,7 +87,7 @@ void Node::hold_mutex_wait(Pending pending, const std::string& key) {
     if (!first.kvs.empty() && first.kvs.front().first == key) {
         const std::optional<storage::StoredValue> record = storage_->get_entry(base);
         wire::ClientReply reply =
-            granted_reply(key, record ? record->meta.create_revision : 0, applied);
+            wait_reply(true, key, record ? record->meta.create_revision : 0, applied);
         reply.id = pending.request.id;
         this->reply(pending.envelope, std::move(reply));
         return;
@@ -87,11 +96,7 @@ void Node::hold_mutex_wait(Pending pending, const std::string& key) {
     if (!added) {
         // Two requests wait for one lease: the newer waits on, the older is
         // told the truth, not granted yet and still queued (as `keep` is).
-        wire::ClientReply reply;
-        reply.ok = true;
-        reply.revision = applied;
-        reply.succeeded = false;
-        reply.key = key;
+        wire::ClientReply reply = wait_reply(false, key, 0, applied);
         reply.id = it->second.request.id;
         this->reply(it->second.envelope, std::move(reply));
     }
@@ -100,13 +105,12 @@ void Node::hold_mutex_wait(Pending pending, const std::string& key) {
 
 void Node::hold_queue_wait(Pending pending) {
     const std::string name = pending.request.name;
-    std::deque<Pending>& waits = queue_waits_[name];
-    waits.push_back(std::move(pending));
+    auto it = queue_waits_.try_emplace(name).first;
+    it->second.push_back(std::move(pending));
+    ++queue_waits_held_;
     // An item may have become ready after this get's entry, in the same batch.
     if (!storage_->range(wire::ready_prefix(wire::queue_base(name)), 1).kvs.empty()) {
-        queue_woken_.push_back(std::move(waits.front()));
-        waits.pop_front();
-        if (waits.empty()) queue_waits_.erase(name);
+        queue_woken_.push_back(take_queue_wait(it));
     }
 }
 
@@ -115,7 +119,7 @@ void Node::note_wakes(const Applied& applied) {
         auto it = mutex_waits_.find(wake.key);
         if (it == mutex_waits_.end()) continue;
         if (wake.kind == Wake::Kind::granted) {
-            wire::ClientReply reply = granted_reply(wake.key, wake.token, applied.index);
+            wire::ClientReply reply = wait_reply(true, wake.key, wake.token, applied.index);
             reply.id = it->second.request.id;
             this->reply(it->second.envelope, std::move(reply));
         } else {
@@ -126,10 +130,7 @@ void Node::note_wakes(const Applied& applied) {
     }
     for (const QueueReady& ready : applied.queue_ready) {
         auto it = queue_waits_.find(ready.queue);
-        if (it == queue_waits_.end()) continue;
-        queue_woken_.push_back(std::move(it->second.front()));
-        it->second.pop_front();
-        if (it->second.empty()) queue_waits_.erase(it);
+        if (it != queue_waits_.end()) queue_woken_.push_back(take_queue_wait(it));
     }
 }
 
@@ -159,11 +160,7 @@ void Node::expire_waits(Clock::time_point now) {
         Pending& pending = it->second;
         if (pending.wait_end <= now && pending.request.keep) {
             // It keeps its place: not granted yet, still queued.
-            wire::ClientReply reply;
-            reply.ok = true;
-            reply.revision = storage_->applied_index();
-            reply.succeeded = false;
-            reply.key = it->first;
+            wire::ClientReply reply = wait_reply(false, it->first, 0, storage_->applied_index());
             reply.id = pending.request.id;
             this->reply(pending.envelope, std::move(reply));
             it = mutex_waits_.erase(it);
@@ -201,13 +198,11 @@ void Node::expire_waits(Clock::time_point now) {
                 ++w;
                 continue;
             }
-            wire::ClientReply reply;
-            reply.ok = true;
-            reply.revision = storage_->applied_index();
-            reply.succeeded = false;
+            wire::ClientReply reply = wait_reply(false, std::nullopt, 0, storage_->applied_index());
             reply.id = w->request.id;
             this->reply(w->envelope, std::move(reply));
             w = waits.erase(w);
+            --queue_waits_held_;
         }
         it = waits.empty() ? queue_waits_.erase(it) : std::next(it);
     }

@@ -10,13 +10,6 @@ namespace cabildo::node {
 
 namespace {
 
-wire::ClientReply ok_reply(raft::LogIndex index) {
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = index;
-    return reply;
-}
-
 std::optional<wire::PrevValue> to_prev(const std::optional<storage::StoredValue>& old) {
     if (!old) return std::nullopt;
     return wire::PrevValue{old->value, to_wire(old->meta)};

@@ -150,7 +150,6 @@ private:
     void touch_mutex(std::string_view base, Effects& fx);
     // The holder's record follows the first waiter; grants are woken.
     void settle_mutexes(Effects& fx);
-    void erase_record(std::string_view base, Effects& fx);
 
     // state_machine_queue.cc: queues.
     wire::ClientReply run_queue_put(const wire::Command& command, Effects& fx);
@@ -160,7 +159,7 @@ private:
     wire::QueueMeta queue_meta(std::string_view base, Effects& fx);
     // An in-flight item whose receipt ended: ready again, in its place.
     void give_back(std::string_view key, Effects& fx);
-    // Erases a key and records its delete event (no lease, no hooks).
+    // Erases a key if present and records its delete event (no lease, no hooks).
     void erase_plain(std::string_view key, Effects& fx);
 
     storage::Storage& storage_;

@@ -24,9 +24,7 @@ wire::MutexKind kind_of(wire::Op op) {
 }
 
 wire::ClientReply mutex_reply(raft::LogIndex index, bool granted) {
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = index;
+    wire::ClientReply reply = ok_reply(index);
     reply.succeeded = granted;
     return reply;
 }
@@ -45,17 +43,13 @@ void KvStateMachine::touch_mutex(std::string_view base, Effects& fx) {
     fx.mutexes_touched.emplace(std::string(base), first_waiter(base, fx));
 }
 
-void KvStateMachine::erase_record(std::string_view base, Effects& fx) {
-    if (fx.txn->get_meta(base)) erase_plain(base, fx);
-}
-
 void KvStateMachine::settle_mutexes(Effects& fx) {
     for (const auto& [base, before] : fx.mutexes_touched) {
         const std::optional<std::string> now = first_waiter(base, fx);
         if (now == before) continue;
         // A new holder, or none: the record is made anew, so its
         // create_revision is this entry's revision, the new token.
-        erase_record(base, fx);
+        erase_plain(base, fx);
         if (!now) continue;
         const std::optional<storage::StoredValue> waiter = fx.txn->get_entry(*now);
         (void)write_key(base, waiter ? waiter->value : std::string(), 0, fx);

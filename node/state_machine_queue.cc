@@ -5,6 +5,7 @@
 // revoked), erase_present() gives the item back, ready in its place.
 #include "node/state_machine.h"
 
+#include "node/kv_reads.h"
 #include "wire/protocol.h"
 
 namespace cabildo::node {
@@ -28,7 +29,7 @@ void KvStateMachine::write_queue_meta(std::string_view base, const wire::QueueMe
 }
 
 void KvStateMachine::erase_plain(std::string_view key, Effects& fx) {
-    fx.txn->erase(key);
+    if (!fx.txn->erase(key)) return;
     fx.events.push_back(wire::Event{fx.index, true, std::string(key), std::nullopt, {}});
 }
 
@@ -54,18 +55,14 @@ wire::ClientReply KvStateMachine::run_queue_put(const wire::Command& command, Ef
     meta.bytes += command.value.size();
     write_queue_meta(base, meta, fx);
     fx.queue_ready.push_back({command.name, item});
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = fx.index;
+    wire::ClientReply reply = ok_reply(fx.index);
     reply.item = item;
     return reply;
 }
 
 wire::ClientReply KvStateMachine::run_queue_get(const wire::Command& command, Effects& fx) {
     const std::string base = wire::queue_base(command.name);
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = fx.index;
+    wire::ClientReply reply = ok_reply(fx.index);
     reply.succeeded = false;
     storage::RangeResult head = fx.txn->range(wire::ready_prefix(base), 1, SIZE_MAX);
     if (head.kvs.empty()) return reply;  // empty: a waiting get is held by its node
@@ -89,9 +86,7 @@ wire::ClientReply KvStateMachine::run_queue_ack(const wire::Command& command, Ef
     const std::string base = wire::queue_base(command.name);
     const std::string key = wire::in_flight_key(base, command.item);
     const std::optional<storage::StoredValue> entry = fx.txn->get_entry(key);
-    wire::ClientReply reply;
-    reply.ok = true;
-    reply.revision = fx.index;
+    wire::ClientReply reply = ok_reply(fx.index);
     reply.succeeded = entry && entry->meta.lease == command.lease;
     if (!*reply.succeeded) return reply;
     // Gone for good: neither erase_present (it would give the item back)
