@@ -273,7 +273,15 @@ class MembershipTest(harness.ClusterTestCase):
             admin.member_promote(n.id)
         self.assertEqual(e.exception.code, "lagging")
         self.assertIn("entries behind", e.exception.message)
-        # Two nodes of three down: a removal could never commit.
+        # Two nodes of three down: a removal could never commit. The leader
+        # binds each voter to its data directory by a change of its own:
+        # once those are done, no change of the leader's is pending when the
+        # removal arrives (it would be refused change_pending instead).
+        def bound():
+            info = c.node_client(c.wait_for_leader()).member_list()
+            return not info["pending"] and all(m["uuid"] for m in info["members"]
+                                               if not m["learner"])
+        wait_for(bound, 10.0, "every voter bound to its data directory")
         c.kill(2)
         leader = c.wait_for_leader()
         other = 3 if leader != 3 else 1
