@@ -16,9 +16,14 @@ namespace cabildo::node {
 
 namespace {
 
-Result<wire::MembershipInfo> ask(zmq::context_t& context, const Member& at, int timeout_ms) {
+Result<wire::MembershipInfo> ask(zmq::context_t& context, const NodeConfig& config,
+                                 const Member& at, int timeout_ms) {
     zmq::socket_t req(context, zmq::socket_type::req);
     req.set(zmq::sockopt::linger, 0);
+    if (config.security) {  // as a member: the ACL file lists this node's key
+        wire::make_curve_client(req, config.security->node_keys,
+                                config.security->server_keys.public_key);
+    }
     req.connect(at.client_endpoint());
     wire::ClientRequest request;
     request.op = wire::Op::member_list;
@@ -47,7 +52,7 @@ Result<bool> join_cluster(NodeConfig& config, int timeout_ms) {
     for (const std::string& address : config.join) {
         auto at = parse_member("1=" + address);
         if (!at) return Error{Status::bad_request, "--join " + address + ": not host:port"};
-        auto membership = ask(context, *at, timeout_ms);
+        auto membership = ask(context, config, *at, timeout_ms);
         if (!membership) {
             errors += "; " + membership.error().detail;
             continue;

@@ -21,9 +21,11 @@
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> reload_acl{false};  // SIGHUP
 std::atomic<int> fail_storage{0};  // --test-fault-injection: SIGUSR1 sets, SIGUSR2 clears
 
 void on_signal(int) { stop_requested.store(true); }
+void on_reload(int) { reload_acl.store(true); }
 void on_fail_storage(int signal) { fail_storage.store(signal == SIGUSR1 ? 1 : 0); }
 
 struct Modes {
@@ -34,6 +36,9 @@ struct Modes {
     bool storage_failing_at_start = false;
     std::uint64_t corrupt_snapshot_chunk = 0;
     std::string restore_from;
+    std::string curve_key;
+    std::string server_key;
+    std::string acl;
 };
 
 void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
@@ -111,6 +116,12 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                    "bytes of item values a queue may hold; past this queue_put answers "
                    "`queue_full` (give every node the same value)")
         ->capture_default_str();
+    app.add_option("--quota-bytes", config.quota_bytes,
+                   "bytes of client data (keys, values, leases) the applied state may hold; at "
+                   "or past it the leader refuses writes that can grow it with "
+                   "`quota_exceeded`, while deletes still work (0: no quota; give every node "
+                   "the same value)")
+        ->capture_default_str();
     app.add_option("--snapshot-entries", config.snapshot_entries,
                    "take a snapshot once this many entries were applied since the last one, "
                    "and the log since then is a quarter of its size (then the log is "
@@ -125,6 +136,58 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
         ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
+    app.add_option("--curve-key", modes.curve_key,
+                   "security on: this node's Curve key pair (`cabildo keygen`); every socket "
+                   "is then CURVE and only keys in --acl get in (PROTOCOL.md section 12)");
+    app.add_option("--server-key", modes.server_key,
+                   "the key pair the client, PUB and PULL endpoints prove to clients, the same "
+                   "file on every node (default: --curve-key)");
+    app.add_option("--acl", modes.acl,
+                   "with --curve-key: the ACL file (members' keys, identities and their rights); "
+                   "read again on SIGHUP");
+}
+
+// --curve-key, --server-key and --acl as the node's SecurityConfig; the
+// error says which file is wrong and how.
+cabildo::Result<std::optional<cabildo::node::SecurityConfig>> load_security(
+    const Modes& modes, cabildo::raft::NodeId id) {
+    using cabildo::Error;
+    using cabildo::Status;
+    if (modes.curve_key.empty()) {
+        if (!modes.server_key.empty() || !modes.acl.empty()) {
+            return Error{Status::bad_request, "--server-key and --acl need --curve-key"};
+        }
+        return std::optional<cabildo::node::SecurityConfig>{};
+    }
+    if (!cabildo::wire::curve_available()) {
+        return Error{Status::bad_request, "this libzmq was built without CURVE (libsodium)"};
+    }
+    if (modes.acl.empty()) {
+        return Error{Status::bad_request, "--curve-key needs --acl: the ACL file lists who may "
+                                          "connect (PROTOCOL.md section 12)"};
+    }
+    cabildo::node::SecurityConfig security;
+    auto node_keys = cabildo::wire::read_key_file(modes.curve_key, true);
+    if (!node_keys) return node_keys.error();
+    security.node_keys = *node_keys;
+    security.server_keys = security.node_keys;
+    if (!modes.server_key.empty()) {
+        auto server_keys = cabildo::wire::read_key_file(modes.server_key, true);
+        if (!server_keys) return server_keys.error();
+        security.server_keys = *server_keys;
+    }
+    auto acl = cabildo::wire::read_acl_file(modes.acl);
+    if (!acl) return acl.error();
+    auto own = acl->member_keys.find(id);
+    if (own == acl->member_keys.end() || own->second != security.node_keys.public_key) {
+        return Error{Status::bad_request,
+                     "the ACL file " + modes.acl + " must list this node's public key (" +
+                         security.node_keys.public_key + ", from " + modes.curve_key +
+                         ") under members.\"" + std::to_string(id) + "\""};
+    }
+    security.acl_file = modes.acl;
+    security.acl = std::move(*acl);
+    return std::optional<cabildo::node::SecurityConfig>{std::move(security)};
 }
 
 }  // namespace
@@ -149,6 +212,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cabildo-node: give --member or --join, not both\n");
         return 2;
     }
+    auto security = load_security(modes, config.id);
+    if (!security) {
+        std::fprintf(stderr, "cabildo-node: %s\n", security.error().detail.c_str());
+        return 2;
+    }
+    config.security = std::move(*security);
     if (!config.join.empty()) {
         if (auto joined = cabildo::node::join_cluster(config, 2000); !joined) {
             std::fprintf(stderr, "cabildo-node: cannot join: %s\n", joined.error().detail.c_str());
@@ -209,6 +278,7 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_reload);
     if (modes.fault_injection) {
         config.test_corrupt_snapshot_chunk = modes.corrupt_snapshot_chunk;
         fail_storage.store(modes.storage_failing_at_start ? 1 : 0);
@@ -217,7 +287,8 @@ int main(int argc, char** argv) {
     }
     try {
         cabildo::node::Node node(config, std::move(*storage));
-        return node.run(stop_requested, modes.fault_injection ? &fail_storage : nullptr);
+        return node.run(stop_requested, modes.fault_injection ? &fail_storage : nullptr,
+                        &reload_acl);
     } catch (const zmq::error_t& e) {
         spdlog::critical("cannot start: {}", e.what());  // e.g. an endpoint already in use
         return 1;

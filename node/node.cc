@@ -51,7 +51,8 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
       raft_(raft_config(config_, *storage_), storage_->hard_state(), *storage_, rng_),
       cycle_(raft_, *this),
       context_(1),
-      peers_(context_, config_),
+      security_(context_, config_.security),
+      peers_(context_, config_, security_),
       clients_(context_, zmq::socket_type::router),
       pub_(context_, zmq::socket_type::pub),
       pull_(context_, zmq::socket_type::pull),
@@ -153,11 +154,14 @@ void Node::open_sockets() {
     clients_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     clients_.set(zmq::sockopt::sndhwm, client_hwm);
     clients_.set(zmq::sockopt::rcvhwm, client_hwm);
+    security_.serve(clients_, "client");
     clients_.bind(self.client_endpoint());
     pub_.set(zmq::sockopt::linger, 0);
     pub_.set(zmq::sockopt::sndhwm, client_hwm);
+    security_.serve(pub_, "pub");
     pub_.bind(self.pub_endpoint());
     pull_.set(zmq::sockopt::linger, 0);
+    security_.serve(pull_, "pull");
     pull_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     pull_.set(zmq::sockopt::rcvhwm, client_hwm);
     pull_.bind(self.pull_endpoint());
@@ -185,19 +189,22 @@ void Node::update_member_links() {
         dealer.set(zmq::sockopt::linger, 0);
         dealer.set(zmq::sockopt::sndhwm, client_hwm);
         set_node_link_options(dealer);
+        security_.link_to_server(dealer);
         dealer.connect(m.client_endpoint());
         forward_dealers_.emplace(m.id, std::move(dealer));
         zmq::socket_t push(context_, zmq::socket_type::push);
         push.set(zmq::sockopt::linger, 0);
         push.set(zmq::sockopt::sndhwm, client_hwm);
         set_node_link_options(push);
+        security_.link_to_server(push);
         push.connect(m.pull_endpoint());
         forward_pushes_.emplace(m.id, std::move(push));
     }
     poll_items_.clear();  // rebuilt with the dealers as they are now
 }
 
-int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage) {
+int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage,
+              std::atomic<bool>* reload_acl) {
     next_tick_ = Clock::now() + std::chrono::milliseconds(config_.tick_ms);
     next_status_ = Clock::now();
     const std::atomic<bool> not_yet{false};
@@ -215,6 +222,9 @@ int Node::run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storag
             spdlog::warn("node {}: fault injection: storage commits {}", config_.id,
                          storage_failing_ != 0 ? "now fail" : "work again");
             storage_->set_fail_next_commits(storage_failing_ != 0 ? INT_MAX : 0);
+        }
+        if (reload_acl != nullptr && reload_acl->exchange(false) && security_.reload()) {
+            peers_.update_members();  // a member's key may be new
         }
         try {
             turn(handoff_ == Handoff::under_way ? not_yet : stop);
@@ -244,6 +254,9 @@ void Node::turn(const std::atomic<bool>& stop) {
         for (auto& [id, dealer] : forward_dealers_) {
             items.push_back({dealer.handle(), 0, ZMQ_POLLIN, 0});
         }
+        if (zmq::socket_t* zap = security_.zap_socket()) {
+            items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+        }
     }
     // Round UP: a wait under 1 ms truncated to poll(0) made the loop spin
     // until the next tick (a core's worth of CPU on a 2-core machine).
@@ -268,6 +281,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     for (auto& [id, dealer] : forward_dealers_) {
         if (items[i++].revents & ZMQ_POLLIN) drain_forward_replies(dealer);
     }
+    security_.handle_zap();  // new connections' handshakes
     serve_inbox();
     resume_queue_waits();
     flush_forwards();  // before this turn's fsync, not after
@@ -341,6 +355,12 @@ void Node::drain_clients() {
             continue;
         }
         if (is_batch_marker(frames->parts[1])) {  // [identity, marker, ...]
+            // Its requests are not checked again: only a member may send one.
+            if (security_.enabled() && security_.member_of(frames->parts[1]) == raft::node_none) {
+                ++bad_requests_;
+                spdlog::warn("client: dropped a forwarded batch from a key that is not a member's");
+                continue;
+            }
             handle_forward_batch(frames->parts);
             continue;
         }
@@ -348,7 +368,7 @@ void Node::drain_clients() {
         for (std::size_t i = 0; i + 1 < frames->parts.size(); ++i) {
             envelope.push_back(to_string(frames->parts[i]));
         }
-        intake(std::move(envelope), std::move(frames->parts.back()));
+        intake(std::move(envelope), std::move(frames->parts.back()), false);
     }
 }
 
@@ -407,6 +427,8 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.snapshot_in_progress = snapshot_taker_.running();
     status.snapshot_transfers = snapshot_sender_.active();
     status.snapshot_chunks_refused = snapshot_receiver_.chunks_refused();
+    status.quota_bytes = config_.quota_bytes;
+    status.state_bytes = storage_->state_bytes();  // O(1): node_quota.cc
     return status;
 }
 

@@ -30,6 +30,7 @@
 
 #include "node/lease_clock.h"
 #include "node/node_config.h"
+#include "node/node_security.h"
 #include "node/peer_transport.h"
 #include "node/raft/raft.h"
 #include "node/ready_cycle.h"
@@ -51,7 +52,9 @@ public:
     // Serves until stop is set (by a signal handler). Returns the exit status.
     // Tests only: while *fail_storage is non-zero every storage commit fails
     // (as with a full or broken disk); see --test-fault-injection.
-    int run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage = nullptr);
+    // reload_acl: set by SIGHUP; the loop reads the ACL file again and clears it.
+    int run(const std::atomic<bool>& stop, const std::atomic<int>* fail_storage = nullptr,
+            std::atomic<bool>* reload_acl = nullptr);
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -128,7 +131,8 @@ private:
     bool reads_waiting() const;  // confirmed reads that can be served now
 
     // node_requests.cc: client requests.
-    void intake(Envelope envelope, zmq::message_t body);
+    // trusted: forwarded by a member, which checked the client's rights.
+    void intake(Envelope envelope, zmq::message_t body, bool trusted);
     void serve_inbox();
     void dispatch(Inbound inbound);
     void answer_status(const Envelope& envelope, const wire::ClientRequest& request);
@@ -146,6 +150,11 @@ private:
     void refuse_not_leader(const Pending& pending, bool forwarded, const zmq::message_t& body);
     void expire_requests(Clock::time_point now);
     void retry_held_writes(Clock::time_point now);
+
+    // node_quota.cc: --quota-bytes. On the leader, for a write that can grow
+    // the applied state while it is at or over the quota: the message of its
+    // `quota_exceeded` refusal; nullopt on a follower, or if it may go on.
+    std::optional<std::string> quota_refusal(const wire::ClientRequest& request) const;
 
     // node_snapshots.cc: taking snapshots, compaction, InstallSnapshot.
     void maybe_take_snapshot(Clock::time_point now);
@@ -216,6 +225,7 @@ private:
     raft::Raft raft_;
     ReadyCycle cycle_;
     zmq::context_t context_;
+    NodeSecurity security_;  // before every socket: its ZAP handler must be bound first
     PeerTransport peers_;
     zmq::socket_t clients_;
     zmq::socket_t pub_;

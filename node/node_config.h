@@ -13,6 +13,8 @@
 #include "node/raft/membership.h"
 #include "node/raft/result.h"
 #include "node/raft/types.h"
+#include "wire/security/acl.h"
+#include "wire/security/curve.h"
 
 namespace cabildo::node {
 
@@ -38,6 +40,15 @@ private:
     std::string endpoint(int offset) const {
         return "tcp://" + host + ":" + std::to_string(port + offset);
     }
+};
+
+// Security on (--curve-key): the keys and the ACL as read at start
+// (node_security.h; PROTOCOL.md section 12).
+struct SecurityConfig {
+    wire::CurveKeys node_keys;    // --curve-key: peers know this node by it
+    wire::CurveKeys server_keys;  // --server-key: its client, PUB and PULL endpoints
+    std::string acl_file;         // --acl, read again on SIGHUP
+    wire::Acl acl;
 };
 
 struct NodeConfig {
@@ -76,6 +87,12 @@ struct NodeConfig {
     // each queue_put, so give every node the same.
     std::uint64_t queue_items_max = 1000000;
     std::uint64_t queue_bytes_max = std::uint64_t{1} << 30;
+    // --quota-bytes: past this many bytes of client data in the applied
+    // state (Storage::state_bytes) the leader refuses the writes that can
+    // grow it with `quota_exceeded` (node_quota.cc; PROTOCOL.md section 8,
+    // "Quota"). 0: no quota. 8 GiB: a refusal that deletes undo, well
+    // before the LMDB map's 64 GiB maximum or a full disk stops all writes.
+    std::uint64_t quota_bytes = std::uint64_t{8} << 30;
     // Take a snapshot of the applied state once this many entries were
     // applied since the last one (and the log since then is a quarter of
     // its size); then compact the log up to it, keeping snapshot_trailing
@@ -88,6 +105,7 @@ struct NodeConfig {
     std::uint64_t snapshot_rate_mb = 0;
     std::uint64_t test_corrupt_snapshot_chunk = 0;  // tests: damage the Nth chunk sent (0: none)
     std::string log_level = "info";
+    std::optional<SecurityConfig> security;  // none: every socket is open (no CURVE)
 
     const Member& self() const;
     void resolve_self();  // self_member := the member with this id

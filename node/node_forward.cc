@@ -81,7 +81,7 @@ void Node::handle_forward_batch(std::vector<zmq::message_t>& parts) {
     const std::string identity = to_string(parts[0]);
     for (std::size_t i = 2; i + 1 < parts.size(); i += 2) {
         intake({identity, std::string(forward_marker), to_string(parts[i]), std::string()},
-               std::move(parts[i + 1]));
+               std::move(parts[i + 1]), true);
     }
 }
 

@@ -90,7 +90,8 @@ Result<bool> Node::apply(std::span<const raft::Entry> entries) {
         note_wakes(a);
         if (a.index <= recovering_to_) continue;
         for (const EventOut& event : a.events) {
-            send_frames(pub_, {wire::event_topic(event.key)}, event.event);
+            const std::string published = security_.public_event(event.event);
+            if (!published.empty()) send_frames(pub_, {wire::event_topic(event.key)}, published);
         }
         publish_queue_ready(a);
     }

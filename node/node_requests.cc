@@ -29,7 +29,7 @@ bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 // Every client message as it arrives (and each request of a forwarded
 // batch): decoded, then answered at once if that is cheap and bounded
 // (status, refusals), or queued in the inbox, with its arrival time.
-void Node::intake(Envelope envelope, zmq::message_t body) {
+void Node::intake(Envelope envelope, zmq::message_t body, bool trusted) {
     auto request = wire::decode_request(body.data(), body.size());
     if (!request) {
         if (worth_logging(++bad_requests_)) {
@@ -42,6 +42,12 @@ void Node::intake(Envelope envelope, zmq::message_t body) {
     if (request->op == wire::Op::status) {
         answer_status(envelope, *request);
         return;
+    }
+    if (!trusted) {
+        if (auto denied = security_.admit(body, *request, Clock::now())) {
+            reply_error(envelope, denied->code, std::move(denied->message), request->id);
+            return;
+        }
     }
     if (leaving()) {
         // Forwarded now, it could be lost as this node exits; the client
@@ -137,6 +143,11 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
     if (cycle_.stalled()) {
         reply_error(pending.envelope, wire::error_storage_full,
                     "this node cannot write to its disk; writes are refused", pending.request.id);
+        return;
+    }
+    if (auto refused = quota_refusal(pending.request)) {
+        reply_error(pending.envelope, wire::error_quota_exceeded, std::move(*refused),
+                    pending.request.id);
         return;
     }
     raft::ProposeResult proposed = propose(pending.request);
@@ -410,6 +421,10 @@ void Node::handle_push(const zmq::message_t& body) {
     auto request = wire::decode_request(body.data(), body.size());
     // A request that waits needs someone to answer when the wait ends.
     const bool waits = request && wire::is_waiting_op(request->op) && request->wait_ms > 0;
+    if (request && !waits) {
+        // A follower's PUSH passes its clients' writes on; anyone else's are checked.
+        if (auto denied = security_.admit(body, *request, Clock::now())) return;
+    }
     if (!request || !is_write(*request) || waits) {
         if (worth_logging(++bad_requests_)) {
             spdlog::warn("pull: dropped request #{}: {}", bad_requests_,
@@ -419,7 +434,7 @@ void Node::handle_push(const zmq::message_t& body) {
         }
         return;
     }
-    if (cycle_.stalled()) return;
+    if (cycle_.stalled() || quota_refusal(*request)) return;  // a PUSH gets no answer
     raft::ProposeResult proposed = propose(*request);
     if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
     // Fire-and-forget all the way: a follower passes it to the leader's PULL.

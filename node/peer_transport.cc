@@ -1,7 +1,10 @@
 // PeerTransport; see peer_transport.h.
 #include "node/peer_transport.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <random>
 
 #include "node/frames.h"
 #include "wire/protocol.h"
@@ -16,6 +19,15 @@ constexpr const char* refused_marker = "cabildo-refused";
 
 // Logs the 1st, 2nd, 4th, 8th... occurrence: a peer gone wrong cannot flood the log.
 bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
+
+// This node's routing id on a new DEALER: "id/uuid/nonce". The nonce makes
+// it the socket's own: a restarted node (or a second socket of the same
+// node) never collides with a connection the ROUTER still holds.
+std::string routing_id_of(const NodeConfig& config) {
+    static std::mt19937_64 rng{std::random_device{}()};
+    return std::to_string(config.id) + "/" + config.uuid + "/" +
+           fmt::format("{:016x}", rng());
+}
 }  // namespace
 
 void set_node_link_options(zmq::socket_t& socket) {
@@ -26,11 +38,19 @@ void set_node_link_options(zmq::socket_t& socket) {
     socket.set(zmq::sockopt::tcp_maxrt, 1000);
 }
 
-PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
-    : config_(config), context_(context), router_(context, zmq::socket_type::router) {
+PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config,
+                             const NodeSecurity& security)
+    : config_(config), security_(security), context_(context),
+      router_(context, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
-    // A restarted peer reconnects with the same identity: take it over.
-    router_.set(zmq::sockopt::router_handover, 1);
+    security_.serve(router_, "peer");
+    // A peer's DEALER that lost its connection (a partition) reconnects
+    // with the same routing id, which the ROUTER refuses while it still
+    // holds the old connection; and a ROUTER that only receives would never
+    // notice that one is dead. Its pings do: a silent connection is closed
+    // within a second, and the reconnect then gets through.
+    router_.set(zmq::sockopt::heartbeat_ivl, 250);
+    router_.set(zmq::sockopt::heartbeat_timeout, 1000);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::raft_frame_bytes_max));
     router_.set(zmq::sockopt::rcvhwm, peer_hwm);
     router_.bind(config.self().peer_endpoint());
@@ -40,7 +60,6 @@ PeerTransport::PeerTransport(zmq::context_t& context, const NodeConfig& config)
 // One DEALER per member but this node, at the member's address; a member
 // whose address changed gets a new one.
 void PeerTransport::update_members() {
-    const std::string identity = std::to_string(config_.id) + "/" + config_.uuid;
     // A removed member's uuid goes with it: added again, it is bound anew.
     std::erase_if(seen_uuids_, [&](const auto& kv) { return config_.member(kv.first) == nullptr; });
     std::erase_if(dealers_, [&](const auto& kv) {
@@ -50,8 +69,9 @@ void PeerTransport::update_members() {
     for (const Member& m : config_.members) {
         if (m.id == config_.id || dealers_.count(m.id) != 0) continue;
         zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+        if (!security_.link_to_peer(dealer, m.id)) continue;  // tried again after a reload
         dealer.set(zmq::sockopt::linger, 0);
-        dealer.set(zmq::sockopt::routing_id, identity);
+        dealer.set(zmq::sockopt::routing_id, routing_id_of(config_));
         dealer.set(zmq::sockopt::sndhwm, peer_hwm);
         set_node_link_options(dealer);
         dealer.connect(m.peer_endpoint());
@@ -86,12 +106,16 @@ std::string PeerTransport::seen_uuid(raft::NodeId id) const {
     return it == seen_uuids_.end() ? std::string() : it->second;
 }
 
-bool PeerTransport::accept_sender(const std::string& identity, raft::NodeId claimed) {
+bool PeerTransport::accept_sender(const std::string& identity, const zmq::message_t& body,
+                                  raft::NodeId claimed) {
     const std::size_t slash = identity.find('/');
     const std::string id = identity.substr(0, slash);
-    const std::string uuid = slash == std::string::npos ? "" : identity.substr(slash + 1);
+    const std::size_t end = slash == std::string::npos ? slash : identity.find('/', slash + 1);
+    const std::string uuid =
+        slash == std::string::npos ? "" : identity.substr(slash + 1, end - slash - 1);
     const Member* m = config_.member(claimed);
     if (id != std::to_string(claimed) || m == nullptr) return false;
+    if (security_.enabled() && security_.member_of(body) != claimed) return false;
     if (!m->uuid.empty() && m->uuid != uuid) {
         refuse(claimed, uuid, m->uuid);
         return false;
@@ -134,7 +158,7 @@ std::optional<wire::SnapshotPiece> PeerTransport::receive_piece(Frames& frames) 
     const std::string identity = to_string(frames.parts[0]);
     if (piece->to != config_.id || n != (chunk ? 4u : 3u) ||
         (chunk && frames.parts[3].size() > wire::snapshot_chunk_bytes_max) ||
-        !accept_sender(identity, piece->from)) {
+        !accept_sender(identity, header, piece->from)) {
         ++rejected_;
         if (worth_logging(rejected_)) {
             spdlog::warn("peer: dropped a snapshot piece from '{}' claiming {} -> {} ({} so far)",
@@ -162,7 +186,8 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
         const std::string identity = to_string(frames->parts[0]);
         const std::string id = identity.substr(0, identity.find('/'));
         for (const Member& m : config_.members) {
-            if (std::to_string(m.id) == id && m.id != config_.id) {
+            if (std::to_string(m.id) == id && m.id != config_.id &&
+                (!security_.enabled() || security_.member_of(frames->parts[2]) == m.id)) {
                 return {std::nullopt, std::nullopt,
                         "node " + id + " refuses this node: " + to_string(frames->parts[2])};
             }
@@ -183,7 +208,7 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
         return {};
     }
     const std::string identity = to_string(frames->parts[0]);
-    if (message->to != config_.id || !accept_sender(identity, message->from)) {
+    if (message->to != config_.id || !accept_sender(identity, body, message->from)) {
         ++rejected_;
         if (worth_logging(rejected_)) {
             spdlog::warn("peer: dropped a message from '{}' claiming {} -> {} ({} so far)",

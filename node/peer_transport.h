@@ -1,9 +1,14 @@
 // PeerTransport: the node's Raft traffic over ZeroMQ.
 //
 // A bound ROUTER receives [sender-id, message] from peers; one DEALER per
-// peer, whose routing id is this node's id, sends to them. Everything goes
-// through wire/ (decode never trusts), and a message whose claimed sender
-// does not match the connection's identity is dropped. Sends never block: a
+// peer, whose routing id is "id/uuid/nonce" (this node's id, its data
+// directory's uuid, and a random nonce per socket), sends to them.
+// Everything goes through wire/ (decode never trusts), and a message whose
+// claimed sender does not match the connection is dropped: with security
+// on, the member whose key the CURVE handshake proved (node_security.h);
+// without, the id its routing id names. The ROUTER never hands a routing id
+// over to a second connection (no router_handover): each DEALER's is its
+// own, so a newcomer cannot take over a live peer's connection. Sends never block: a
 // backlogged peer loses the message and Raft retransmits. Snapshot chunks
 // and their acks (wire/snapshot_messages.h) share the sockets.
 #pragma once
@@ -16,6 +21,7 @@
 
 #include "node/node_config.h"
 #include "node/frames.h"
+#include "node/node_security.h"
 #include "node/raft/types.h"
 #include "wire/snapshot_messages.h"
 
@@ -35,7 +41,7 @@ void set_node_link_options(zmq::socket_t& socket);
 
 class PeerTransport {
 public:
-    PeerTransport(zmq::context_t& context, const NodeConfig& config);
+    PeerTransport(zmq::context_t& context, const NodeConfig& config, const NodeSecurity& security);
 
     zmq::socket_t& router() { return router_; }
     // The config's members changed: link to the new ones, drop the gone.
@@ -64,16 +70,16 @@ public:
 
 private:
     std::optional<wire::SnapshotPiece> receive_piece(Frames& frames);
-    // The sender named by a connection identity "id/uuid", if it is a member
-    // whose bound uuid (if any) it carries; `claimed` is the id the message
-    // says it is from.
-    bool accept_sender(const std::string& identity, raft::NodeId claimed);
+    // The sender of a message that says it is from `claimed`, on the
+    // connection with this routing id ("id/uuid/nonce"), whose `body` frame
+    // carries its proven key when security is on: a member whose bound uuid
+    // (if any) the routing id carries.
+    bool accept_sender(const std::string& identity, const zmq::message_t& body,
+                       raft::NodeId claimed);
     void refuse(raft::NodeId id, const std::string& uuid, const std::string& bound);
 
-public:
-
-private:
     const NodeConfig& config_;
+    const NodeSecurity& security_;
     zmq::context_t& context_;
     zmq::socket_t router_;
     struct Dealer {

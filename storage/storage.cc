@@ -521,6 +521,26 @@ std::size_t Storage::key_count() const {
     return dbs_->kv.count(txn.raw());
 }
 
+namespace {
+
+std::uint64_t tree_bytes(MDB_txn* txn, MDB_dbi dbi) {
+    MDB_stat stat{};
+    const int rc = mdb_stat(txn, dbi, &stat);
+    CABILDO_ASSERT(rc == 0, "mdb_stat failed on an open database");
+    const std::uint64_t pages = std::uint64_t{stat.ms_branch_pages} + stat.ms_leaf_pages +
+                                stat.ms_overflow_pages;
+    return pages * stat.ms_psize;
+}
+
+}  // namespace
+
+std::uint64_t Storage::state_bytes() const {
+    ReadTxn txn(*dbs_->state_env);
+    return tree_bytes(txn.raw(), dbs_->kv.dbi()) +
+           tree_bytes(txn.raw(), dbs_->leases.leases_dbi()) +
+           tree_bytes(txn.raw(), dbs_->leases.keys_dbi());
+}
+
 Status Storage::grow_map_if_half_full() {
     Env& env = *dbs_->state_env;
     if (env.used_bytes() * 2 < env.map_bytes()) return Status::ok;

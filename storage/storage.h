@@ -256,6 +256,16 @@ public:
     // The same, computed by scanning every pair: O(keys), tests only.
     std::uint64_t state_hash_by_scan() const;
     std::size_t key_count() const;
+    // The bytes of the pages the client data occupies: the kv, leases and
+    // lease_keys trees (branch, leaf and overflow pages, times the page
+    // size), from one read transaction; O(1) (LMDB keeps the counts per
+    // tree). It shrinks as keys are deleted: freed pages go back to LMDB's
+    // free list for reuse, even though the file keeps its size. Events,
+    // sessions and meta are not counted: they have bounds of their own
+    // (Options::events_max, events_bytes_max, sessions_max), and a delete
+    // adds an event, so counting them would let deletes raise the count.
+    // For --quota-bytes (node_quota.cc).
+    std::uint64_t state_bytes() const;
     // The current LMDB map size, for monitoring and tests.
     std::size_t map_bytes() const;
     // Grows the map ahead of need (used past half of it), so that a

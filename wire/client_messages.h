@@ -238,6 +238,8 @@ struct NodeStatus {
     bool snapshot_in_progress = false;  // a snapshot is being written
     std::uint64_t snapshot_transfers = 0;  // leader: snapshots being sent to followers
     std::uint64_t snapshot_chunks_refused = 0;  // corrupt snapshot chunks or files refused
+    std::uint64_t quota_bytes = 0;  // --quota-bytes (0: no quota)
+    std::uint64_t state_bytes = 0;  // the client data's bytes, as the quota counts them
 
     bool operator==(const NodeStatus&) const = default;
 };

@@ -148,6 +148,8 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     detail::pack_bool(writer.key("snapshot_in_progress"), status.snapshot_in_progress);
     writer.key("snapshot_transfers").pack_uint64(status.snapshot_transfers);
     writer.key("snapshot_chunks_refused").pack_uint64(status.snapshot_chunks_refused);
+    writer.key("quota_bytes").pack_uint64(status.quota_bytes);
+    writer.key("state_bytes").pack_uint64(status.state_bytes);
 }
 
 // error and message are STR, so they must be valid UTF-8; they may quote
@@ -397,6 +399,10 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.snapshot_transfers = reader.read_uint(value, name);
     } else if (name == "snapshot_chunks_refused") {
         status.snapshot_chunks_refused = reader.read_uint(value, name);
+    } else if (name == "quota_bytes") {
+        status.quota_bytes = reader.read_uint(value, name);
+    } else if (name == "state_bytes") {
+        status.state_bytes = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

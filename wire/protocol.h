@@ -99,5 +99,12 @@ inline constexpr std::string_view error_no_quorum = "no_quorum";  // would leave
 inline constexpr std::string_view error_exists = "exists";
 // queue_put: the queue holds its limit of items or bytes; nothing stored.
 inline constexpr std::string_view error_queue_full = "queue_full";
+// Security (--acl): the request is outside the identity's rights; nothing
+// was done.
+inline constexpr std::string_view error_permission_denied = "permission_denied";
+// The identity sent more requests per second than the ACL grants it.
+inline constexpr std::string_view error_rate_limited = "rate_limited";
+// A write that grows the applied state past --quota-bytes; deletes work.
+inline constexpr std::string_view error_quota_exceeded = "quota_exceeded";
 
 }  // namespace cabildo::wire

@@ -39,6 +39,8 @@ NodeStatus make_status() {
     status.requests_expired = 4;
     status.requests_overloaded = 5;
     status.forward_reply_queues = 6;
+    status.quota_bytes = std::uint64_t{8} << 30;
+    status.state_bytes = 123 * 4096;
     return status;
 }
 
