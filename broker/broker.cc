@@ -28,10 +28,12 @@ Broker::Broker(BrokerConfig config)
       advertised_(config_.advertised_client_endpoint()),
       tracker_(member_ids(config_), std::chrono::milliseconds(config_.alive_window_ms)),
       context_(1),
+      security_(context_, config_.security),
       front_(context_, zmq::socket_type::router),
       xpub_(context_, zmq::socket_type::xpub),
       pull_(context_, zmq::socket_type::pull) {
     open_sockets();
+    if (security_.enabled()) unheard_warning_at_ = Clock::now() + unheard_warning_after;
     spdlog::info("broker: clients at {}, streams at {}, pull at {}; {} members",
                  config_.client_bind_endpoint(), config_.pub_bind_endpoint(),
                  config_.pull_bind_endpoint(), config_.members.size());
@@ -43,14 +45,17 @@ void Broker::open_sockets() {
     front_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     front_.set(zmq::sockopt::sndhwm, client_hwm);
     front_.set(zmq::sockopt::rcvhwm, client_hwm);
+    security_.serve(front_, "client");
     front_.bind(config_.client_bind_endpoint());
     xpub_.set(zmq::sockopt::linger, 0);
     xpub_.set(zmq::sockopt::sndhwm, stream_hwm);
     xpub_.set(zmq::sockopt::maxmsgsize, int64_t{4096});  // subscriptions only
+    security_.serve(xpub_, "pub");
     xpub_.bind(config_.pub_bind_endpoint());
     pull_.set(zmq::sockopt::linger, 0);
     pull_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     pull_.set(zmq::sockopt::rcvhwm, client_hwm);
+    security_.serve(pull_, "pull");
     pull_.bind(config_.pull_bind_endpoint());
     for (const node::Member& m : config_.members) links_.push_back(open_link(m));
 }
@@ -67,6 +72,7 @@ Broker::NodeLink Broker::open_link(const node::Member& member) {
         s->set(zmq::sockopt::sndhwm, client_hwm);
         s->set(zmq::sockopt::reconnect_ivl, 50);
         s->set(zmq::sockopt::reconnect_ivl_max, 1000);
+        security_.link_to_node(*s);
     }
     link.dealer.set(zmq::sockopt::rcvhwm, client_hwm);
     link.dealer.set(zmq::sockopt::maxmsgsize, inbound_bytes_max);
@@ -78,6 +84,7 @@ Broker::NodeLink Broker::open_link(const node::Member& member) {
     link.sub.set(zmq::sockopt::reconnect_ivl, 50);
     link.sub.set(zmq::sockopt::reconnect_ivl_max, 1000);
     link.sub.set(zmq::sockopt::subscribe, "");  // filtering is the XPUB's job
+    security_.link_to_node(link.sub);
     link.sub.connect(member.pub_endpoint());
     return link;
 }
@@ -89,8 +96,9 @@ Broker::NodeLink& Broker::link(NodeId id) {
     return *it;
 }
 
-int Broker::run(const std::atomic<bool>& stop) {
+int Broker::run(const std::atomic<bool>& stop, std::atomic<bool>* reload_acl) {
     while (!stop.load()) {
+        if (reload_acl != nullptr && reload_acl->exchange(false)) security_.reload();
         try {
             turn();
         } catch (const zmq::error_t& e) {
@@ -102,9 +110,10 @@ int Broker::run(const std::atomic<bool>& stop) {
     }
     spdlog::info(
         "broker: shutting down; {} requests pending; counts: bad_request {}, timeout {}, "
-        "unavailable {}, replies lost {}, pushes dropped {}, bad stream messages {}",
-        pending_.size() + waiting_.size(), bad_requests_, timeouts_, unavailable_, lost_replies_, dropped_pushes_,
-        bad_stream_messages_);
+        "unavailable {}, replies lost {}, pushes dropped {}, bad stream messages {}, "
+        "requests refused {}, pushes refused {}",
+        pending_.size() + waiting_.size(), bad_requests_, timeouts_, unavailable_, lost_replies_,
+        dropped_pushes_, bad_stream_messages_, security_.denied(), denied_pushes_);
     return 0;
 }
 
@@ -118,8 +127,14 @@ void Broker::turn() {
         items.push_back({link.dealer.handle(), 0, ZMQ_POLLIN, 0});
         items.push_back({link.sub.handle(), 0, ZMQ_POLLIN, 0});
     }
+    // Last, so the links' indexes stay 3 + 2i and 4 + 2i.
+    if (zmq::socket_t* zap = security_.zap_socket()) {
+        items.push_back({zap->handle(), 0, ZMQ_POLLIN, 0});
+    }
     zmq::poll(items, poll_timeout(Clock::now()));
     now_ = Clock::now();
+    // Handshakes wait on it: answered first, every turn.
+    security_.handle_zap();
     // Heartbeats first: the requests of this turn then go to the newest leader.
     for (std::size_t i = 0; i < links_.size(); ++i) {
         if (items[4 + 2 * i].revents & ZMQ_POLLIN)
@@ -165,6 +180,7 @@ void Broker::watch_cluster(Clock::time_point now) {
         }
         last_leader_ = lead;
     }
+    warn_if_unheard(now);
     const std::optional<NodeId> old_source = tracker_.source();
     if (!tracker_.refresh_source(now)) {
         if (switch_floor_ && now >= switch_floor_until_)
@@ -181,6 +197,20 @@ void Broker::watch_cluster(Clock::time_point now) {
     if (last_event_revision_ != 0) {
         switch_floor_ = last_event_revision_;
         switch_floor_until_ = now + switch_floor_window;
+    }
+}
+
+// Secured, a refused handshake looks like a dead node, and nothing else
+// would say why the broker never hears from any: said once, at start.
+void Broker::warn_if_unheard(Clock::time_point now) {
+    if (!unheard_warning_at_) return;
+    if (!tracker_.alive_nodes(now).empty()) {
+        unheard_warning_at_.reset();
+    } else if (now >= *unheard_warning_at_) {
+        spdlog::warn("broker: no node heard from in {} s; security is on: do the nodes' ACL "
+                     "files list this broker's --curve-key ({}), and is --server-key the nodes'?",
+                     unheard_warning_after.count(), config_.security->own_keys.public_key);
+        unheard_warning_at_.reset();
     }
 }
 

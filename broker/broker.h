@@ -23,8 +23,10 @@
 // loop; every send is dontwait, so a slow peer never blocks the loop.
 //
 // It is not a client: it never retries a request (the client does, with its
-// session), never decodes requests beyond finding their `id`, and is not on
-// any path between nodes.
+// session), never decodes requests beyond finding their `id` (unless
+// security is on: broker_security.h checks each one against its sender's
+// rights, and the nodes see only the broker's identity), and is not on any
+// path between nodes.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,7 @@
 #include <zmq.hpp>
 
 #include "broker/broker_config.h"
+#include "broker/broker_security.h"
 #include "broker/leader_tracker.h"
 #include "node/frames.h"
 #include "wire/client_messages.h"
@@ -53,13 +56,16 @@ inline constexpr int stream_hwm = 500000;  // XPUB sndhwm and SUB rcvhwm
 // the cluster itself started over (revisions from 1 again).
 inline constexpr std::chrono::milliseconds switch_floor_window{5000};
 inline constexpr std::chrono::milliseconds poll_timeout_max{100};
+// Secured and no node heard from for this long after start: say why it may be.
+inline constexpr std::chrono::seconds unheard_warning_after{3};
 
 class Broker {
 public:
     explicit Broker(BrokerConfig config);
 
     // Serves until stop is set (by a signal handler). Returns the exit status.
-    int run(const std::atomic<bool>& stop);
+    // reload_acl: set by SIGHUP; the loop reads the ACL file again and clears it.
+    int run(const std::atomic<bool>& stop, std::atomic<bool>* reload_acl = nullptr);
 
 private:
     using Envelope = std::vector<std::string>;  // the frames before the request body
@@ -85,6 +91,7 @@ private:
     void turn();
     std::chrono::milliseconds poll_timeout(Clock::time_point now) const;
     void watch_cluster(Clock::time_point now);
+    void warn_if_unheard(Clock::time_point now);
 
     // broker_requests.cc: the ROUTER front, the DEALERs and the PULL.
     void drain_front();
@@ -109,6 +116,7 @@ private:
     std::string advertised_;  // config_.advertised_client_endpoint()
     LeaderTracker tracker_;
     zmq::context_t context_;
+    BrokerSecurity security_;  // before the sockets: its ZAP handler must be bound first
     zmq::socket_t front_;  // ROUTER, clients' requests
     zmq::socket_t xpub_;   // the fanned-out streams
     zmq::socket_t pull_;   // clients' fire-and-forget writes
@@ -127,6 +135,7 @@ private:
 
     Clock::time_point now_;                      // the time of this turn
     std::optional<NodeId> last_leader_;          // for logging changes
+    std::optional<Clock::time_point> unheard_warning_at_;  // see unheard_warning_after
     std::uint64_t last_event_revision_ = 0;      // of the last kv/ event passed on
     std::optional<std::uint64_t> switch_floor_;  // see switch_floor_window
     Clock::time_point switch_floor_until_;
@@ -137,6 +146,7 @@ private:
     std::uint64_t unavailable_ = 0;
     std::uint64_t lost_replies_ = 0;  // the client was gone or backlogged
     std::uint64_t dropped_pushes_ = 0;
+    std::uint64_t denied_pushes_ = 0;  // outside their sender's rights (security on)
     std::uint64_t bad_stream_messages_ = 0;
 };
 

@@ -9,13 +9,24 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "node/node_config.h"
 #include "node/raft/result.h"
+#include "wire/security/acl.h"
+#include "wire/security/curve.h"
 
 namespace cabildo::broker {
+
+// Security on (--curve-key, --server-key, --acl; broker_security.h).
+struct BrokerSecurityConfig {
+    wire::CurveKeys own_keys;     // --curve-key: the nodes know the broker by it
+    wire::CurveKeys server_keys;  // --server-key: the cluster's; the nodes and the broker prove it
+    std::string acl_file;         // --acl: the broker's clients; read again on SIGHUP
+    wire::Acl acl;
+};
 
 struct BrokerConfig {
     std::string listen_host = "127.0.0.1";
@@ -26,6 +37,7 @@ struct BrokerConfig {
     int request_timeout_ms = 3000;  // a forwarded request not answered by then: timeout
     int alive_window_ms = 1000;     // a node silent for longer is not chosen
     std::string log_level = "info";
+    std::optional<BrokerSecurityConfig> security;  // none: plain TCP everywhere
 
     std::string client_bind_endpoint() const { return bind_endpoint(1); }
     std::string pub_bind_endpoint() const { return bind_endpoint(2); }

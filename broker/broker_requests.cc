@@ -73,6 +73,13 @@ void Broker::handle_request(node::Frames& frames) {
 
 void Broker::forward(Envelope envelope, const zmq::message_t& body) {
     std::string id = wire::extract_id(body.data(), body.size());
+    // Security on: the node would take it with the broker's rights, so the
+    // sender's own are checked here, and a refusal forwards nothing.
+    if (auto denied = security_.admit(body, now_)) {
+        if (denied->code == wire::error_bad_request) ++bad_requests_;
+        reply_error(envelope, denied->code, std::move(denied->message), std::move(id));
+        return;
+    }
     const std::uint32_t wait_ms = wire::extract_wait_ms(body.data(), body.size());
     if (pending_.size() + waiting_.size() >= pending_requests_max) {
         ++unavailable_;
@@ -186,6 +193,13 @@ void Broker::drain_pull() {
             continue;
         }
         const zmq::message_t& body = frames->parts[0];
+        if (auto denied = security_.admit(body, now_)) {
+            if (worth_logging(++denied_pushes_)) {
+                spdlog::warn("broker: dropped a pushed write (#{}): {}: {}", denied_pushes_,
+                             denied->code, denied->message);
+            }
+            continue;
+        }
         bool sent = false;
         for (NodeId target : tracker_.targets(now_)) {
             if (link(target).push.send(zmq::buffer(body.data(), body.size()),

@@ -41,6 +41,7 @@ ClientOptions options_for(const CliCommon& common) {
     ClientOptions options;
     options.endpoints = common.endpoints;
     options.total_timeout = common.timeout;
+    options.curve = common.curve;
     return options;
 }
 
@@ -55,6 +56,15 @@ int report_error(const CliOutput& output, const Error& error) {
         fmt::print(output.err, "cabildo: {}: {}\n", status_name(error.status), error.detail);
     }
     return exit_code_for(error.status);
+}
+
+int report_key_file_error(const CliOutput& output, const Error& error) {
+    if (output.json) {
+        report_error(output, error);
+    } else {
+        fmt::print(output.err, "cabildo: {}\n", error.detail);
+    }
+    return exit_key_file;
 }
 
 int run_get(Client& client, const CliOutput& output, std::string_view key,

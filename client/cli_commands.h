@@ -31,6 +31,9 @@ enum ExitCode : int {
     exit_unavailable = 3,  // no_leader, unavailable, timeout: cluster not reachable in time
     exit_rejected = 4,     // bad_request, too_large, storage_full, any other error
     exit_lease_lost = 5,   // lock, elect: the lease could not be kept alive
+    // 1, as not found: a key file that cannot be used (--curve-key,
+    // --server-key), or keygen refused to overwrite a file.
+    exit_key_file = 1,
 };
 
 ExitCode exit_code_for(Status status);
@@ -60,11 +63,14 @@ using ClusterStatus = std::vector<std::pair<std::string, Result<wire::NodeStatus
 std::string format_status_table(const ClusterStatus& statuses);
 std::string format_status_json(const ClusterStatus& statuses);
 
-// The global options' endpoints and total timeout, for subcommands in their
-// own files.
+// The global options' endpoints, total timeout and curve keys, for
+// subcommands in their own files.
 ClientOptions options_for(const CliCommon& common);
 
 // Prints an error in the current mode and returns its exit code.
 int report_error(const CliOutput& output, const Error& error);
+// A problem before any request (a key file, keygen's files): human mode
+// prints the detail alone, which names the file. Returns exit_key_file.
+int report_key_file_error(const CliOutput& output, const Error& error);
 
 }  // namespace cabildo::client

@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "client/client_curve.h"
 
 namespace CLI {
 class App;
@@ -18,6 +21,8 @@ struct CliCommon {
     std::vector<std::string> endpoints;  // empty: the default local cluster
     bool json = false;
     std::chrono::milliseconds timeout{10000};
+    // --curve-key and --server-key, read (cli_curve.h); unset: plain TCP.
+    std::optional<ClientCurve> curve{};
 };
 
 // Returns the exit code (cli_commands.h ExitCode).

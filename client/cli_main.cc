@@ -1,12 +1,15 @@
 // `cabildo`: the command-line client of a Cabildo cluster.
 //
-//   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N] <command>
+//   cabildo [--endpoints E1,E2,..] [--json] [--timeout-ms N]
+//           [--curve-key FILE --server-key FILE] <command>
 //
 // Commands: get, put, del, cas, range, status, watch, bench, snapshot,
-// member, transfer-leader, lease, txn. This file only parses the
-// command line (CLI11) and dispatches to cli_commands.h, which prints and
-// picks the exit code. Endpoints come from --endpoints, else the environment
-// variable CABILDO_ENDPOINTS, else the default local cluster.
+// member, transfer-leader, lease, txn, lock, elect, queue, keygen. This file
+// only parses the command line (CLI11) and dispatches to cli_commands.h,
+// which prints and picks the exit code. Endpoints come from --endpoints,
+// else the environment variable CABILDO_ENDPOINTS, else the default local
+// cluster; the CURVE keys of a secured cluster from the flags, else
+// CABILDO_CURVE_KEY and CABILDO_SERVER_KEY (cli_curve.h).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -17,12 +20,14 @@
 
 #include "client/cli_commands.h"
 #include "client/cli_common.h"
+#include "client/cli_curve.h"
 #include "client/client.h"
 #include "client/coord_command.h"
 #include "client/kv_command.h"
 #include "client/member_command.h"
 #include "client/snapshot_command.h"
 #include "client/bench/bench_command.h"
+#include "client/keygen_command.h"
 #include "client/watch_command.h"
 
 namespace {
@@ -35,7 +40,8 @@ using cabildo::wire::Consistency;
 constexpr const char* exit_codes_footer =
     "Exit codes:\n"
     "  0  success\n"
-    "  1  get: key not found; cas: not swapped (current value differs)\n"
+    "  1  get: key not found; cas: not swapped (current value differs); a key file\n"
+    "     (--curve-key, --server-key) that cannot be used; keygen: a file exists\n"
     "  2  usage error\n"
     "  3  cluster unavailable, no leader, or timeout (a write's outcome is unknown)\n"
     "  4  request rejected (bad_request, too_large, storage_full, other server error)\n"
@@ -43,11 +49,16 @@ constexpr const char* exit_codes_footer =
     "Output: human mode prints a value raw (binary-safe) and then a newline; range prints\n"
     "KEY<TAB>VALUE lines. A value that starts with '-' goes after \"--\" (put k -- -5).\n"
     "With --json each command prints one JSON object; a key or value that is not valid UTF-8\n"
-    "appears base64-encoded under the field name plus \"_b64\" (e.g. \"value_b64\").\n";
+    "appears base64-encoded under the field name plus \"_b64\" (e.g. \"value_b64\").\n"
+    "\n"
+    "A secured cluster (PROTOCOL.md section 12) answers only CURVE clients whose key its ACL\n"
+    "lists: give --curve-key (this client's .key) and --server-key (the cluster's .pub), or\n"
+    "set CABILDO_CURVE_KEY and CABILDO_SERVER_KEY. Without them every request times out.\n";
 
 // Everything the command line can say, filled in by CLI11.
 struct Arguments {
     std::vector<std::string> endpoints;
+    cabildo::client::CurveArguments curve;
     bool json = false;
     std::int64_t timeout_ms = 10000;
     std::string key;
@@ -115,13 +126,15 @@ void add_global_options(CLI::App& app, Arguments& args) {
     app.add_flag("--json", args.json, "Print one JSON object per command");
     app.add_option("--timeout-ms", args.timeout_ms, "Give up after this many milliseconds")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{24 * 3600 * 1000}));
+    cabildo::client::add_curve_options(app, args.curve);
 }
 
 // One attempt gets at most the default request_timeout, and a short total
 // still leaves time to try every endpoint once.
-ClientOptions client_options(const Arguments& args) {
+ClientOptions client_options(const Arguments& args, const cabildo::client::CliCommon& common) {
     ClientOptions options;
     options.endpoints = args.endpoints;
+    options.curve = common.curve;
     options.total_timeout = std::chrono::milliseconds(args.timeout_ms);
     const std::size_t endpoint_count = options.endpoints.empty()
                                            ? cabildo::client::default_endpoints().size()
@@ -144,6 +157,7 @@ struct Runners {
     cabildo::client::CliRunner lock;
     cabildo::client::CliRunner elect;
     cabildo::client::CliRunner queue;
+    cabildo::client::CliRunner keygen;
 };
 
 // The metadata forms (--meta, --lease, --prev, --prefix, --mod-revision)
@@ -183,8 +197,15 @@ std::optional<cabildo::wire::ClientRequest> extended_request(const std::string& 
 
 int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners) {
     const std::string command = app.get_subcommands().front()->get_name();
-    const cabildo::client::CliCommon common{args.endpoints, args.json,
-                                            std::chrono::milliseconds(args.timeout_ms)};
+    cabildo::client::CliCommon common{args.endpoints, args.json,
+                                      std::chrono::milliseconds(args.timeout_ms)};
+    const CliOutput output{stdout, stderr, args.json};
+    if (command == "keygen")
+        return runners.keygen(common);  // talks to no node: needs no keys
+    auto curve = cabildo::client::load_curve(args.curve);
+    if (!curve)
+        return report_key_file_error(output, curve.error());
+    common.curve = std::move(*curve);
     if (command == "watch")
         return runners.watch(common);
     if (command == "snapshot")
@@ -205,8 +226,7 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
         return runners.elect(common);
     if (command == "queue")
         return runners.queue(common);
-    Client client(client_options(args));
-    const CliOutput output{stdout, stderr, args.json};
+    Client client(client_options(args, common));
     const Consistency consistency =
         args.serializable ? Consistency::serializable : Consistency::linearizable;
     if (auto request = extended_request(command, args))
@@ -242,7 +262,8 @@ int main(int argc, char** argv) {
                     cabildo::client::add_txn_command(app),
                     cabildo::client::add_lock_command(app),
                     cabildo::client::add_elect_command(app),
-                    cabildo::client::add_queue_command(app)};
+                    cabildo::client::add_queue_command(app),
+                    cabildo::client::add_keygen_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -147,6 +147,10 @@ int run_status(Client& client, const CliOutput& output) {
             if (!status)
                 fmt::print(output.err, "cabildo: {}\n", status.error().detail);
         }
+        if (!any_reachable) {
+            fmt::print(output.err, "cabildo: no node answered: {}\n",
+                       no_answer_hint(client.options().curve.has_value()));
+        }
     }
     return any_reachable ? exit_ok : exit_unavailable;
 }

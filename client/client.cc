@@ -67,6 +67,7 @@ LeaderRpcOptions rpc_options(const ClientOptions& options) {
     rpc.endpoints = options.endpoints.empty() ? default_endpoints() : options.endpoints;
     rpc.request_timeout = options.request_timeout;
     rpc.total_timeout = options.total_timeout;
+    rpc.curve = options.curve;
     return rpc;
 }
 
@@ -209,13 +210,14 @@ Result<wire::NodeStatus> node_status_from(const std::string& endpoint,
 
 Result<wire::NodeStatus> Client::status(const std::string& endpoint) {
     return node_status_from(endpoint, request_once(context_, endpoint, status_request_frame(),
-                                                   options_.request_timeout));
+                                                   options_.request_timeout, options_.curve));
 }
 
 std::vector<std::pair<std::string, Result<wire::NodeStatus>>> Client::cluster_status() {
     // In parallel: an unreachable node costs one request_timeout in all.
-    std::vector<Result<wire::ClientReply>> replies = request_each(
-        context_, options_.endpoints, status_request_frame(), options_.request_timeout);
+    std::vector<Result<wire::ClientReply>> replies =
+        request_each(context_, options_.endpoints, status_request_frame(),
+                     options_.request_timeout, options_.curve);
     std::vector<std::pair<std::string, Result<wire::NodeStatus>>> statuses;
     for (std::size_t i = 0; i < replies.size(); ++i) {
         const std::string& endpoint = options_.endpoints[i];

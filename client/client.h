@@ -9,9 +9,12 @@
 // also gives each thread its own session (PROTOCOL.md §6 allows one write in
 // flight per session). It has no background thread and no watch support.
 // Errors are values: bad_request, too_large and storage_full when the cluster
-// rejects a request; no_leader, unavailable and timeout (a write's outcome is
-// unknown) when it cannot be reached in time; io_error for a malformed reply
-// or an internal error at the node. Error::detail has the node's message.
+// rejects a request (permission_denied is bad_request and quota_exceeded
+// storage_full, the code first in the detail); no_leader, unavailable and
+// timeout (a write's outcome is unknown) when it cannot be reached in time;
+// io_error for a malformed reply or an internal error at the node.
+// Error::detail has the node's message. With ClientOptions::curve every
+// socket is a CURVE client (a secured cluster, PROTOCOL.md section 12).
 #pragma once
 
 #include <chrono>
@@ -23,6 +26,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "client/client_curve.h"
 #include "client/leader_rpc.h"
 #include "client/session.h"
 #include "node/raft/result.h"
@@ -34,6 +38,8 @@ struct ClientOptions {
     std::vector<std::string> endpoints;  // client endpoints, e.g. "tcp://127.0.0.1:7101"
     std::chrono::milliseconds request_timeout{1000};  // one attempt at one node
     std::chrono::milliseconds total_timeout{10000};   // one call, all retries included
+    // A secured cluster's keys (PROTOCOL.md section 12); unset: plain TCP.
+    std::optional<ClientCurve> curve{};
 };
 
 // The client endpoints of the default local cluster (node i: 7100+10*(i-1)+1).

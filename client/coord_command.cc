@@ -279,6 +279,7 @@ int observe(const CliCommon& common, const CliOutput& output, const std::string&
     options.endpoints = common.endpoints.empty() ? default_endpoints() : common.endpoints;
     options.prefix = base;
     options.from_revision = reply->revision + 1;
+    options.curve = common.curve;
     Watcher watcher(options);
     while (!signalled) {
         auto events = watcher.next(milliseconds(500));

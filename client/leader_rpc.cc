@@ -41,6 +41,9 @@ struct LeaderRpc::CallState {
     // The last attempt followed a fresh leader hint without backing off; the
     // next refusal backs off, so two nodes pointing at each other cannot spin.
     bool hopped = false;
+    // Some node answered (a refusal counts): the cluster is up and takes
+    // this client's key, so giving up needs no hint about keys.
+    bool answered = false;
     Status last_status = Status::unavailable;
     std::string last_detail = "no attempt was made";
 };
@@ -72,12 +75,19 @@ Status status_for_error_code(std::string_view code) {
         return Status::no_quorum;
     if (code == wire::error_exists)
         return Status::exists;
+    if (code == wire::error_permission_denied)
+        return Status::permission_denied;
+    if (code == wire::error_quota_exceeded)
+        return Status::quota_exceeded;
+    if (code == wire::error_rate_limited)
+        return Status::unavailable;
     return Status::io_error;  // internal, and codes newer than this client
 }
 
 bool is_retryable_error_code(std::string_view code) {
     return code == wire::error_no_leader || code == wire::error_unavailable ||
-           code == wire::error_timeout || code == wire::error_overloaded;
+           code == wire::error_timeout || code == wire::error_overloaded ||
+           code == wire::error_rate_limited;
 }
 
 LeaderRpc::LeaderRpc(zmq::context_t& context, LeaderRpcOptions options)
@@ -110,7 +120,8 @@ Result<wire::ClientReply> LeaderRpc::call(const wire::ClientRequest& request, Re
         const std::string endpoint = next_endpoint();
         ++state.attempts;
         Result<wire::ClientReply> result =
-            request_once(context_, endpoint, frame, std::min(options_.request_timeout + wait, remaining));
+            request_once(context_, endpoint, frame,
+                         std::min(options_.request_timeout + wait, remaining), options_.curve);
         std::optional<Result<wire::ClientReply>> done =
             result ? on_reply(endpoint, std::move(result.value()), state)
                    : on_no_reply(endpoint, result.error(), state);
@@ -141,12 +152,14 @@ std::optional<Result<wire::ClientReply>> LeaderRpc::on_no_reply(const std::strin
 std::optional<Result<wire::ClientReply>> LeaderRpc::on_reply(const std::string& endpoint,
                                                              wire::ClientReply reply,
                                                              CallState& state) {
+    state.answered = true;
     note_leader(endpoint, reply.leader);
     if (reply.ok)
         return Result<wire::ClientReply>(std::move(reply));
     const Status status = status_for_error_code(reply.error);
     if (!is_retryable_error_code(reply.error)) {
-        const bool code_is_status = status != Status::io_error && reply.error != "stale_session";
+        // The code goes into the detail unless the status says it already.
+        const bool code_is_status = reply.error == status_name(status);
         std::string detail =
             code_is_status ? reply.message : fmt::format("{}: {}", reply.error, reply.message);
         return Result<wire::ClientReply>(Error{status, std::move(detail)});
@@ -202,8 +215,12 @@ void LeaderRpc::wait_before_retry(const CallState& state) {
 
 Error LeaderRpc::give_up(const CallState& state) const {
     const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - state.start);
-    const std::string detail = fmt::format("gave up after {} attempt(s) in {} ms; last: {}",
-                                           state.attempts, elapsed.count(), state.last_detail);
+    std::string detail = fmt::format("gave up after {} attempt(s) in {} ms; last: {}",
+                                     state.attempts, elapsed.count(), state.last_detail);
+    if (!state.answered && state.attempts > 0) {
+        detail = fmt::format("no node answered: {}; {}", detail,
+                             no_answer_hint(options_.curve.has_value()));
+    }
     if (state.kind == RequestKind::write && state.maybe_delivered)
         return Error{Status::timeout, "outcome unknown: " + detail};
     if (state.last_status == Status::no_leader)

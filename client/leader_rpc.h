@@ -22,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "client/backoff.h"
+#include "client/client_curve.h"
 #include "node/raft/result.h"
 #include "wire/client_messages.h"
 
@@ -33,6 +34,7 @@ struct LeaderRpcOptions {
     std::chrono::milliseconds total_timeout{10000};   // one call, all attempts and backoff
     std::uint32_t attempts_max = 100;                 // per call, whatever the time left
     BackoffLimits backoff;
+    std::optional<ClientCurve> curve{};  // set: every attempt is a CURVE client
 };
 
 // What a call may do to the cluster, which decides how giving up is reported.
@@ -44,7 +46,9 @@ enum class RequestKind {
 // The Status for a reply's `error` code. Unknown codes are io_error, as
 // PROTOCOL.md §5 says to treat them like `internal`.
 Status status_for_error_code(std::string_view code);
-// True for the codes PROTOCOL.md §5 says to retry: no_leader, unavailable, timeout.
+// True for the codes PROTOCOL.md §5 says to retry: no_leader, unavailable,
+// timeout, overloaded and rate_limited. Never permission_denied: the same
+// request from the same identity is refused again.
 bool is_retryable_error_code(std::string_view code);
 
 // Invariant: options_.endpoints is not empty (asserted at construction).

@@ -32,11 +32,13 @@ struct Attempt {
     std::optional<Result<wire::ClientReply>> result;
 };
 
-void open_and_send(zmq::context_t& context, const std::string& frame, Attempt& attempt) {
+void open_and_send(zmq::context_t& context, const std::string& frame,
+                   const std::optional<ClientCurve>& curve, Attempt& attempt) {
     attempt.socket.emplace(context, zmq::socket_type::req);
     zmq::socket_t& socket = *attempt.socket;
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::maxmsgsize, reply_bytes_max);
+    apply_curve(socket, curve);
     try {
         socket.connect(*attempt.endpoint);
     } catch (const zmq::error_t& error) {
@@ -101,10 +103,11 @@ void await_replies(std::vector<Attempt>& attempts, Clock::time_point deadline) {
 }
 
 void exchange_all(zmq::context_t& context, const std::string& frame,
-                  std::chrono::milliseconds timeout, std::vector<Attempt>& attempts) {
+                  std::chrono::milliseconds timeout, const std::optional<ClientCurve>& curve,
+                  std::vector<Attempt>& attempts) {
     const Clock::time_point deadline = Clock::now() + timeout;
     for (Attempt& attempt : attempts) {
-        open_and_send(context, frame, attempt);
+        open_and_send(context, frame, curve, attempt);
     }
     await_replies(attempts, deadline);
 }
@@ -114,14 +117,15 @@ void exchange_all(zmq::context_t& context, const std::string& frame,
 std::vector<Result<wire::ClientReply>> request_each(zmq::context_t& context,
                                                     const std::vector<std::string>& endpoints,
                                                     const std::string& frame,
-                                                    std::chrono::milliseconds timeout) {
+                                                    std::chrono::milliseconds timeout,
+                                                    const std::optional<ClientCurve>& curve) {
     std::vector<Attempt> attempts(endpoints.size());
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
         attempts[i].endpoint = &endpoints[i];
     }
     std::string failure = fmt::format("no reply within {} ms", timeout.count());
     try {
-        exchange_all(context, frame, timeout, attempts);
+        exchange_all(context, frame, timeout, curve, attempts);
     } catch (const zmq::error_t& error) {
         failure = fmt::format("zmq error: {}", error.what());
     }
@@ -140,8 +144,9 @@ std::vector<Result<wire::ClientReply>> request_each(zmq::context_t& context,
 
 Result<wire::ClientReply> request_once(zmq::context_t& context, const std::string& endpoint,
                                        const std::string& frame,
-                                       std::chrono::milliseconds timeout) {
-    return std::move(request_each(context, {endpoint}, frame, timeout).front());
+                                       std::chrono::milliseconds timeout,
+                                       const std::optional<ClientCurve>& curve) {
+    return std::move(request_each(context, {endpoint}, frame, timeout, curve).front());
 }
 
 }  // namespace cabildo::client

@@ -7,14 +7,18 @@
 // context), connects, sends one frame, polls up to the timeout for one reply
 // frame and closes the socket again, whatever happened. A REQ socket that
 // timed out cannot send again (zguide ch.4, libzmq#3495), so it is never kept.
-// No exception escapes: cppzmq errors become values.
+// No exception escapes: cppzmq errors become values. With `curve` set the
+// socket is a CURVE client (client_curve.h); a node that refuses the key
+// never answers, which looks like a timeout.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
+#include "client/client_curve.h"
 #include "node/raft/result.h"
 #include "wire/client_messages.h"
 
@@ -27,13 +31,15 @@ namespace cabildo::client {
 //   Status::io_error  -> a reply arrived but is not a valid v1 reply map.
 // Error::detail always names the endpoint.
 Result<wire::ClientReply> request_once(zmq::context_t& context, const std::string& endpoint,
-                                       const std::string& frame, std::chrono::milliseconds timeout);
+                                       const std::string& frame, std::chrono::milliseconds timeout,
+                                       const std::optional<ClientCurve>& curve);
 
 // request_once() to every endpoint in parallel, all within one timeout: the
 // results are in endpoint order.
 std::vector<Result<wire::ClientReply>> request_each(zmq::context_t& context,
                                                     const std::vector<std::string>& endpoints,
                                                     const std::string& frame,
-                                                    std::chrono::milliseconds timeout);
+                                                    std::chrono::milliseconds timeout,
+                                                    const std::optional<ClientCurve>& curve);
 
 }  // namespace cabildo::client

@@ -17,6 +17,7 @@
 #include "client/request_once.h"
 #include "storage/posix_file.h"
 #include "storage/snapshot_file.h"
+#include "wire/protocol.h"
 
 namespace cabildo::client {
 
@@ -30,7 +31,13 @@ struct SnapshotArguments {
     std::uint64_t rate_mb = 0;  // MB/s at most; 0: no limit
 };
 
-Result<wire::ClientReply> read_chunk(zmq::context_t& context, const std::string& endpoint,
+// The node to download from, and the keys to reach it with.
+struct Source {
+    std::string endpoint;
+    std::optional<ClientCurve> curve;
+};
+
+Result<wire::ClientReply> read_chunk(zmq::context_t& context, const Source& source,
                                      std::uint64_t index, std::uint64_t offset,
                                      std::chrono::milliseconds timeout,
                                      std::uint64_t at_least = 0) {
@@ -39,21 +46,25 @@ Result<wire::ClientReply> read_chunk(zmq::context_t& context, const std::string&
     request.index = index;
     request.from = offset;
     request.at_least = at_least;
-    return request_once(context, endpoint, wire::encode_request(request), timeout);
+    return request_once(context, source.endpoint, wire::encode_request(request), timeout,
+                        source.curve);
 }
 
 Error reply_error(const wire::ClientReply& reply) {
-    return Error{reply.error == "compacted" ? Status::not_found : Status::unavailable,
-                 reply.error + ": " + reply.message};
+    // permission_denied (no admin right) is final: every node says the same.
+    const Status status = reply.error == "compacted" ? Status::not_found
+                          : reply.error == wire::error_permission_denied ? Status::permission_denied
+                                                                         : Status::unavailable;
+    return Error{status, reply.error + ": " + reply.message};
 }
 
 // The first chunk of a fresh snapshot from endpoint, waiting while it takes one.
-Result<wire::ClientReply> first_chunk(zmq::context_t& context, const std::string& endpoint,
+Result<wire::ClientReply> first_chunk(zmq::context_t& context, const Source& source,
                                       Clock::time_point deadline) {
     std::uint64_t at_least = 0;  // the first answer says which index it takes
     for (;;) {
         auto reply =
-            read_chunk(context, endpoint, 0, 0, std::chrono::milliseconds(5000), at_least);
+            read_chunk(context, source, 0, 0, std::chrono::milliseconds(5000), at_least);
         if (!reply) return reply.error();
         if (reply->ok && reply->snapshot) return reply;
         if (reply->error != "unavailable" || Clock::now() > deadline) return reply_error(*reply);
@@ -62,10 +73,10 @@ Result<wire::ClientReply> first_chunk(zmq::context_t& context, const std::string
     }
 }
 
-Result<storage::SnapshotInfo> download(const std::string& endpoint, const std::string& part,
+Result<storage::SnapshotInfo> download(const Source& source, const std::string& part,
                                        std::uint64_t rate_mb, Clock::time_point deadline) {
     zmq::context_t context(1);
-    auto first = first_chunk(context, endpoint, deadline);
+    auto first = first_chunk(context, source, deadline);
     if (!first) return first.error();
     std::FILE* out = std::fopen(part.c_str(), "wb");
     if (out == nullptr) return Error{Status::io_error, "cannot create " + part};
@@ -91,7 +102,8 @@ Result<storage::SnapshotInfo> download(const std::string& endpoint, const std::s
         if (chunk.data.empty() || Clock::now() > deadline) {
             return Error{Status::timeout, "the download did not finish in time"};
         }
-        auto next = read_chunk(context, endpoint, chunk.index, done, std::chrono::milliseconds(5000));
+        auto next =
+            read_chunk(context, source, chunk.index, done, std::chrono::milliseconds(5000));
         if (!next) return next.error();
         if (!next->ok || !next->snapshot) return reply_error(*next);
         chunk = std::move(*next->snapshot);
@@ -147,10 +159,11 @@ int run_save(const SnapshotArguments& args, const CliCommon& common) {
     const std::string part = args.file + ".part";
     Error last{Status::unavailable, "no endpoint"};
     for (const std::string& endpoint : endpoints) {
-        auto info = download(endpoint, part, args.rate_mb, deadline);
+        auto info = download(Source{endpoint, common.curve}, part, args.rate_mb, deadline);
         if (!info) {
             last = Error{info.error().status, endpoint + ": " + info.error().detail};
             ::unlink(part.c_str());
+            if (last.status == Status::bad_request) break;
             continue;
         }
         if (std::rename(part.c_str(), args.file.c_str()) != 0) {
@@ -159,6 +172,8 @@ int run_save(const SnapshotArguments& args, const CliCommon& common) {
         print_info(output, args.file, *info);
         return exit_ok;
     }
+    if (last.status == Status::timeout)  // the last node did not answer at all
+        last.detail += "; " + no_answer_hint(common.curve.has_value());
     return report_error(output, last);
 }
 

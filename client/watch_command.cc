@@ -76,6 +76,10 @@ WatchOptions watch_options(const WatchArguments& args, const CliCommon& common) 
     options.from_revision = args.from;
     options.request_timeout =
         std::clamp(common.timeout, std::chrono::milliseconds{1}, request_timeout_max);
+    options.curve = common.curve;
+    // A watch that never reached a node (down, or secured and refusing the
+    // key) says so after --timeout-ms instead of waiting silently forever.
+    options.unanswered_max = common.timeout;
     return options;
 }
 

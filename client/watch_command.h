@@ -13,7 +13,8 @@
 // keys as put lines at REV: the reader must drop every key it knew under the
 // prefix that is not among them. The marker is not counted by --count.
 // Exit: 0 after --count events or --timeout-s idle seconds; report_error()'s
-// codes when the watcher fails (cli_commands.h).
+// codes when the watcher fails (cli_commands.h), e.g. when no node answered
+// at all within the global --timeout-ms.
 #pragma once
 
 #include "client/cli_common.h"

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <thread>
 #include <utility>
 
 #include "client/client.h"
@@ -72,7 +73,8 @@ std::optional<std::string> pub_endpoint_for(std::string_view client_endpoint) {
     return fmt::format("{}:{}", client_endpoint.substr(0, colon), port + 1);
 }
 
-Watcher::Watcher(WatchOptions options) : options_(normalized(std::move(options))), context_(1) {
+Watcher::Watcher(WatchOptions options)
+    : options_(normalized(std::move(options))), context_(1), created_(Clock::now()) {
     CABILDO_ASSERT(!options_.endpoints.empty(), "a watcher needs an endpoint");
     covered_ = options_.from_revision == 0 ? 0 : options_.from_revision - 1;
     started_ = options_.from_revision != 0;
@@ -82,18 +84,20 @@ Result<std::vector<wire::Event>> Watcher::next(std::chrono::milliseconds wait) {
     const Clock::time_point deadline = Clock::now() + wait;
     resynced_ = false;
     while (true) {
+        if (std::optional<Error> error = check_unanswered())
+            return *error;
         if (!subscriber_ && connect_current() != Status::ok) {
             return Error{Status::bad_request,
                          fmt::format("{}: no PUB endpoint can be derived from it", endpoint())};
         }
         if (!started_ || catch_up_pending_) {
             if (!started_) {
-                if (std::optional<Error> error = learn_start_revision())
+                if (std::optional<Error> error = learn_start_revision(deadline))
                     return *error;
             } else {
                 Result<std::vector<wire::Event>> batch = fetch();
                 if (!batch) {
-                    if (std::optional<Error> error = on_refusal(batch.error()))
+                    if (std::optional<Error> error = on_refusal(batch.error(), deadline))
                         return *error;
                 } else if (!batch->empty() || resynced_) {
                     return batch;
@@ -124,6 +128,7 @@ Status Watcher::connect_current() {
     socket.set(zmq::sockopt::rcvhwm, stream_queue_messages_max);
     socket.set(zmq::sockopt::subscribe, std::string(event_topic_prefix) + options_.prefix);
     socket.set(zmq::sockopt::subscribe, heartbeat_topic_prefix);
+    apply_curve(socket, options_.curve);
     socket.connect(*pub);
     last_heartbeat_ = Clock::now();
     catch_up_pending_ = true;
@@ -141,8 +146,12 @@ void Watcher::switch_node() {
 
 // One request to the watched node. The reply may be a refusal (ok false).
 Result<wire::ClientReply> Watcher::ask(const wire::ClientRequest& request) {
-    return request_once(context_, endpoint(), wire::encode_request(request),
-                        options_.request_timeout);
+    Result<wire::ClientReply> reply =
+        request_once(context_, endpoint(), wire::encode_request(request),
+                     options_.request_timeout, options_.curve);
+    if (reply)
+        answered_ = true;
+    return reply;
 }
 
 Error Watcher::refusal(const wire::ClientReply& reply) const {
@@ -151,24 +160,45 @@ Error Watcher::refusal(const wire::ClientReply& reply) const {
 }
 
 // A failed request: a node that cannot serve us now is left for the next
-// one; anything else is the caller's problem.
-std::optional<Error> Watcher::on_refusal(const Error& error) {
+// one; anything else is the caller's problem (permission_denied among them:
+// every node would refuse it again).
+std::optional<Error> Watcher::on_refusal(const Error& error, Clock::time_point deadline) {
     if (!is_switch_status(error.status))
         return error;
     switch_node();
+    // A timeout has waited already; a refusal came back at once.
+    if (error.status != Status::timeout) {
+        const auto delay = std::min(backoff_.next_delay(), until(deadline, Clock::now()));
+        if (delay.count() > 0)
+            std::this_thread::sleep_for(delay);
+    }
     return std::nullopt;
+}
+
+std::optional<Error> Watcher::check_unanswered() const {
+    if (answered_ || options_.unanswered_max.count() == 0)
+        return std::nullopt;
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - created_);
+    if (waited < options_.unanswered_max)
+        return std::nullopt;
+    return Error{Status::unavailable,
+                 fmt::format("no node answered in {} ms ({} endpoint(s), {} switch(es)); {}",
+                             waited.count(), options_.endpoints.size(), node_switches_,
+                             no_answer_hint(options_.curve.has_value()))};
 }
 
 // from_revision 0: start after what the watched node has applied. The SUB
 // socket is already subscribed, so nothing after that point is missed.
-std::optional<Error> Watcher::learn_start_revision() {
+std::optional<Error> Watcher::learn_start_revision(Clock::time_point deadline) {
     wire::ClientRequest request;
     request.op = wire::Op::status;
     Result<wire::ClientReply> reply = ask(request);
     if (!reply)
-        return on_refusal(reply.error());
+        return on_refusal(reply.error(), deadline);
     if (!reply->ok)
-        return on_refusal(refusal(*reply));
+        return on_refusal(refusal(*reply), deadline);
+    backoff_.reset();
     covered_ = reply->status ? reply->status->applied_index : reply->revision;
     started_ = true;
     catch_up_pending_ = true;
@@ -190,6 +220,7 @@ Result<std::vector<wire::Event>> Watcher::fetch() {
         return resync();
     if (!reply->ok)
         return refusal(*reply);
+    backoff_.reset();
     std::vector<wire::Event> batch;
     for (wire::Event& event : reply->events.value_or(std::vector<wire::Event>{})) {
         if (event.revision <= covered_ || event.revision > reply->revision)
@@ -294,6 +325,7 @@ void Watcher::on_stream_message(std::string_view topic, const zmq::message_t& bo
         if (!heartbeat || !heartbeat->status)
             return;
         last_heartbeat_ = Clock::now();
+        answered_ = true;
         if (heartbeat->status->applied_index > covered_)
             catch_up_pending_ = true;
     } else if (topic.starts_with(event_topic_prefix)) {

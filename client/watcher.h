@@ -26,6 +26,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "client/backoff.h"
+#include "client/client_curve.h"
 #include "node/raft/result.h"
 #include "wire/client_messages.h"
 
@@ -40,6 +42,14 @@ struct WatchOptions {
     std::chrono::milliseconds request_timeout{1000};  // one request to one node
     std::chrono::milliseconds silence_timeout{1000};  // no heartbeat this long -> next node
     std::uint32_t events_per_request_max = 1000;      // watch_from `limit`, 1..range_limit_max
+    // A secured cluster's keys, for the SUB and the requests; unset: plain TCP.
+    std::optional<ClientCurve> curve{};
+    // 0: keep cycling through the endpoints until one answers, however long.
+    // Else next() fails (unavailable) once this long has passed since the
+    // watcher was made without any node answering a request or sending a
+    // heartbeat: a cluster that is down, or secured and refusing the key,
+    // looks the same. After a first answer, failures never end the watch.
+    std::chrono::milliseconds unanswered_max{0};
 };
 
 // The PUB endpoint of the node with this client endpoint ("tcp://h:P" ->
@@ -62,7 +72,8 @@ public:
     // Unreachable, silent or failing nodes are not an error: the watcher
     // moves on and keeps cycling through the endpoints. Errors: bad_request
     // (an endpoint has no PUB port, or a node rejected the request, e.g. a
-    // prefix over 511 bytes), too_large (a resync found more than
+    // prefix over 511 bytes, or permission_denied), unavailable (no node
+    // ever answered within unanswered_max), too_large (a resync found more than
     // range_limit_max keys: v1 has no range cursor).
     //
     // RESYNC: when the node no longer keeps the events wanted (`compacted`),
@@ -90,8 +101,10 @@ private:
     Error refusal(const wire::ClientReply& reply) const;
     Result<std::vector<wire::Event>> fetch();
     Result<std::vector<wire::Event>> resync();
-    std::optional<Error> learn_start_revision();
-    std::optional<Error> on_refusal(const Error& error);
+    std::optional<Error> learn_start_revision(std::chrono::steady_clock::time_point deadline);
+    std::optional<Error> on_refusal(const Error& error,
+                                    std::chrono::steady_clock::time_point deadline);
+    std::optional<Error> check_unanswered() const;
     void wait_for_doorbell(std::chrono::steady_clock::time_point deadline);
     void drain_subscriber();
     void on_stream_message(std::string_view topic, const zmq::message_t& body);
@@ -108,6 +121,12 @@ private:
     bool resynced_ = false;
     std::chrono::steady_clock::time_point last_heartbeat_;  // or connect time
     std::uint64_t node_switches_ = 0;
+    std::chrono::steady_clock::time_point created_;
+    bool answered_ = false;  // some node answered a request or sent a heartbeat
+    // Paces switches after a refusal (rate_limited, unavailable...): unlike a
+    // request that timed out, it comes back at once, and the next node may
+    // well refuse too.
+    Backoff backoff_;
 };
 
 }  // namespace cabildo::client

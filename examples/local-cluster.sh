@@ -6,9 +6,14 @@
 #   examples/local-cluster.sh --detach        # leave it running; stop with: examples/local-cluster.sh stop
 #   examples/local-cluster.sh stop            # stop a detached cluster
 #   examples/local-cluster.sh --fresh         # wipe the data first
+#   examples/local-cluster.sh --secure        # CURVE and an ACL (PROTOCOL.md section 12)
 #
 # Node i listens on 127.0.0.1 ports 7100+10*(i-1) (peers), +1 (clients),
-# +2 (pub), +3 (pull). Data and logs live under cluster-data/.
+# +2 (pub), +3 (pull). Data and logs live under cluster-data/. --secure
+# keeps its keys in cluster-data/keys/ (made on first use, again with
+# --fresh): node<i>.key per node, server.key (what every node's client, PUB
+# and PULL endpoints prove), admin.key (an identity with every right) and
+# acl.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,6 +21,7 @@ data=${CABILDO_DATA:-$root/cluster-data}
 nodes=3
 detach=false
 fresh=false
+secure=false
 
 stop_cluster() {
     local pids=()
@@ -38,8 +44,9 @@ while [ $# -gt 0 ]; do
         --nodes) nodes=$2; shift 2 ;;
         --detach) detach=true; shift ;;
         --fresh) fresh=true; shift ;;
+        --secure) secure=true; shift ;;
         stop) stop_cluster; exit 0 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -49,6 +56,50 @@ stop_cluster
 $fresh && rm -rf "$data"
 mkdir -p "$data"
 
+keys=$data/keys
+cli=(build/client/cabildo)
+
+# The public key of a key file made by `cabildo keygen` (Z85: JSON-safe).
+public_key() {
+    sed -n 's/^public-key = "\(.*\)"$/\1/p' "$1"
+}
+
+# Keys and the ACL for --secure, unless a complete set is there already.
+make_keys() {
+    [ -f "$keys/acl.json" ] && return 0
+    rm -rf "$keys"
+    mkdir -p "$keys"
+    chmod 700 "$keys"
+    for name in server admin $(for i in $(seq "$nodes"); do echo "node$i"; done); do
+        "${cli[@]}" keygen "$keys/$name" >/dev/null
+    done
+    {
+        printf '{\n  "members": {'
+        for i in $(seq "$nodes"); do
+            [ "$i" -gt 1 ] && printf ','
+            printf '\n    "%s": "%s"' "$i" "$(public_key "$keys/node$i.pub")"
+        done
+        printf '\n  },\n  "identities": {\n'
+        printf '    "admin": {"key": "%s",\n' "$(public_key "$keys/admin.pub")"
+        printf '              "allow": [{"prefix": "", "rights": ["read", "write", "watch", "admin"]}]}\n'
+        printf '  }\n}\n'
+    } >"$keys/acl.json.tmp"
+    mv "$keys/acl.json.tmp" "$keys/acl.json"
+    echo "made keys and an ACL in $keys/"
+}
+
+security=()
+if $secure; then
+    make_keys
+    for i in $(seq "$nodes"); do
+        [ -f "$keys/node$i.key" ] || {
+            echo "$keys/ has no node$i.key (made for fewer nodes?): start over with --fresh" >&2
+            exit 1
+        }
+    done
+    cli+=(--curve-key "$keys/admin.key" --server-key "$keys/server.pub")
+fi
+
 members=()
 endpoints=()
 for i in $(seq "$nodes"); do
@@ -57,8 +108,10 @@ for i in $(seq "$nodes"); do
     endpoints+=("tcp://127.0.0.1:$((port + 1))")
 done
 for i in $(seq "$nodes"); do
+    $secure && security=(--curve-key "$keys/node$i.key" --server-key "$keys/server.key"
+                         --acl "$keys/acl.json")
     setsid build/node/cabildo-node --id "$i" --data-dir "$data/node$i" "${members[@]}" \
-        >>"$data/node$i.log" 2>&1 < /dev/null &
+        "${security[@]}" >>"$data/node$i.log" 2>&1 < /dev/null &
     echo $! > "$data/node$i.pid"
 done
 export CABILDO_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")
@@ -73,7 +126,7 @@ exited_nodes() {
 
 # Wait (bounded) until the cluster has a leader, or a node gave up.
 for _ in $(seq 100); do
-    if build/client/cabildo status 2>/dev/null | grep -q leader; then break; fi
+    if "${cli[@]}" status 2>/dev/null | grep -q leader; then break; fi
     [ -n "$(exited_nodes)" ] && break
     sleep 0.1
 done
@@ -86,13 +139,26 @@ if [ -n "$dead" ]; then
     stop_cluster
     exit 1
 fi
-build/client/cabildo status || true
+"${cli[@]}" status || true
+
+secure_usage=""
+if $secure; then
+    k=${keys#"$root"/}  # as the commands below are run: from the checkout
+    secure_usage="
+Secured (CURVE, ACL in $k/acl.json): every request needs a key the ACL lists:
+  build/client/cabildo --curve-key $k/admin.key --server-key $k/server.pub put a b
+or once per shell:
+  export CABILDO_CURVE_KEY=$k/admin.key CABILDO_SERVER_KEY=$k/server.pub
+More identities: build/client/cabildo keygen $k/web, add its public key (web.pub) to
+acl.json under \"identities\" with its rights, then: kill -HUP \$(cat ${data#"$root"/}/node*.pid)
+"
+fi
 
 cat <<EOF_USAGE
 
 Cabildo: $nodes nodes on 127.0.0.1, data and logs in $data/
 Client endpoints: $CABILDO_ENDPOINTS
-
+$secure_usage
 Try it (in another shell):
   export CABILDO_ENDPOINTS=$CABILDO_ENDPOINTS
   build/client/cabildo put greeting hello

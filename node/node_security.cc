@@ -84,35 +84,14 @@ std::optional<NodeSecurity::Denial> NodeSecurity::admit(const zmq::message_t& me
                         "key " + key + " is no longer in the ACL file"};
     } else if (auto why = wire::check_request(*identity, request)) {
         denial = Denial{wire::error_permission_denied, std::move(*why)};
-    } else if (!within_rate(*identity, now)) {
-        denial = Denial{wire::error_rate_limited,
-                        "identity '" + identity->name + "' may send " +
-                            std::to_string(identity->requests_per_s) +
-                            " requests per second; slow down and retry"};
+    } else if (!rates_.admit(*identity, now)) {
+        denial = Denial{wire::error_rate_limited, wire::RateLimiter::refusal(*identity)};
     }
     if (denial && worth_logging(++denied_)) {
         spdlog::info("security: {}: {} ({} refused so far)", denial->code, denial->message,
                      denied_);
     }
     return denial;
-}
-
-// A token bucket per identity: requests_per_s tokens a second, as many in
-// reserve (a burst of one second's worth).
-bool NodeSecurity::within_rate(const wire::AclIdentity& identity, Clock::time_point now) {
-    if (identity.requests_per_s <= 0) return true;
-    Bucket& b = buckets_[identity.name];
-    const double capacity = std::max(1.0, identity.requests_per_s);
-    if (b.refilled == Clock::time_point{}) {
-        b.tokens = capacity;
-    } else {
-        const double seconds = std::chrono::duration<double>(now - b.refilled).count();
-        b.tokens = std::min(capacity, b.tokens + seconds * identity.requests_per_s);
-    }
-    b.refilled = now;
-    if (b.tokens < 1.0) return false;
-    b.tokens -= 1.0;
-    return true;
 }
 
 bool NodeSecurity::reload() {
@@ -128,7 +107,7 @@ bool NodeSecurity::reload() {
                       config_->acl_file, config_->node_keys.public_key);
         return false;
     }
-    std::erase_if(buckets_, [&](const auto& kv) { return acl->identities.count(kv.first) == 0; });
+    rates_.keep_only(*acl);
     config_->acl = std::move(*acl);
     spdlog::info("security: ACL file {} reloaded: {} members, {} identities", config_->acl_file,
                  config_->acl.member_keys.size(), config_->acl.identities.size());

@@ -24,6 +24,7 @@
 
 #include "node/node_config.h"
 #include "wire/client_messages.h"
+#include "wire/security/rate_limit.h"
 #include "wire/security/zap.h"
 
 namespace cabildo::node {
@@ -77,15 +78,10 @@ public:
 
 private:
     std::optional<std::string> decide(const std::string& domain, const std::string& key) const;
-    bool within_rate(const wire::AclIdentity& identity, Clock::time_point now);
 
     std::optional<SecurityConfig> config_;
     std::optional<wire::ZapHandler> zap_;
-    struct Bucket {
-        double tokens = 0;
-        Clock::time_point refilled{};
-    };
-    std::map<std::string, Bucket> buckets_;  // by identity name: requests_per_s
+    wire::RateLimiter rates_;
     std::uint64_t denied_ = 0;
 };
 

@@ -195,16 +195,20 @@ PeerTransport::Inbound PeerTransport::receive(bool& drained) {
         return {};
     }
     if (frames->truncated || frames->parts.size() != 2) {
-        ++rejected_;
-        spdlog::warn("peer: dropped a message of unexpected shape ({} frames)",
-                     frames->parts.size());
+        if (worth_logging(++rejected_)) {
+            spdlog::warn("peer: dropped a message of unexpected shape ({} frames; {} rejected "
+                         "so far)",
+                         frames->parts.size(), rejected_);
+        }
         return {};
     }
     const zmq::message_t& body = frames->parts[1];
     auto message = wire::decode_message(body.data(), body.size());
     if (!message) {
-        ++rejected_;
-        spdlog::warn("peer: dropped a malformed message: {}", message.error().detail);
+        if (worth_logging(++rejected_)) {
+            spdlog::warn("peer: dropped a malformed message: {} ({} rejected so far)",
+                         message.error().detail, rejected_);
+        }
         return {};
     }
     const std::string identity = to_string(frames->parts[0]);

@@ -821,6 +821,8 @@ std::string_view error_code(Status status) {
         case Status::lagging: return error_lagging;
         case Status::no_quorum: return error_no_quorum;
         case Status::exists: return error_exists;
+        case Status::permission_denied: return error_permission_denied;
+        case Status::quota_exceeded: return error_quota_exceeded;
         default: return error_internal;
     }
 }

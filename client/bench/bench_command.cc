@@ -133,6 +133,7 @@ std::string resolve_endpoints(BenchOptions& o, const BenchArgs& a) {
 std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptions& o) {
     o.endpoints = common.endpoints.empty() ? default_endpoints() : common.endpoints;
     o.json = common.json;
+    o.curve = common.curve;
     o.mode = a.mode == "get"         ? BenchMode::get
              : a.mode == "mixed"     ? BenchMode::mixed
              : a.mode == "txn"       ? BenchMode::txn

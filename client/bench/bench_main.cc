@@ -1,7 +1,8 @@
 // `cabildo-bench`: `cabildo bench` as a program of its own, with the same
 // global options as `cabildo` (--endpoints, --json, --timeout-ms):
 //
-//   cabildo-bench [--endpoints E1,E2,..] [--json] bench [bench options]
+//   cabildo-bench [--endpoints E1,E2,..] [--json]
+//                 [--curve-key FILE --server-key FILE] bench [bench options]
 //
 // Handy to run the benchmark without the rest of the CLI.
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 
 #include "client/bench/bench_command.h"
 #include "client/cli_commands.h"
+#include "client/cli_curve.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"cabildo-bench: benchmark a Cabildo cluster (same as `cabildo bench`)"};
@@ -26,6 +28,8 @@ int main(int argc, char** argv) {
     app.add_flag("--json", common.json, "Print one JSON object at the end");
     app.add_option("--timeout-ms", timeout_ms, "Global timeout (unused by bench)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{24 * 3600 * 1000}));
+    cabildo::client::CurveArguments curve;
+    cabildo::client::add_curve_options(app, curve);
     const cabildo::client::CliRunner runner = cabildo::client::add_bench_command(app);
     app.require_subcommand(1);
     try {
@@ -35,5 +39,11 @@ int main(int argc, char** argv) {
         return code == 0 ? cabildo::client::exit_ok : cabildo::client::exit_usage;
     }
     common.timeout = std::chrono::milliseconds(timeout_ms);
+    auto loaded = cabildo::client::load_curve(curve);
+    if (!loaded) {
+        return report_key_file_error(cabildo::client::CliOutput{stdout, stderr, common.json},
+                                     loaded.error());
+    }
+    common.curve = std::move(*loaded);
     return runner(common);
 }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/client_curve.h"
 #include "wire/client_messages.h"
 
 namespace cabildo::client::bench {
@@ -53,6 +54,8 @@ struct BenchOptions {
 
     bool json = false;
     bool progress = true;  // the once-a-second line on stderr
+    // A secured cluster's keys, on every socket (DEALER, REQ, PUSH, SUB).
+    std::optional<ClientCurve> curve{};
 };
 
 std::string_view mode_name(BenchMode mode);

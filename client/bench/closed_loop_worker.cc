@@ -90,6 +90,7 @@ void ClosedLoopWorker::open_socket(Connection& connection) {
     connection.socket.set(zmq::sockopt::linger, 0);
     connection.socket.set(zmq::sockopt::maxmsgsize,
                           static_cast<std::int64_t>(wire::reply_frame_bytes_max));
+    apply_curve(connection.socket, options_.curve);
     connection.socket.connect(connection.endpoint);
     items_stale_ = true;
 }

@@ -49,11 +49,13 @@ public:
             push.set(zmq::sockopt::linger, 0);
             push.set(zmq::sockopt::immediate, 1);  // no queueing to a node that is not there
             push.set(zmq::sockopt::sndhwm, push_hwm);
+            apply_curve(push, options.curve);
             push.connect(endpoint);
         }
         sub_.set(zmq::sockopt::linger, 0);
         sub_.set(zmq::sockopt::rcvhwm, 0);  // never drop on our side
         sub_.set(zmq::sockopt::subscribe, "kv/" + prefix_);
+        apply_curve(sub_, options.curve);
         sub_.connect(options.sub_endpoint);
         wire::ClientRequest put;
         put.op = wire::Op::put;

@@ -22,21 +22,37 @@ Locks, elections and durable queues (lock/unlock, campaign/proclaim/resign/
 leader, queue_put/get/ack/len/peek) are methods too; the waiting ones
 (lock, campaign, queue_get with wait_ms) give each attempt wait_ms more time
 for its answer.
+
+A secure cluster (PROTOCOL.md section 12) wants CurveZMQ on every socket:
+`Client(endpoints, curve_key="ops.key", server_key="server.pub")` (the
+identity's key pair, the cluster's server public key). A key the ACL does not
+list fails the handshake: the nodes never answer (`timeout`). A request
+outside the identity's rights raises CabildoError("permission_denied").
+read_key_file and write_key_files handle the key files (as `cabildo keygen`).
 """
 
 import itertools
+import os
 import random
 import threading
 import time
 
 import msgpack
 import zmq
+from zmq.utils import z85
 
-__all__ = ["Client", "CabildoError"]
+__all__ = ["Client", "CabildoError", "read_key_file", "write_key_files", "curve_options"]
 
 # Error codes after which a retry cannot help (PROTOCOL.md section 5).
 _ENTRY_KEYS = ("value", "create_revision", "mod_revision", "version", "lease")
 _FATAL_CODES = ("bad_request", "too_large", "storage_full", "stale_session", "internal")
+# Refused before anything was done (PROTOCOL.md section 12): a write's seq
+# was not used, so the session may give it to the next write.
+_REFUSED_CODES = ("permission_denied", "rate_limited")
+# Worth another attempt after a pause (section 5); rate_limited at the same
+# node, whose budget it is.
+_RETRY_CODES = ("no_leader", "unavailable", "timeout", "overloaded", "rate_limited")
+_CURVE_KEY_CHARS = 40  # Z85 of a 32-byte key
 # A reply can never be larger than this (PROTOCOL.md section 8); a little
 # headroom so the socket does not drop a legal reply.
 _REPLY_FRAME_MAX = (8 << 20) + (64 << 10)
@@ -66,6 +82,147 @@ def _as_bytes(b, what):
     raise TypeError("%s must be bytes or str, not %s" % (what, type(b).__name__))
 
 
+# -------------------------------------------------------------- Curve keys
+# A key file is text, `public-key = "<40 Z85 chars>"` and `secret-key = ...`
+# lines, `#` comments. NAME.key (mode 0600) holds both, NAME.pub the public
+# line; wherever a public key is wanted either does (wire/security/curve.h).
+
+
+def _is_z85_key(text):
+    """40 Z85 characters that decode to 32 bytes (bytes or str)."""
+    if isinstance(text, str):
+        try:
+            text = text.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+    if not isinstance(text, bytes) or len(text) != _CURVE_KEY_CHARS:
+        return False
+    try:
+        return len(z85.decode(text)) == 32
+    except Exception:  # noqa: BLE001  a character outside Z85, or a group over 2^32
+        return False
+
+
+def _parse_key_line(line):
+    """(name, value) of a `name = "value"` line, None for a blank or comment
+    line, ("", "") for a line without `=`. A `#` after the `=` is kept: it
+    is a Z85 character."""
+    eq = line.find("=")
+    hash_at = line.find("#")
+    if hash_at >= 0 and (eq < 0 or hash_at < eq):
+        line = line[:hash_at]
+        eq = line.find("=")
+    if not line.strip(" \t\r"):
+        return None
+    if eq < 0:
+        return "", ""
+    return line[:eq].strip(" \t\r\""), line[eq + 1:].strip(" \t\r\"")
+
+
+def read_key_file(path, need_secret=False):
+    """Reads a Curve key file (.key or .pub). Returns (public, secret or
+    None), Z85 as bytes. need_secret: the file must hold the secret key.
+    Raises ValueError naming the file and what is wrong with it."""
+    path = os.fspath(path)
+
+    def bad(what):
+        return ValueError("key file %s: %s" % (path, what))
+
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise bad("cannot read it: %s" % e) from None
+    keys = {}
+    for number, line in enumerate(lines, 1):
+        parsed = _parse_key_line(line)
+        if parsed is None:
+            continue
+        name, value = parsed
+        if name not in ("public-key", "secret-key"):
+            raise bad('line %d: expected public-key = "..." or secret-key = "..."' % number)
+        if not _is_z85_key(value):
+            raise bad("line %d: %s is not a 40-character Z85 key" % (number, name))
+        keys[name] = value.encode("ascii")
+    public, secret = keys.get("public-key"), keys.get("secret-key")
+    if need_secret and secret is None:
+        raise bad("holds no secret-key (a .pub file?): give the .key file")
+    if secret is not None:
+        derived = zmq.curve_public(secret)
+        if public is not None and public != derived:
+            raise bad("public-key does not belong to secret-key")
+        public = derived
+    if public is None:
+        raise bad("holds no public-key")
+    return public, secret
+
+
+def _write_new_file(path, text, mode):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)  # exactly mode, whatever the umask
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_key_files(base):
+    """A fresh key pair in base.key (both keys, mode 0600) and base.pub (the
+    public key). Refuses (FileExistsError) if either file exists. Returns
+    (public, secret), Z85 as bytes."""
+    base = os.fspath(base)
+    key_path, pub_path = base + ".key", base + ".pub"
+    for path in (key_path, pub_path):
+        if os.path.exists(path):
+            raise FileExistsError("%s exists: not overwriting a key file" % path)
+    public, secret = zmq.curve_keypair()
+    line = 'public-key = "%s"\n' % public.decode("ascii")
+    _write_new_file(key_path, "# cabildo curve key pair: keep this file secret\n" + line +
+                    'secret-key = "%s"\n' % secret.decode("ascii"), 0o600)
+    _write_new_file(pub_path, "# cabildo curve public key\n" + line, 0o644)
+    return public, secret
+
+
+def _client_key_pair(curve_key):
+    if isinstance(curve_key, (tuple, list)):
+        if len(curve_key) != 2 or not all(_is_z85_key(k) for k in curve_key):
+            raise ValueError("curve_key: expected a key file or a (public, secret) Z85 pair")
+        public, secret = (_as_bytes(k, "curve_key") for k in curve_key)
+        if zmq.curve_public(secret) != public:
+            raise ValueError("curve_key: the public key does not belong to the secret key")
+        return public, secret
+    return read_key_file(curve_key, need_secret=True)
+
+
+def _server_public_key(server_key):
+    # A file first: a 40-character path can be valid Z85 too (seen:
+    # /tmp/cabildo-it-XXXXXXXX/keys/server.pub, taken for a key).
+    if isinstance(server_key, (str, bytes)) and _is_z85_key(server_key) and \
+            not os.path.exists(server_key):
+        return _as_bytes(server_key, "server_key")
+    return read_key_file(server_key)[0]
+
+
+def curve_options(curve_key=None, server_key=None):
+    """The socket options that make a socket a CURVE client, as a list of
+    (option, value) to set before connect; [] when both are None.
+
+    curve_key:  this side's key pair: a .key file's path, or (public,
+                secret) Z85 (bytes or str).
+    server_key: the public key the server must prove: a .pub or .key file's
+                path (an existing file wins), or the Z85 key itself."""
+    if curve_key is None and server_key is None:
+        return []
+    if curve_key is None or server_key is None:
+        raise ValueError("curve_key and server_key go together (a CURVE client needs both)")
+    if not zmq.has("curve"):
+        raise ValueError("this libzmq was built without CURVE (libsodium)")
+    public, secret = _client_key_pair(curve_key)
+    return [(zmq.CURVE_SERVERKEY, _server_public_key(server_key)),
+            (zmq.CURVE_PUBLICKEY, public), (zmq.CURVE_SECRETKEY, secret)]
+
+
 class Client:
     """A client for a Cabildo cluster.
 
@@ -73,10 +230,15 @@ class Client:
     request_timeout: seconds to wait for one reply before giving up on that
                      attempt (the socket is then closed and the next node tried).
     total_timeout:   seconds one call may take, retries included.
-    backoff_initial, backoff_max: the retry backoff on no_leader/unavailable
+    backoff_initial, backoff_max: the retry backoff on no_leader, unavailable,
+                     overloaded and rate_limited
                      (doubling from the first to the second).
     on_event:        optional callable taking a str, told about timeouts,
                      redirects and retries (for demos and debugging).
+    curve_key, server_key: a secure cluster (see curve_options): this
+                     identity's key pair (a .key file, or a (public, secret)
+                     Z85 pair) and the cluster's server public key (a .pub
+                     or .key file, or the Z85 key). Both or neither.
 
     A Client may be shared between threads (calls are serialised), but a
     session keeps one write in flight, so use one Client per thread for
@@ -84,12 +246,14 @@ class Client:
     """
 
     def __init__(self, endpoints, request_timeout=1.0, total_timeout=10.0,
-                 backoff_initial=0.05, backoff_max=1.0, on_event=None, context=None):
+                 backoff_initial=0.05, backoff_max=1.0, on_event=None, context=None,
+                 curve_key=None, server_key=None):
         if isinstance(endpoints, str):
             endpoints = [e for e in endpoints.split(",") if e]
         self.endpoints = list(endpoints)
         if not self.endpoints:
             raise ValueError("at least one endpoint is needed")
+        self._curve = curve_options(curve_key, server_key)  # before any socket exists
         self.request_timeout = float(request_timeout)
         self.total_timeout = float(total_timeout)
         self.backoff_initial = float(backoff_initial)
@@ -497,6 +661,8 @@ class Client:
         try:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.MAXMSGSIZE, _REPLY_FRAME_MAX)
+            for option, value in self._curve:
+                sock.setsockopt(option, value)
             sock.connect(endpoint)
             sock.send(msgpack.packb(req, use_bin_type=True))
             if sock.poll(int(max(timeout, 0.001) * 1000), zmq.POLLIN) == 0:
@@ -574,9 +740,12 @@ class Client:
                     # this write was not run now; the next one starts afresh.
                     self._new_session()
                     raise CabildoError(code, msg)
-                if code not in ("no_leader", "unavailable", "timeout", "overloaded"):
+                if code not in _RETRY_CODES:
                     # bad_request, too_large, storage_full, stale_session,
-                    # internal and unknown codes (treated like internal).
+                    # permission_denied (another node will not think
+                    # otherwise), internal and unknown codes (treated like
+                    # internal).
+                    self._refused(code, write, unknown)
                     raise CabildoError(code, msg)
                 if code == "timeout" and write:
                     unknown = True
@@ -593,7 +762,7 @@ class Client:
                     continue
                 # Back off, then go to the leader if we know a live one,
                 # otherwise to another node.
-                if code == "timeout":
+                if code in ("timeout", "rate_limited"):
                     nxt = target
                 elif usable_hint:
                     nxt = hint
@@ -613,5 +782,15 @@ class Client:
                                    % (budget, attempts, last[1] if last else "-"))
             if last is None:
                 raise CabildoError("timeout", "no attempt fitted in %.1fs" % budget)
+            self._refused(last[0], write, unknown)
             raise CabildoError(last[0], "gave up after %.1fs and %d attempts: %s"
                                % (budget, attempts, last[1]))
+
+    def _refused(self, code, write, unknown):
+        """A write refused before it ran (permission_denied, rate_limited)
+        used no seq: the next write takes it, or its seq would leave a gap
+        that a node could read as a forgotten session (PROTOCOL.md section
+        6). Not if an earlier attempt's outcome is unknown: that one may
+        have run with this seq."""
+        if write and not unknown and code in _REFUSED_CODES:
+            self.seq -= 1

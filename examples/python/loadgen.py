@@ -17,6 +17,10 @@ port P, the PUB is P+1 and the PULL is P+2.
     /usr/bin/python3 examples/python/loadgen.py --count 5000 --rate 1000
     /usr/bin/python3 examples/python/loadgen.py --endpoints tcp://127.0.0.1:7101 --json
 
+A secure cluster (PROTOCOL.md section 12): --curve-key IDENTITY.key (write
+and watch on the lg- keys) --server-key SERVER.pub make every socket a CURVE
+client (this needs cabildo.py beside this file).
+
 Dependencies: Debian python3-zmq and python3-msgpack (no PyPI).
 """
 
@@ -44,9 +48,19 @@ def percentile(sorted_values, fraction):
     return sorted_values[rank - 1]
 
 
+def curve_options(args):
+    """CURVE client socket options ([] without keys), from cabildo.py's key
+    file reader: only a secure run needs that file."""
+    if args.curve_key is None and args.server_key is None:
+        return []
+    import cabildo  # noqa: PLC0415  examples/python/cabildo.py
+    return cabildo.curve_options(args.curve_key, args.server_key)
+
+
 class LoadGen:
     def __init__(self, args):
         self.args = args
+        curve = curve_options(args)
         self.ctx = zmq.Context()
         self.prefix = b"lg-%s/" % os.urandom(4).hex().encode()
         self.pushes = []
@@ -55,6 +69,8 @@ class LoadGen:
             push.setsockopt(zmq.LINGER, 0)
             push.setsockopt(zmq.IMMEDIATE, 1)  # never queue for a node that is not connected
             push.setsockopt(zmq.SNDHWM, 100000)
+            for option, value in curve:
+                push.setsockopt(option, value)
             push.connect(endpoint)
             self.pushes.append(push)
         self.sub = self.ctx.socket(zmq.SUB)
@@ -62,6 +78,8 @@ class LoadGen:
         self.sub.setsockopt(zmq.RCVHWM, 0)
         # Subscribe before anything is sent (slow joiner, PROTOCOL.md section 10).
         self.sub.setsockopt(zmq.SUBSCRIBE, b"kv/" + self.prefix)
+        for option, value in curve:
+            self.sub.setsockopt(option, value)
         self.sub.connect(args.sub_endpoint)
         self.value = (b"abcdefghijklmnopqrstuvwxyz" * (args.value_size // 26 + 1))[: args.value_size]
         self.sent_at = {}  # write number -> send time
@@ -184,6 +202,8 @@ def parse_args():
                    help="seconds to wait for events after the last send")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--curve-key", help="secure cluster: this identity's .key file")
+    p.add_argument("--server-key", help="secure cluster: the server public key (.pub file)")
     args = p.parse_args()
     endpoints = [e for e in args.endpoints.split(",") if e]
     args.push_endpoints = (args.push_endpoints.split(",") if args.push_endpoints

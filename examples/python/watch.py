@@ -21,7 +21,11 @@ messages, and even when the node it reads from dies:
 
 Usage:
     watch.py [--endpoints E1,E2,..] [--from REV] [--count N] [--timeout-s S]
-             [--until REV] [--json] PREFIX
+             [--until REV] [--json] [--curve-key F --server-key F] PREFIX
+
+A secure cluster (section 12): --curve-key is the identity's .key file (it
+needs read and watch on PREFIX), --server-key the cluster's server .pub; both
+sockets are then CURVE clients (this needs cabildo.py beside this file).
 
 Output, one line per event: "REV put KEY VALUE" / "REV delete KEY", or with
 --json {"revision": R, "op": "put"|"delete", "key": .., "value": ..}
@@ -47,8 +51,8 @@ import zmq
 DEFAULT_ENDPOINTS = "tcp://127.0.0.1:7101,tcp://127.0.0.1:7111,tcp://127.0.0.1:7121"
 REPLY_FRAME_MAX = (8 << 20) + (64 << 10)  # PROTOCOL.md section 8, with headroom
 RANGE_LIMIT_MAX = 10000
-# Error codes after which another node will not help (section 5).
-FATAL_CODES = ("bad_request", "too_large", "storage_full", "stale_session")
+# Error codes after which another node will not help (sections 5 and 12).
+FATAL_CODES = ("bad_request", "too_large", "storage_full", "stale_session", "permission_denied")
 
 
 class WatchError(Exception):
@@ -61,14 +65,25 @@ def pub_endpoint(client_endpoint):
     return "%s:%d" % (host, int(port) + 1)
 
 
+def curve_options(curve_key, server_key):
+    """CURVE client socket options ([] without keys), from cabildo.py's key
+    file reader: only a secure watch needs that file."""
+    if curve_key is None and server_key is None:
+        return []
+    import cabildo  # noqa: PLC0415  examples/python/cabildo.py
+    return cabildo.curve_options(curve_key, server_key)
+
+
 class Watcher:
     """next(wait) -> (events, resynced): events are dicts as in section 10,
     in revision order, each returned once. resynced: the list is the whole
-    prefix at covered (a snapshot, possibly empty), not a list of changes."""
+    prefix at covered (a snapshot, possibly empty), not a list of changes.
+    curve_key, server_key: as cabildo.Client's (a secure cluster)."""
 
     def __init__(self, endpoints, prefix, from_revision=0, request_timeout=1.0,
                  silence_timeout=1.0, limit=1000, rcvhwm=None, rcvbuf=None, throttle=0.0,
-                 log=None):
+                 log=None, curve_key=None, server_key=None):
+        self.curve = curve_options(curve_key, server_key)  # SUB and REQ alike
         self.ctx = zmq.Context()
         self.endpoints = list(endpoints)
         self.prefix = prefix
@@ -137,6 +152,8 @@ class Watcher:
             sub.setsockopt(zmq.RCVBUF, self.rcvbuf)
         sub.setsockopt(zmq.SUBSCRIBE, b"kv/" + self.prefix)
         sub.setsockopt(zmq.SUBSCRIBE, b"hb/")
+        for option, value in self.curve:
+            sub.setsockopt(option, value)
         sub.connect(pub_endpoint(self.endpoint))
         self.sub = sub
         self.last_heartbeat = time.monotonic()  # grace for the first heartbeat
@@ -241,6 +258,8 @@ class Watcher:
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, REPLY_FRAME_MAX)
+        for option, value in self.curve:
+            sock.setsockopt(option, value)
         try:
             sock.connect(self.endpoint)
             sock.send(msgpack.packb(request))
@@ -319,6 +338,8 @@ def parse_args(argv):
     p.add_argument("--rcvbuf", type=int, default=None, help="SUB kernel receive buffer (tests)")
     p.add_argument("--throttle-ms", type=float, default=0, help="sleep after each SUB read (tests)")
     p.add_argument("--verbose", action="store_true", help="log node switches to stderr")
+    p.add_argument("--curve-key", help="secure cluster: this identity's .key file")
+    p.add_argument("--server-key", help="secure cluster: the server public key (.pub file)")
     return p.parse_args(argv)
 
 
@@ -329,7 +350,7 @@ def main(argv):
     w = Watcher(args.endpoints.split(","), args.prefix.encode(), args.from_revision,
                 request_timeout=args.request_timeout_s, silence_timeout=args.silence_s,
                 rcvhwm=args.rcvhwm, rcvbuf=args.rcvbuf, throttle=args.throttle_ms / 1000.0,
-                log=log)
+                log=log, curve_key=args.curve_key, server_key=args.server_key)
     out = sys.stdout.buffer
     printed = 0
     last_event = time.monotonic()

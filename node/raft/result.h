@@ -30,6 +30,8 @@ enum class Status {
     lagging,          // a learner too far behind to be promoted
     no_quorum,        // the change would leave the cluster without a reachable quorum
     exists,           // lease_grant: the lease id is taken
+    permission_denied,  // security: outside the identity's rights (PROTOCOL.md section 12)
+    quota_exceeded,     // a write that grows the state past --quota-bytes
 };
 
 const char* status_name(Status status);
@@ -91,6 +93,8 @@ inline const char* status_name(Status status) {
     case Status::lagging: return "lagging";
     case Status::no_quorum: return "no_quorum";
     case Status::exists: return "exists";
+    case Status::permission_denied: return "permission_denied";
+    case Status::quota_exceeded: return "quota_exceeded";
     }
     return "unknown";
 }

@@ -241,6 +241,17 @@ class History:
                     " lease=%d" % op.lease if op.lease else ""))
 
 
+# A secured cluster (scenarios.FaultCluster(secure=True)): every Conn's
+# socket is a CURVE client with this (public, secret, server public) key.
+CURVE = None
+
+
+def curve_client(sock):
+    """Makes sock a CURVE client of a secured cluster (no-op otherwise)."""
+    if CURVE is not None:
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = CURVE
+
+
 class Conn:
     """One REQ socket to one endpoint, Lazy Pirate: after a timeout the
     socket is closed (linger 0) and a new one is opened on the next call."""
@@ -255,6 +266,7 @@ class Conn:
         if self.sock is None:
             self.sock = self.ctx.socket(zmq.REQ)
             self.sock.setsockopt(zmq.LINGER, 0)
+            curve_client(self.sock)
             self.sock.connect(self.endpoint)
         try:
             self.sock.send(msgpack.packb(request, use_bin_type=True))

@@ -20,6 +20,7 @@ paths are printed).
 """
 
 import atexit
+import json
 import os
 import random
 import shutil
@@ -152,6 +153,11 @@ class Node:
         # cut off catches up through InstallSnapshot, under the same checks.
         args += ["--snapshot-entries", str(SNAPSHOT_ENTRIES),
                  "--snapshot-trailing", str(SNAPSHOT_TRAILING)]
+        if self.cluster.keys:
+            keys = self.cluster.keys
+            args += ["--curve-key", os.path.join(keys, "node%d.key" % self.id),
+                     "--server-key", os.path.join(keys, "server.key"),
+                     "--acl", os.path.join(keys, "acl.json")]
         with open(self.log_path, "ab") as log:
             log.write(("=== start #%d: %s\n" % (self.starts, " ".join(self.prefix + args))).encode())
             log.flush()
@@ -181,10 +187,11 @@ class FaultCluster:
     """n members and `spares` nodes that start empty with --join when a
     schedule adds them (loopback only)."""
 
-    def __init__(self, n, net=None, spares=0):
+    def __init__(self, n, net=None, spares=0, secure=False):
         self.net = net
         self.bootstrap = n
         self.dir = tempfile.mkdtemp(prefix="cabildo-faults-")
+        self.keys = None  # secure: the directory of key files and acl.json
         if net is not None:
             self.nodes = [Node(self, i, net.node_ip(i), NODE_PORT, net.exec_prefix(i))
                           for i in range(1, n + spares + 1)]
@@ -200,6 +207,25 @@ class FaultCluster:
                 spare.join = ["%s:%d" % (m.host, m.port) for m in self.nodes[:n]]
             self.ctx = zmq.Context()
             self._own_ctx = True
+        if secure:
+            self._secure()
+
+    def _secure(self):
+        """Keys for every node, a server key and a client identity with
+        every right; each socket of the recorders and checks uses it."""
+        self.keys = os.path.join(self.dir, "keys")
+        os.makedirs(self.keys)
+        key = lambda name: harness.cabildo.write_key_files(os.path.join(self.keys, name))
+        members = {str(n.id): key("node%d" % n.id)[0].decode() for n in self.nodes}
+        server = key("server")
+        client = key("client")
+        acl = {"members": members,
+               "identities": {"client": {"key": client[0].decode(), "allow": [
+                   {"prefix": "", "rights": ["read", "write", "watch", "admin"]}]}}}
+        with open(os.path.join(self.keys, "acl.json"), "w") as f:
+            json.dump(acl, f)
+        recorder.CURVE = (client[0], client[1], server[0])
+        self.client_keys = {"curve_key": (client[0], client[1]), "server_key": server[0]}
 
     def node(self, i):
         return self.nodes[i - 1]
@@ -266,6 +292,7 @@ class FaultCluster:
                 if n.proc is not None and not n.expect_down and n.proc.poll() is not None]
 
     def close(self, keep_dir=False):
+        recorder.CURVE = None
         for n in self.nodes:
             try:
                 n.kill()
@@ -491,7 +518,8 @@ def _change(admin, call, *args, timeout=30.0):
 
 def _admin(c):
     return harness.cabildo.Client(c.endpoints()[:c.bootstrap], request_timeout=0.5,
-                                  total_timeout=10.0, context=c.ctx)
+                                  total_timeout=10.0, context=c.ctx,
+                                  **(c.client_keys if c.keys else {}))
 
 
 def sched_membership_partition(r):
@@ -636,7 +664,7 @@ def run_lincheck(path, budget_ms=60000):
 
 
 def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None,
-                 warmup_s=2.0, recover_s=1.5, check_budget_ms=60000, mix=None):
+                 warmup_s=2.0, recover_s=1.5, check_budget_ms=60000, mix=None, secure=False):
     """Runs one scenario and returns its Result. Raises netns.NetUnavailable
     when a network scenario cannot build its namespaces."""
     log = log or (lambda s: print(s, flush=True))
@@ -653,7 +681,8 @@ def run_scenario(kind, randomized=False, rounds=1, clients=4, rng=None, log=None
     try:
         if kind in NET_KINDS:
             net = netns.TestNet(CLUSTER_SIZE.get(kind, 3) + CLUSTER_SPARES.get(kind, 0)).setup()
-        cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net, CLUSTER_SPARES.get(kind, 0))
+        cluster = FaultCluster(CLUSTER_SIZE.get(kind, 3), net, CLUSTER_SPARES.get(kind, 0),
+                               secure)
         cluster.start()
         cluster.wait_leader(timeout=15.0)
         history = recorder.History()

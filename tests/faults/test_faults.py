@@ -26,6 +26,7 @@ CLIENTS = int(os.environ.get("CABILDO_FAULTS_CLIENTS", "4"))
 
 class _ScenarioCase(unittest.TestCase):
     network = False
+    secure = False  # CurveZMQ and an ACL on every socket (PROTOCOL.md section 12)
 
     def run_kind(self, kind):
         if self.network:
@@ -33,7 +34,7 @@ class _ScenarioCase(unittest.TestCase):
             if not ok:
                 self.skipTest("SKIPPED network fault scenario %s: %s" % (kind, why))
         try:
-            result = scenarios.run_scenario(kind, clients=CLIENTS)
+            result = scenarios.run_scenario(kind, clients=CLIENTS, secure=self.secure)
         except netns.NetUnavailable as e:
             self.skipTest("SKIPPED network fault scenario %s: %s" % (kind, e))
         print("\n" + result.summary(), flush=True)
@@ -107,6 +108,26 @@ class NetworkFaults(_ScenarioCase):
 
     def test_long_partition(self):
         self.run_kind("long_partition")
+
+
+class SecureFaults(_ScenarioCase):
+    """The same checks with security on: every client and peer connection
+    is CURVE, every request is checked against the ACL."""
+    secure = True
+
+    def test_kill_leader(self):
+        self.run_kind("kill_leader")
+
+    def test_membership_kills(self):
+        self.run_kind("membership_kills")
+
+
+class SecureNetworkFaults(_ScenarioCase):
+    network = True
+    secure = True
+
+    def test_isolate_leader(self):
+        self.run_kind("isolate_leader")
 
 
 if __name__ == "__main__":

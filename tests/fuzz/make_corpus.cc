@@ -276,6 +276,8 @@ Seeds client_reply_seeds() {
     ClientReply status = ok_reply(3);
     status.status =
         NodeStatus{1, "leader", 2, 1, 3, 3, 3, 99, {{1, "tcp://a:1", {}, false, 0, {}, false}, {2, "tcp://b:2", {}, false, 0, {}, false}}};
+    status.status->quota_bytes = 1 << 20;  // the quota fields decode too
+    status.status->state_bytes = 4096;
     ClientReply watch = ok_reply(50);
     watch.events = std::vector<Event>{{12, false, "k", std::string("v")}, {13, true, "k", {}}};
     watch.more = true;

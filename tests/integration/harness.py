@@ -11,9 +11,16 @@ defaults to <repo>/build). Every node gets a temp data dir and a log file
 (its stderr) under one temp dir, which is removed at the end unless the test
 failed; on failure the node logs are printed. Every process is killed in
 tearDown, even when the test failed.
+
+Cluster(n, secure=True) runs the nodes with CurveZMQ and an ACL (PROTOCOL.md
+section 12): key files in <dir>/keys, <dir>/acl.json listing the nodes and an
+"admin" identity with every right on every key. The harness's own clients
+(status probes, client(), node_client()) speak as admin; add_identity() adds
+others and reload_acl() tells the nodes.
 """
 
 import ctypes
+import json
 import os
 import random
 import shutil
@@ -149,6 +156,11 @@ class Node:
     def pull_endpoint(self):
         return "tcp://127.0.0.1:%d" % (self.port + 3)
 
+    @property
+    def key_path(self):
+        """Its Curve key pair (secure clusters only)."""
+        return self.cluster.key_path("node%d" % self.id)
+
     def args(self):
         a = [NODE_BIN, "--id", str(self.id), "--data-dir", self.data_dir]
         if self.join:
@@ -156,6 +168,9 @@ class Node:
         else:
             for n in self.cluster.nodes[:self.cluster.bootstrap_size]:
                 a += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
+        if self.cluster.secure:
+            a += ["--curve-key", self.key_path, "--server-key", self.cluster.server_key,
+                  "--acl", self.cluster.acl_path]
         a += list(self.cluster.extra_args)
         a += list(self.more_args)
         return a
@@ -226,20 +241,106 @@ class Node:
 
 
 class Cluster:
-    """n nodes on 127.0.0.1 with ports from a random free base."""
+    """n nodes on 127.0.0.1 with ports from a random free base. secure: CURVE
+    and an ACL on every node (see the module's docstring)."""
 
-    def __init__(self, n=3, extra_args=("--log-level", "info"), env=None):
+    ADMIN = "admin"  # the identity with every right (secure clusters)
+
+    def __init__(self, n=3, extra_args=("--log-level", "info"), env=None, secure=False):
         if not os.path.exists(NODE_BIN):
             # Fail, not skip: a green run without a node would hide a broken build.
             raise RuntimeError("node binary %s not found (set CABILDO_BIN_DIR)" % NODE_BIN)
         self.dir = tempfile.mkdtemp(prefix="cabildo-it-")
         self.extra_args = list(extra_args)
         self.env = env  # extra environment of the node processes (e.g. LD_PRELOAD)
+        self.secure = secure
+        self.keys_dir = os.path.join(self.dir, "keys")
+        self.acl_path = os.path.join(self.dir, "acl.json")
+        # The ACL as acl.json holds it; write_acl() writes it out.
+        self.acl = {"members": {}, "identities": {}}
         base = pick_base_port(n)
         self.nodes = [Node(self, i + 1, base + PORT_SPACING * i) for i in range(n)]
         self.bootstrap_size = n  # the --member list; nodes added later join
-        self._probe = cabildo.Client([self.nodes[0].client_endpoint])
+        if secure:
+            self._make_keys()
+        self._probe = cabildo.Client([self.nodes[0].client_endpoint], **self.curve_kw())
         self._clients = []
+
+    # -- security (secure=True)
+
+    def key_path(self, name):
+        return os.path.join(self.keys_dir, name + ".key")
+
+    @property
+    def server_key(self):
+        """The key pair every node serves clients with (--server-key)."""
+        return self.key_path("server")
+
+    @property
+    def server_pub(self):
+        return os.path.join(self.keys_dir, "server.pub")
+
+    def _key_pair(self, name):
+        """name's key file, made on first use; its public key (str)."""
+        path = self.key_path(name)
+        if os.path.exists(path):
+            public, _secret = cabildo.read_key_file(path, need_secret=True)
+        else:
+            public, _secret = cabildo.write_key_files(os.path.join(self.keys_dir, name))
+        return public.decode("ascii")
+
+    def _make_keys(self):
+        os.makedirs(self.keys_dir, exist_ok=True)
+        self._key_pair("server")
+        for n in self.nodes:
+            self.acl["members"][str(n.id)] = self._key_pair("node%d" % n.id)
+        self.add_identity(self.ADMIN, [("", ["read", "write", "watch", "admin"])])
+
+    def add_identity(self, name, allow, requests_per_s=0):
+        """Adds identity `name` to acl.json (or replaces its rules; its key
+        stays), with allow = [(prefix, [rights])] or [{"prefix", "rights"}];
+        returns its .key file. The nodes see it after reload_acl()."""
+        rules = [r if isinstance(r, dict) else {"prefix": r[0], "rights": list(r[1])}
+                 for r in allow]
+        self.acl["identities"][name] = {"key": self._key_pair(name), "allow": rules,
+                                        "requests_per_s": requests_per_s}
+        self.write_acl()
+        return self.key_path(name)
+
+    def write_acl(self, text=None):
+        """Writes acl.json from self.acl (or the given text, e.g. a broken
+        one), atomically: a node reloading it never reads half a file."""
+        tmp = self.acl_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text if text is not None else json.dumps(self.acl, indent=1, sort_keys=True))
+        os.replace(tmp, self.acl_path)
+
+    def reload_acl(self, wait=False, timeout=5.0):
+        """SIGHUP to every live node: each reads acl.json again. wait: until
+        each has logged a line naming the ACL file since (reloaded or kept
+        the old one); otherwise wait_for the change itself."""
+        live = [n for n in self.nodes if n.alive()]
+        logged = {n.id: len(n.log()) for n in live}
+        for n in live:
+            n._signal(signal.SIGHUP)
+        if wait:
+            for n in live:
+                wait_for(lambda: self.acl_path in n.log()[logged[n.id]:], timeout,
+                         "node %d to log a reload of %s" % (n.id, self.acl_path))
+
+    def curve_kw(self, curve_key=None):
+        """Client(**kw) for a secure cluster: as curve_key (a .key file;
+        default the admin identity), with the server key; {} otherwise."""
+        if not self.secure:
+            return {}
+        return {"curve_key": curve_key or self.key_path(self.ADMIN),
+                "server_key": self.server_pub}
+
+    def curve_options(self, curve_key=None):
+        """The (option, value) pairs that make a raw socket a CURVE client of
+        this cluster, as curve_key (default admin)."""
+        kw = self.curve_kw(curve_key)
+        return cabildo.curve_options(kw.get("curve_key"), kw.get("server_key"))
 
     # -- processes
 
@@ -252,6 +353,11 @@ class Cluster:
         n = Node(self, len(self.nodes) + 1, pick_base_port(1))
         n.join = [self.node(i).address for i in join_ids]
         self.nodes.append(n)
+        if self.secure:
+            # The members must know its key before it joins.
+            self.acl["members"][str(n.id)] = self._key_pair("node%d" % n.id)
+            self.write_acl()
+            self.reload_acl(wait=True)
         return n
 
     def start(self, node_id=None):
@@ -297,9 +403,12 @@ class Cluster:
         return eps
 
     def client(self, first=None, **kw):
-        """A cabildo.Client over every node (starting at node `first`)."""
+        """A cabildo.Client over every node (starting at node `first`); on a
+        secure cluster as admin unless curve_key= says otherwise."""
         kw.setdefault("request_timeout", 1.0)
         kw.setdefault("total_timeout", 10.0)
+        for name, value in self.curve_kw().items():
+            kw.setdefault(name, value)
         c = cabildo.Client(self.endpoints(first), **kw)
         self._clients.append(c)
         return c
@@ -308,6 +417,8 @@ class Cluster:
         """A Client that knows only one node (for serializable reads there)."""
         kw.setdefault("request_timeout", 1.0)
         kw.setdefault("total_timeout", 10.0)
+        for name, value in self.curve_kw().items():
+            kw.setdefault(name, value)
         c = cabildo.Client([self.node(node_id).client_endpoint], **kw)
         self._clients.append(c)
         return c

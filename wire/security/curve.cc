@@ -20,9 +20,13 @@ Error bad(const std::string& path, const std::string& what) {
 
 // `name = "value"` (quotes optional); false for blank and comment lines.
 bool parse_line(std::string line, std::string& name, std::string& value) {
+    // Z85 has both '#' and '=': a '#' is a comment only before the first '='.
     const auto hash = line.find('#');
-    const auto eq = line.find('=');
-    if (hash != std::string::npos && (eq == std::string::npos || hash < eq)) line.resize(hash);
+    auto eq = line.find('=');
+    if (hash != std::string::npos && (eq == std::string::npos || hash < eq)) {
+        line.resize(hash);
+        eq = std::string::npos;
+    }
     if (line.find_first_not_of(" \t\r") == std::string::npos) return false;
     if (eq == std::string::npos) {
         name.clear();
@@ -111,6 +115,11 @@ Result<CurveKeys> read_key_file(const std::string& path, bool need_secret) {
 }
 
 Result<bool> write_key_files(const std::string& base, const CurveKeys& keys) {
+    for (const std::string& path : {base + ".key", base + ".pub"}) {  // none or both are written
+        if (::access(path.c_str(), F_OK) == 0) {
+            return Error{Status::exists, path + " exists: not overwriting a key file"};
+        }
+    }
     const std::string pub = "public-key = \"" + keys.public_key + "\"\n";
     auto secret = write_file(base + ".key",
                              "# cabildo curve key pair: keep this file secret\n" + pub +

@@ -3,7 +3,8 @@
 // only reads and writes key files and sets socket options.
 //
 // A key file is text, one `name = "Z85"` per line (40 Z85 characters: a
-// 32-byte key), `#` starts a comment:
+// 32-byte key); a line whose first `#` comes before any `=` is a comment up
+// from there (Z85 itself has `#`, so nothing may follow a key on its line):
 //
 //     # cabildo curve key pair (keep this file secret)
 //     public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
