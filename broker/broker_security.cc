@@ -12,12 +12,6 @@ namespace cabildo::broker {
 
 namespace {
 
-// The key the handshake proved for this message's connection ("" if none).
-std::string user_id(const zmq::message_t& message) {
-    const char* value = zmq_msg_gets(message.handle(), "User-Id");
-    return value == nullptr ? std::string() : std::string(value);
-}
-
 bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 
 }  // namespace
@@ -62,7 +56,7 @@ void BrokerSecurity::link_to_node(zmq::socket_t& socket) const {
 std::optional<BrokerSecurity::Denial> BrokerSecurity::admit(const zmq::message_t& body,
                                                             Clock::time_point now) {
     if (!config_) return std::nullopt;
-    std::optional<Denial> denial = judge(user_id(body), body, now);
+    std::optional<Denial> denial = judge(wire::proven_key(body), body, now);
     if (denial && denial->code != wire::error_bad_request && worth_logging(++denied_)) {
         spdlog::info("broker: security: {}: {} ({} refused so far)", denial->code,
                      denial->message, denied_);

@@ -9,12 +9,6 @@ namespace cabildo::node {
 
 namespace {
 
-// The key the handshake proved for this message's connection ("" if none).
-std::string user_id(const zmq::message_t& message) {
-    const char* value = zmq_msg_gets(message.handle(), "User-Id");
-    return value == nullptr ? std::string() : std::string(value);
-}
-
 bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 
 }  // namespace
@@ -68,14 +62,14 @@ void NodeSecurity::link_to_server(zmq::socket_t& socket) const {
 
 raft::NodeId NodeSecurity::member_of(const zmq::message_t& message) const {
     if (!config_) return raft::node_none;
-    return config_->acl.member_of_key(user_id(message));
+    return config_->acl.member_of_key(wire::proven_key(message));
 }
 
 std::optional<NodeSecurity::Denial> NodeSecurity::admit(const zmq::message_t& message,
                                                         const wire::ClientRequest& request,
                                                         Clock::time_point now) {
     if (!config_) return std::nullopt;
-    const std::string key = user_id(message);
+    const std::string key = wire::proven_key(message);
     if (config_->acl.member_of_key(key) != raft::node_none) return std::nullopt;
     const wire::AclIdentity* identity = config_->acl.identity_of_key(key);
     std::optional<Denial> denial;

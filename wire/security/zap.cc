@@ -15,6 +15,11 @@ constexpr std::size_t request_frames_max = 16;
 bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 }  // namespace
 
+std::string proven_key(const zmq::message_t& message) {
+    const char* value = zmq_msg_gets(message.handle(), "User-Id");
+    return value == nullptr ? std::string() : std::string(value);
+}
+
 ZapHandler::ZapHandler(zmq::context_t& context, Decide decide)
     : socket_(context, zmq::socket_type::router), decide_(std::move(decide)) {
     socket_.set(zmq::sockopt::linger, 0);

@@ -22,6 +22,10 @@
 
 namespace cabildo::wire {
 
+// The key (Z85) the handshake proved for the connection a message came
+// on: the User-Id the handler gave it ("" if none: a socket without CURVE).
+std::string proven_key(const zmq::message_t& message);
+
 class ZapHandler {
 public:
     // The User-Id for a client key (Z85) in a domain, or nullopt: refused.
