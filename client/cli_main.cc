@@ -4,7 +4,7 @@
 //           [--curve-key FILE --server-key FILE] <command>
 //
 // Commands: get, put, del, cas, range, status, watch, bench, snapshot,
-// member, transfer-leader, lease, txn, lock, elect, queue, keygen. This file
+// member, transfer-leader, lease, txn, lock, elect, queue, keygen, top. This file
 // only parses the command line (CLI11) and dispatches to cli_commands.h,
 // which prints and picks the exit code. Endpoints come from --endpoints,
 // else the environment variable CABILDO_ENDPOINTS, else the default local
@@ -28,6 +28,7 @@
 #include "client/snapshot_command.h"
 #include "client/bench/bench_command.h"
 #include "client/keygen_command.h"
+#include "client/top_command.h"
 #include "client/watch_command.h"
 
 namespace {
@@ -158,6 +159,7 @@ struct Runners {
     cabildo::client::CliRunner elect;
     cabildo::client::CliRunner queue;
     cabildo::client::CliRunner keygen;
+    cabildo::client::CliRunner top;
 };
 
 // The metadata forms (--meta, --lease, --prev, --prefix, --mod-revision)
@@ -206,6 +208,8 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
     if (!curve)
         return report_key_file_error(output, curve.error());
     common.curve = std::move(*curve);
+    if (command == "top")
+        return runners.top(common);
     if (command == "watch")
         return runners.watch(common);
     if (command == "snapshot")
@@ -263,7 +267,8 @@ int main(int argc, char** argv) {
                     cabildo::client::add_lock_command(app),
                     cabildo::client::add_elect_command(app),
                     cabildo::client::add_queue_command(app),
-                    cabildo::client::add_keygen_command(app)};
+                    cabildo::client::add_keygen_command(app),
+                    cabildo::client::add_top_command(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

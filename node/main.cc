@@ -17,6 +17,7 @@
 #include "node/data_check.h"
 #include "node/join.h"
 #include "node/node.h"
+#include "wire/metrics/log_format.h"
 
 namespace {
 
@@ -136,6 +137,22 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
         ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
+    app.add_option("--log-format", config.log_format,
+                   "text, or json: one JSON object per line (time, level, node, msg) for log "
+                   "shippers")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    app.add_option("--metrics-listen", config.metrics_listen,
+                   "serve HTTP on HOST:PORT: GET /metrics (Prometheus text), /health (200, or "
+                   "503 with a JSON reason), /livez (off unless given)");
+    app.add_option("--health-max-lag", config.health_max_lag,
+                   "/health answers 503 when the applied index is more than this many entries "
+                   "behind the commit index")
+        ->capture_default_str();
+    app.add_option("--slow-fsync-ms", config.slow_fsync_ms,
+                   "a log sync slower than this is logged as a warning (at most once a second) "
+                   "and counted (cabildo_slow_fsyncs_total)")
+        ->capture_default_str();
     app.add_option("--curve-key", modes.curve_key,
                    "security on: this node's Curve key pair (`cabildo keygen`); every socket "
                    "is then CURVE and only keys in --acl get in (PROTOCOL.md section 12)");
@@ -229,9 +246,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cabildo-node: %s\n", valid.error().detail.c_str());
         return 2;
     }
-    spdlog::set_default_logger(spdlog::stderr_color_mt("cabildo"));
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [node " + std::to_string(config.id) + "] %v");
+    cabildo::wire::set_up_logging("node " + std::to_string(config.id), config.log_level,
+                                  config.log_format);
     cabildo::storage::Options options;
     options.map_bytes_initial = config.map_bytes_initial;
     options.events_max = config.events_max;
@@ -291,6 +307,9 @@ int main(int argc, char** argv) {
                         &reload_acl);
     } catch (const zmq::error_t& e) {
         spdlog::critical("cannot start: {}", e.what());  // e.g. an endpoint already in use
+        return 1;
+    } catch (const std::runtime_error& e) {
+        spdlog::critical("cannot start: {}", e.what());  // e.g. --metrics-listen's port in use
         return 1;
     }
 }

@@ -62,6 +62,12 @@ Node::Node(const NodeConfig& config, std::unique_ptr<storage::Storage> storage)
     snapshot_sender_.set_corrupt_chunk(config_.test_corrupt_snapshot_chunk);
     snapshot_sender_.set_rate(config_.snapshot_rate_mb * 1000000);
     open_sockets();
+    if (!config_.metrics_listen.empty()) {
+        auto http = wire::metrics::HttpExporter::start(config_.metrics_listen);
+        if (!http) throw std::runtime_error(http.error().detail);
+        http_ = std::move(*http);
+        spdlog::info("node {}: metrics at http://{}/metrics", config_.id, config_.metrics_listen);
+    }
     const raft::Membership applied = storage_->applied_membership().value_or(bootstrap_);
     was_member_ = applied.contains(config_.id);
     sync_membership();
@@ -155,15 +161,18 @@ void Node::open_sockets() {
     clients_.set(zmq::sockopt::sndhwm, client_hwm);
     clients_.set(zmq::sockopt::rcvhwm, client_hwm);
     security_.serve(clients_, "client");
+    connections_.watch(context_, clients_, "client");
     clients_.bind(self.client_endpoint());
     pub_.set(zmq::sockopt::linger, 0);
     pub_.set(zmq::sockopt::sndhwm, client_hwm);
     security_.serve(pub_, "pub");
+    connections_.watch(context_, pub_, "pub");
     pub_.bind(self.pub_endpoint());
     pull_.set(zmq::sockopt::linger, 0);
     security_.serve(pull_, "pull");
     pull_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::frame_bytes_max));
     pull_.set(zmq::sockopt::rcvhwm, client_hwm);
+    connections_.watch(context_, pull_, "pull");
     pull_.bind(self.pull_endpoint());
     update_member_links();
 }
@@ -301,6 +310,7 @@ void Node::turn(const std::atomic<bool>& stop) {
     publish_status(now);
     flush_forwards();
     flush_forward_replies();
+    note_metrics(now);
     warn_if_slow(Clock::now());
 }
 
@@ -308,9 +318,14 @@ void Node::turn(const std::atomic<bool>& stop) {
 // how long, and how much of it the log's fsync took (a slow or busy disk)
 // rather than the loop's own work.
 void Node::warn_if_slow(Clock::time_point turn_end) {
-    constexpr auto slow = std::chrono::milliseconds(100);
+    // A quarter of the shortest election timeout: a follower that waits
+    // this long to take its heartbeat is a quarter of the way to an election.
+    const auto slow = std::chrono::milliseconds(config_.election_ticks * config_.tick_ms / 4);
     const auto took = turn_end - turn_start_;
-    if (took < slow || turn_end < next_slow_warning_) return;
+    metrics_.loop_turn.observe(took);
+    if (took < slow) return;
+    ++metrics_.slow_turns;
+    if (turn_end < next_slow_warning_) return;
     next_slow_warning_ = turn_end + std::chrono::seconds(1);
     const auto ms = [](Clock::duration d) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
@@ -429,6 +444,14 @@ wire::NodeStatus Node::node_status(bool with_hash) const {
     status.snapshot_chunks_refused = snapshot_receiver_.chunks_refused();
     status.quota_bytes = config_.quota_bytes;
     status.state_bytes = storage_->state_bytes();  // O(1): node_quota.cc
+    status.writes_per_s = metrics_.rates.writes_per_s();
+    status.reads_per_s = metrics_.rates.reads_per_s();
+    status.fsync_p99_us = metrics_.rates.fsync_p99_us();
+    status.rss_bytes = rss_bytes_;
+    status.leader_changes = metrics_.leader_changes;
+    status.uptime_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - metrics_.started)
+            .count());
     return status;
 }
 
@@ -455,6 +478,7 @@ Node::Clock::duration Node::timeout_of(const wire::ClientRequest& request) const
 void Node::publish_status(Clock::time_point now) {
     if (now < next_status_) return;
     next_status_ = now + std::chrono::milliseconds(config_.status_interval_ms);
+    rss_bytes_ = wire::metrics::resident_bytes();  // a read of /proc: here, not per status
     wire::ClientReply reply;
     reply.ok = true;
     reply.revision = storage_->applied_index();

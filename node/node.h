@@ -28,8 +28,10 @@
 
 #include <zmq.hpp>
 
+#include "node/connection_monitor.h"
 #include "node/lease_clock.h"
 #include "node/node_config.h"
+#include "node/node_metrics.h"
 #include "node/node_security.h"
 #include "node/peer_transport.h"
 #include "node/raft/raft.h"
@@ -39,6 +41,7 @@
 #include "storage/snapshot_taker.h"
 #include "storage/storage.h"
 #include "wire/client_messages.h"
+#include "wire/metrics/http_exporter.h"
 
 namespace cabildo::node {
 
@@ -58,7 +61,14 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
-    using Envelope = std::vector<std::string>;  // the frames before the request body
+    // The frames before the request body, and what metrics need to know of
+    // the request when it is answered: its op and when it arrived (zero:
+    // not a client request).
+    struct Envelope : std::vector<std::string> {
+        using std::vector<std::string>::vector;
+        std::uint8_t op = op_unknown;
+        Clock::time_point received{};
+    };
 
     struct Pending {
         Envelope envelope;
@@ -102,6 +112,7 @@ private:
         return handoff_ == Handoff::under_way && raft_.role() != raft::Role::leader;
     }
     void warn_if_slow(Clock::time_point turn_end);
+    void warn_if_slow_fsync(Clock::duration took, std::size_t entries);
     void drain_peers();
     void drain_clients();
     void drain_pull();
@@ -113,6 +124,15 @@ private:
     std::size_t requests_pending() const;
     Clock::duration timeout_of(const wire::ClientRequest& request) const;
     std::optional<std::string> leader_endpoint() const;
+
+    // node_metrics.cc: GET /metrics and /health (on the loop: HttpExporter).
+    void note_metrics(Clock::time_point now);
+    void note_answer(const Envelope& envelope, std::string_view outcome);
+    wire::metrics::HttpResponse answer_http(std::string_view path) const;
+    wire::metrics::HttpResponse health() const;
+    void render_raft(wire::metrics::TextWriter& w) const;
+    void render_serving(wire::metrics::TextWriter& w) const;
+    void render_state(wire::metrics::TextWriter& w) const;
 
     // node_ready.cc: the Ready cycle's steps (ReadyShell) and its retries.
     void process_ready();
@@ -230,6 +250,9 @@ private:
     zmq::socket_t clients_;
     zmq::socket_t pub_;
     zmq::socket_t pull_;
+    ConnectionMonitor connections_;  // after the sockets it watches: closed before them
+    NodeMetrics metrics_;
+    std::unique_ptr<wire::metrics::HttpExporter> http_;  // --metrics-listen (none: off)
     std::map<raft::NodeId, zmq::socket_t> forward_dealers_;  // to peers' client endpoints
     std::map<raft::NodeId, zmq::socket_t> forward_pushes_;   // to peers' PULL endpoints
 
@@ -288,6 +311,8 @@ private:
     raft::NodeId handoff_target_ = raft::node_none;
     Clock::duration persist_time_in_turn_{};  // in persist() (the log's fsync), this turn
     Clock::time_point next_slow_warning_;     // slow turns are logged once a second at most
+    Clock::time_point next_fsync_warning_;    // ... and slow fsyncs
+    std::uint64_t rss_bytes_ = 0;             // as of the last heartbeat
     int storage_failing_ = 0;  // the fault-injection state last applied
     raft::Membership membership_seen_;  // members linked: the latest and the committed ones
     raft::Membership latest_seen_;      // the core's latest, as last logged

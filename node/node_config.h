@@ -105,6 +105,15 @@ struct NodeConfig {
     std::uint64_t snapshot_rate_mb = 0;
     std::uint64_t test_corrupt_snapshot_chunk = 0;  // tests: damage the Nth chunk sent (0: none)
     std::string log_level = "info";
+    std::string log_format = "text";  // or "json": one JSON object per line
+    // --metrics-listen HOST:PORT: GET /metrics, /health, /livez (empty: off).
+    std::string metrics_listen;
+    // /health answers 503 when the applied index is further than this
+    // behind the commit index.
+    std::uint64_t health_max_lag = 1000;
+    // A log write + fsync slower than this is logged (once a second at
+    // most) and counted.
+    int slow_fsync_ms = 100;
     std::optional<SecurityConfig> security;  // none: every socket is open (no CURVE)
 
     const Member& self() const;

@@ -47,6 +47,7 @@ bool Node::forward(const Envelope& envelope, const std::string& id, const zmq::m
     batch.frames.push_back(to_string(body));
     batch.forward_ids.push_back(forward_id);
     forwards_.emplace(forward_id, Forwarded{envelope, id, deadline});
+    ++metrics_.forwarded;
     if (batch.forward_ids.size() >= forward_batch_max) flush_forwards();
     return true;
 }
@@ -125,6 +126,7 @@ void Node::drain_forward_replies(zmq::socket_t& dealer) {
             auto it = forwards_.find(forward_id);
             if (it == forwards_.end()) continue;  // answered late, after we gave up
             send_frames(clients_, it->second.envelope, to_string(parts[i + 1]));
+            note_answer(it->second.envelope, "forwarded");
             forwards_.erase(it);
         }
     }

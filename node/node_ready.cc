@@ -50,11 +50,33 @@ Result<bool> Node::persist(const std::optional<raft::HardState>& hard_state,
                            const std::vector<raft::Entry>& entries) {
     const auto start = Clock::now();
     auto persisted = storage_->persist(hard_state, entries);
-    persist_time_in_turn_ += Clock::now() - start;
+    const auto took = Clock::now() - start;
+    persist_time_in_turn_ += took;
+    metrics_.fsync.observe(took);
+    metrics_.rates.fsynced(took);
+    metrics_.persisted_entries.observe(static_cast<double>(entries.size()));
+    warn_if_slow_fsync(took, entries.size());
     return persisted;
 }
 
+void Node::warn_if_slow_fsync(Clock::duration took, std::size_t entries) {
+    if (took < std::chrono::milliseconds(config_.slow_fsync_ms)) return;
+    ++metrics_.slow_fsyncs;
+    const auto now = Clock::now();
+    if (now < next_fsync_warning_) return;
+    next_fsync_warning_ = now + std::chrono::seconds(1);
+    spdlog::warn("node {}: a log sync took {} ms ({} entries; over --slow-fsync-ms {}): a slow "
+                 "or busy disk delays every write (slow syncs so far: {})",
+                 config_.id,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), entries,
+                 config_.slow_fsync_ms, metrics_.slow_fsyncs);
+}
+
 void Node::send(const raft::Message& message) {
+    PeerTraffic& traffic = metrics_.sent_to[message.to];
+    ++traffic.messages;
+    traffic.entries += message.entries.size();
+    for (const raft::Entry& e : message.entries) traffic.bytes += e.data.size();
     if (message.type == raft::MessageType::install_snapshot) begin_transfer(message);
     peers_.send(message);
 }
@@ -75,6 +97,7 @@ void Node::finish(const raft::Ready& ready) {
 // Applies committed entries in one transaction, answers their writers and
 // publishes their events.
 Result<bool> Node::apply(std::span<const raft::Entry> entries) {
+    metrics_.applied_entries.observe(static_cast<double>(entries.size()));
     auto staged = state_machine_.stage(entries);
     if (!staged) return staged.error();
     auto committed = staged->txn.commit();

@@ -30,6 +30,7 @@ bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 // batch): decoded, then answered at once if that is cheap and bounded
 // (status, refusals), or queued in the inbox, with its arrival time.
 void Node::intake(Envelope envelope, zmq::message_t body, bool trusted) {
+    envelope.received = Clock::now();
     auto request = wire::decode_request(body.data(), body.size());
     if (!request) {
         if (worth_logging(++bad_requests_)) {
@@ -39,9 +40,15 @@ void Node::intake(Envelope envelope, zmq::message_t body, bool trusted) {
                     wire::extract_id(body.data(), body.size()));
         return;
     }
+    envelope.op = static_cast<std::uint8_t>(request->op);
     if (request->op == wire::Op::status) {
         answer_status(envelope, *request);
         return;
+    }
+    if (is_write(*request)) {
+        metrics_.rates.wrote();
+    } else {
+        metrics_.rates.read();
     }
     if (!trusted) {
         if (auto denied = security_.admit(body, *request, Clock::now())) {
@@ -73,8 +80,9 @@ void Node::intake(Envelope envelope, zmq::message_t body, bool trusted) {
                     request->id);
         return;
     }
+    const Clock::time_point received = envelope.received;
     inbox_.push_back(Inbound{std::move(envelope), std::move(body), std::move(*request),
-                             Clock::now()});
+                             received});
 }
 
 // Serves the inbox in arrival order, within the turn's budget. A request
@@ -155,6 +163,7 @@ void Node::start_write(Pending pending, const zmq::message_t& body, bool forward
         refuse_not_leader(pending, forwarded, body);
         return;
     }
+    ++(proposed.status == Status::ok ? metrics_.proposals_ok : metrics_.proposals_failed);
     if (proposed.status == Status::dropped && raft_.transfer_target() != raft::node_none) {
         // Leadership is being handed over (for a few ms): the write waits
         // and then goes to whoever leads (retry_held_writes).
@@ -372,6 +381,7 @@ void Node::serve_watch(const Pending& pending) {
 }
 
 void Node::reply(const Envelope& envelope, wire::ClientReply reply) {
+    note_answer(envelope, reply.ok ? std::string_view("ok") : std::string_view(reply.error));
     reply.leader = leader_endpoint();
     if (is_forwarded(envelope)) {
         queue_forward_reply(envelope, wire::encode_reply(reply));
@@ -435,7 +445,9 @@ void Node::handle_push(const zmq::message_t& body) {
         return;
     }
     if (cycle_.stalled() || quota_refusal(*request)) return;  // a PUSH gets no answer
+    metrics_.rates.wrote();
     raft::ProposeResult proposed = propose(*request);
+    if (proposed.status == Status::ok) ++metrics_.proposals_ok;
     if (proposed.status != Status::not_leader || proposed.leader == raft::node_none) return;
     // Fire-and-forget all the way: a follower passes it to the leader's PULL.
     auto push = forward_pushes_.find(proposed.leader);

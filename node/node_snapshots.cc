@@ -63,9 +63,13 @@ void Node::poll_snapshot(Clock::time_point now) {
                      std::chrono::duration_cast<std::chrono::seconds>(snapshot_retry_interval)
                          .count());
         next_snapshot_try_ = now + snapshot_retry_interval;
+        ++metrics_.snapshots_failed;
         return;
     }
     const storage::SnapshotInfo& info = **result;
+    ++metrics_.snapshots_taken;
+    metrics_.snapshot_duration.observe(elapsed);
+    metrics_.snapshot_bytes += info.bytes;
     const auto t0 = Clock::now();
     auto adopted = storage_->adopt_snapshot(storage_->snapshot_part_path(), info);
     if (!adopted) {
@@ -96,7 +100,9 @@ void Node::begin_transfer(const raft::Message& message) {
                       storage_->snapshot().term == message.snapshot.term;
     if (!same || !snapshot_sender_.start(message, *path, Clock::now())) {
         cycle_.report_snapshot(message.to, false);
+        return;
     }
+    ++metrics_.snapshots_sent;
 }
 
 // Sends what the windows allow and tells the core how transfers ended (the
@@ -212,6 +218,7 @@ Result<bool> Node::install_snapshot(const raft::SnapshotMeta& snapshot) {
             : storage_->install_snapshot(storage_->snapshots_dir() + "/installing.snap");
     if (!installed) return installed.error();
     load_lease_clock();
+    ++metrics_.snapshots_installed;
     spdlog::info("node {}: installed snapshot {} (term {}) in {} ms: {} keys", config_.id,
                  snapshot.index, snapshot.term,
                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start)

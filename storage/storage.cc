@@ -551,6 +551,22 @@ std::size_t Storage::map_bytes() const {
     return dbs_->state_env->map_bytes();
 }
 
+std::size_t Storage::map_used_bytes() const {
+    MDB_envinfo info{};
+    MDB_stat stat{};
+    mdb_env_info(dbs_->state_env->raw(), &info);
+    mdb_env_stat(dbs_->state_env->raw(), &stat);
+    return (info.me_last_pgno + 1) * std::size_t{stat.ms_psize};
+}
+
+std::size_t Storage::session_count() const {
+    ReadTxn txn(*dbs_->state_env);
+    MDB_stat stat{};
+    const int rc = mdb_stat(txn.raw(), dbs_->sessions.sessions_dbi(), &stat);
+    CABILDO_ASSERT(rc == 0, "mdb_stat(sessions) failed");
+    return stat.ms_entries;
+}
+
 void Storage::set_fail_next_commits(int count) {
     CABILDO_ASSERT(count >= 0, "negative commit failure count");
     dbs_->commits_to_fail = count;

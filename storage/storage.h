@@ -268,6 +268,10 @@ public:
     std::uint64_t state_bytes() const;
     // The current LMDB map size, for monitoring and tests.
     std::size_t map_bytes() const;
+    // The part of the map in use (its last page in use, times the page
+    // size) and the sessions remembered: O(1), for metrics.
+    std::size_t map_used_bytes() const;
+    std::size_t session_count() const;
     // Grows the map ahead of need (used past half of it), so that a
     // snapshot written meanwhile (which pins the map) does not hold writes
     // up. Precondition: no transaction or snapshot in progress.

@@ -240,6 +240,17 @@ struct NodeStatus {
     std::uint64_t snapshot_chunks_refused = 0;  // corrupt snapshot chunks or files refused
     std::uint64_t quota_bytes = 0;  // --quota-bytes (0: no quota)
     std::uint64_t state_bytes = 0;  // the client data's bytes, as the quota counts them
+    // Rates and health for monitors (`cabildo top`), over the last full
+    // second (node_rates.h): client writes and reads this node received per
+    // second, the p99 of its log fsyncs in that second (0: none), its
+    // resident memory, the leader changes it saw since it started and how
+    // long it has run.
+    std::uint64_t writes_per_s = 0;
+    std::uint64_t reads_per_s = 0;
+    std::uint64_t fsync_p99_us = 0;
+    std::uint64_t rss_bytes = 0;
+    std::uint64_t leader_changes = 0;
+    std::uint64_t uptime_ms = 0;
 
     bool operator==(const NodeStatus&) const = default;
 };

@@ -150,6 +150,12 @@ void pack_status(detail::MapWriter& writer, const NodeStatus& status) {
     writer.key("snapshot_chunks_refused").pack_uint64(status.snapshot_chunks_refused);
     writer.key("quota_bytes").pack_uint64(status.quota_bytes);
     writer.key("state_bytes").pack_uint64(status.state_bytes);
+    writer.key("writes_per_s").pack_uint64(status.writes_per_s);
+    writer.key("reads_per_s").pack_uint64(status.reads_per_s);
+    writer.key("fsync_p99_us").pack_uint64(status.fsync_p99_us);
+    writer.key("rss_bytes").pack_uint64(status.rss_bytes);
+    writer.key("leader_changes").pack_uint64(status.leader_changes);
+    writer.key("uptime_ms").pack_uint64(status.uptime_ms);
 }
 
 // error and message are STR, so they must be valid UTF-8; they may quote
@@ -403,6 +409,18 @@ bool read_status_field(detail::FieldReader& reader, std::string_view name,
         status.quota_bytes = reader.read_uint(value, name);
     } else if (name == "state_bytes") {
         status.state_bytes = reader.read_uint(value, name);
+    } else if (name == "writes_per_s") {
+        status.writes_per_s = reader.read_uint(value, name);
+    } else if (name == "reads_per_s") {
+        status.reads_per_s = reader.read_uint(value, name);
+    } else if (name == "fsync_p99_us") {
+        status.fsync_p99_us = reader.read_uint(value, name);
+    } else if (name == "rss_bytes") {
+        status.rss_bytes = reader.read_uint(value, name);
+    } else if (name == "leader_changes") {
+        status.leader_changes = reader.read_uint(value, name);
+    } else if (name == "uptime_ms") {
+        status.uptime_ms = reader.read_uint(value, name);
     } else if (name == "members") {
         const std::span<const msgpack::object> members = reader.read_array(value, name, 0);
         if (members.size() > members_max)

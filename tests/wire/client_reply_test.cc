@@ -41,6 +41,12 @@ NodeStatus make_status() {
     status.forward_reply_queues = 6;
     status.quota_bytes = std::uint64_t{8} << 30;
     status.state_bytes = 123 * 4096;
+    status.writes_per_s = 9100;
+    status.reads_per_s = 18000;
+    status.fsync_p99_us = 2400;
+    status.rss_bytes = 48u << 20;
+    status.leader_changes = 3;
+    status.uptime_ms = 86400000;
     return status;
 }
 
