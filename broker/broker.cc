@@ -33,6 +33,11 @@ Broker::Broker(BrokerConfig config)
       xpub_(context_, zmq::socket_type::xpub),
       pull_(context_, zmq::socket_type::pull) {
     open_sockets();
+    if (!config_.metrics_listen.empty()) {
+        auto http = wire::metrics::HttpExporter::start(config_.metrics_listen);
+        if (!http) throw std::runtime_error(http.error().detail);
+        http_ = std::move(*http);
+    }
     if (security_.enabled()) unheard_warning_at_ = Clock::now() + unheard_warning_after;
     spdlog::info("broker: clients at {}, streams at {}, pull at {}; {} members",
                  config_.client_bind_endpoint(), config_.pub_bind_endpoint(),
@@ -156,6 +161,7 @@ void Broker::turn() {
         learn_members(*leader_status_);
         leader_status_.reset();
     }
+    if (http_) http_->serve([this](std::string_view path) { return answer_http(path); });
 }
 
 std::chrono::milliseconds Broker::poll_timeout(Clock::time_point now) const {

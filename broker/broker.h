@@ -42,6 +42,8 @@
 #include "broker/leader_tracker.h"
 #include "node/frames.h"
 #include "wire/client_messages.h"
+#include "wire/metrics/http_exporter.h"
+#include "wire/metrics/prometheus.h"
 
 namespace cabildo::broker {
 
@@ -75,6 +77,7 @@ private:
         std::string id;  // the request's `id` (msgpack bytes), for our own replies
         Clock::time_point deadline;
         NodeId node = 0;
+        Clock::time_point received{};  // for the latency histogram
     };
     // One node's sockets. All connect; the node binds.
     struct NodeLink {
@@ -112,6 +115,10 @@ private:
     void drain_xpub();
     std::optional<std::string> leader_hint() const;
 
+    // broker_metrics.cc: GET /metrics and /health (--metrics-listen).
+    wire::metrics::HttpResponse answer_http(std::string_view path) const;
+    void render_metrics(wire::metrics::TextWriter& w) const;
+
     BrokerConfig config_;
     std::string advertised_;  // config_.advertised_client_endpoint()
     LeaderTracker tracker_;
@@ -148,6 +155,12 @@ private:
     std::uint64_t dropped_pushes_ = 0;
     std::uint64_t denied_pushes_ = 0;  // outside their sender's rights (security on)
     std::uint64_t bad_stream_messages_ = 0;
+    std::uint64_t relayed_ = 0;        // replies passed back to clients
+    std::uint64_t pushes_passed_ = 0;  // PULL frames sent on to a node
+    std::uint64_t events_passed_ = 0;  // kv/ events passed on to the XPUB
+    wire::metrics::Histogram latency_{wire::metrics::latency_bounds()};  // arrival to relay
+    Clock::time_point started_ = Clock::now();
+    std::unique_ptr<wire::metrics::HttpExporter> http_;  // --metrics-listen (none: off)
 };
 
 }  // namespace cabildo::broker

@@ -37,6 +37,8 @@ struct BrokerConfig {
     int request_timeout_ms = 3000;  // a forwarded request not answered by then: timeout
     int alive_window_ms = 1000;     // a node silent for longer is not chosen
     std::string log_level = "info";
+    std::string log_format = "text";  // or "json" (wire/metrics/log_format.h)
+    std::string metrics_listen;       // HOST:PORT for GET /metrics, /health, /livez (empty: off)
     std::optional<BrokerSecurityConfig> security;  // none: plain TCP everywhere
 
     std::string client_bind_endpoint() const { return bind_endpoint(1); }

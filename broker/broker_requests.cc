@@ -99,7 +99,8 @@ void Broker::forward(Envelope envelope, const zmq::message_t& body) {
         const auto deadline = now_ + std::chrono::milliseconds(config_.request_timeout_ms) +
                               std::chrono::milliseconds(wait_ms);
         (wait_ms == 0 ? pending_ : waiting_)
-            .emplace(forward_id, Pending{std::move(envelope), std::move(id), deadline, target});
+            .emplace(forward_id,
+                     Pending{std::move(envelope), std::move(id), deadline, target, now_});
         return;
     }
     if (worth_logging(++unavailable_)) {
@@ -145,6 +146,8 @@ void Broker::relay(const Pending& pending, const zmq::message_t& reply) {
     }
     if (!sent)
         ++lost_replies_;
+    ++relayed_;
+    latency_.observe(Clock::now() - pending.received);
 }
 
 void Broker::reply_error(const Envelope& envelope, std::string_view code, std::string message,
@@ -205,6 +208,7 @@ void Broker::drain_pull() {
             if (link(target).push.send(zmq::buffer(body.data(), body.size()),
                                        zmq::send_flags::dontwait)) {
                 sent = true;
+                ++pushes_passed_;
                 break;
             }
         }

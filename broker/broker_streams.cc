@@ -105,6 +105,7 @@ void Broker::on_event(NodeId from, const node::Frames& frames) {
         return;
     switch_floor_.reset();
     last_event_revision_ = event->revision;
+    ++events_passed_;
     (void)node::send_frames(xpub_, {node::to_string(frames.parts[0])}, node::to_string(body));
 }
 

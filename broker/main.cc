@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 
+#include "wire/metrics/log_format.h"
 #include "broker/broker.h"
 
 namespace {
@@ -94,6 +95,12 @@ void add_options(CLI::App& app, cabildo::broker::BrokerConfig& config, std::stri
         ->capture_default_str();
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
         ->capture_default_str();
+    app.add_option("--log-format", config.log_format, "text, or json: one JSON object per line")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    app.add_option("--metrics-listen", config.metrics_listen,
+                   "serve HTTP on HOST:PORT: GET /metrics (Prometheus text), /health (200 while "
+                   "a live leader is known, else 503), /livez (off unless given)");
 }
 
 }  // namespace
@@ -129,8 +136,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     config.security = std::move(*security);
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [broker] %v");
+    cabildo::wire::set_up_logging("broker", config.log_level, config.log_format);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGHUP, on_reload);
@@ -139,6 +145,9 @@ int main(int argc, char** argv) {
         return broker.run(stop_requested, &reload_acl);
     } catch (const zmq::error_t& e) {
         spdlog::critical("broker: cannot start: {}", e.what());
+        return 1;
+    } catch (const std::runtime_error& e) {
+        spdlog::critical("broker: cannot start: {}", e.what());  // --metrics-listen's port in use
         return 1;
     }
 }

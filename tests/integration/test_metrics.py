@@ -187,6 +187,55 @@ class MetricsTest(harness.ClusterTestCase):
         self.assertIn("--metrics-listen 127.0.0.1:%d" % taken, node.log())
 
 
+class BrokerMetricsTest(harness.ClusterTestCase):
+    def test_broker_metrics_and_health(self):
+        import os
+        import subprocess
+        c = self.start_cluster(3)
+        port = harness.pick_base_port(1)
+        http_port = harness.free_port()
+        log_path = os.path.join(c.dir, "broker.log")
+        args = [os.path.join(harness.BIN_DIR, "broker", "cabildo-broker"), "--listen",
+                "127.0.0.1:%d" % port, "--metrics-listen", "127.0.0.1:%d" % http_port]
+        for n in c.nodes:
+            args += ["--member", "%d=127.0.0.1:%d" % (n.id, n.port)]
+        with open(log_path, "ab") as log:
+            broker = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                      preexec_fn=harness._die_with_parent)
+        try:
+            wait_for(lambda: http_get(http_port, "/health")[0] == 200, 10.0,
+                     "the broker's /health to be 200 (a leader known)")
+            cl = harness.cabildo.Client(["tcp://127.0.0.1:%d" % (port + 1)],
+                                        request_timeout=1.0, total_timeout=10.0)
+            try:
+                for k in range(30):
+                    cl.put(b"b/%d" % k, b"x")
+            finally:
+                cl.close()
+
+            def counted():
+                status, _, body = http_get(http_port, "/metrics")
+                parsed = prom_text.parse(body)
+                return parsed if prom_text.value(
+                    parsed, "cabildo_broker_requests_relayed_total") >= 30 else None
+
+            parsed = wait_for(counted, 10.0, "30 relayed requests in the broker's metrics")
+            self.assertGreaterEqual(
+                prom_text.value(parsed, "cabildo_broker_request_duration_seconds_count"), 30)
+            self.assertEqual(prom_text.value(parsed, "cabildo_broker_nodes_alive"), 3)
+            for n in c.nodes:
+                n.pause()
+            status, _, body = wait_for(
+                lambda: (lambda r: r if r[0] == 503 else None)(http_get(http_port, "/health")),
+                10.0, "the broker's /health to be 503 with every node paused")
+            self.assertIn("no live leader", json.loads(body)["reason"])
+            for n in c.nodes:
+                n.resume()
+        finally:
+            broker.terminate()
+            broker.wait(10)
+
+
 class LoggingTest(harness.ClusterTestCase):
     def test_slow_syncs_are_logged_and_counted(self):
         # --slow-fsync-ms 0: every sync is over the threshold.
