@@ -125,7 +125,10 @@ void add_global_options(CLI::App& app, Arguments& args) {
         ->delimiter(',')
         ->envname("CABILDO_ENDPOINTS");
     app.add_flag("--json", args.json, "Print one JSON object per command");
-    app.add_option("--timeout-ms", args.timeout_ms, "Give up after this many milliseconds")
+    app.add_option("--timeout-ms", args.timeout_ms,
+                   "Give up after this many milliseconds (default 10000; status: how long to "
+                   "wait for each node, asked all at once, default 1000; snapshot save: each "
+                   "chunk's wait, at most 5000)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{24 * 3600 * 1000}));
     cabildo::client::add_curve_options(app, args.curve);
 }
@@ -230,7 +233,13 @@ int dispatch(const CLI::App& app, const Arguments& args, const Runners& runners)
         return runners.elect(common);
     if (command == "queue")
         return runners.queue(common);
-    Client client(client_options(args, common));
+    ClientOptions options = client_options(args, common);
+    if (command == "status" && app.get_option("--timeout-ms")->count() > 0) {
+        // Every node is asked at once: a given --timeout-ms is each one's
+        // whole wait (without it, 1 s: a dead node costs one second).
+        options.request_timeout = options.total_timeout;
+    }
+    Client client(options);
     const Consistency consistency =
         args.serializable ? Consistency::serializable : Consistency::linearizable;
     if (auto request = extended_request(command, args))

@@ -35,6 +35,7 @@ struct SnapshotArguments {
 struct Source {
     std::string endpoint;
     std::optional<ClientCurve> curve;
+    std::chrono::milliseconds wait{5000};  // per chunk: --timeout-ms, at most 5 s
 };
 
 Result<wire::ClientReply> read_chunk(zmq::context_t& context, const Source& source,
@@ -64,7 +65,7 @@ Result<wire::ClientReply> first_chunk(zmq::context_t& context, const Source& sou
     std::uint64_t at_least = 0;  // the first answer says which index it takes
     for (;;) {
         auto reply =
-            read_chunk(context, source, 0, 0, std::chrono::milliseconds(5000), at_least);
+            read_chunk(context, source, 0, 0, source.wait, at_least);
         if (!reply) return reply.error();
         if (reply->ok && reply->snapshot) return reply;
         if (reply->error != "unavailable" || Clock::now() > deadline) return reply_error(*reply);
@@ -103,7 +104,7 @@ Result<storage::SnapshotInfo> download(const Source& source, const std::string& 
             return Error{Status::timeout, "the download did not finish in time"};
         }
         auto next =
-            read_chunk(context, source, chunk.index, done, std::chrono::milliseconds(5000));
+            read_chunk(context, source, chunk.index, done, source.wait);
         if (!next) return next.error();
         if (!next->ok || !next->snapshot) return reply_error(*next);
         chunk = std::move(*next->snapshot);
@@ -159,7 +160,9 @@ int run_save(const SnapshotArguments& args, const CliCommon& common) {
     const std::string part = args.file + ".part";
     Error last{Status::unavailable, "no endpoint"};
     for (const std::string& endpoint : endpoints) {
-        auto info = download(Source{endpoint, common.curve}, part, args.rate_mb, deadline);
+        auto info = download(Source{endpoint, common.curve,
+                                      std::min(common.timeout, std::chrono::milliseconds(5000))},
+                               part, args.rate_mb, deadline);
         if (!info) {
             last = Error{info.error().status, endpoint + ": " + info.error().detail};
             ::unlink(part.c_str());

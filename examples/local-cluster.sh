@@ -9,7 +9,11 @@
 #   examples/local-cluster.sh --secure        # CURVE and an ACL (PROTOCOL.md section 12)
 #
 # Node i listens on 127.0.0.1 ports 7100+10*(i-1) (peers), +1 (clients),
-# +2 (pub), +3 (pull). Data and logs live under cluster-data/. --secure
+# +2 (pub), +3 (pull), and serves HTTP metrics on 127.0.0.1:9100+i
+# (/metrics, /health, /livez). Only the node and the CLI are built (the
+# test command, tests/run.sh, builds everything). In the foreground the
+# script ends when its nodes are gone (Ctrl-C here, or
+# `examples/local-cluster.sh stop` from another shell). Data and logs live under cluster-data/. --secure
 # keeps its keys in cluster-data/keys/ (made on first use, again with
 # --fresh): node<i>.key per node, server.key (what every node's client, PUB
 # and PULL endpoints prove), admin.key (an identity with every right) and
@@ -46,12 +50,13 @@ while [ $# -gt 0 ]; do
         --fresh) fresh=true; shift ;;
         --secure) secure=true; shift ;;
         stop) stop_cluster; exit 0 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 
-./setup.sh
+# CABILDO_NO_SETUP=1 (tests): run the binaries already built.
+[ "${CABILDO_NO_SETUP:-}" = 1 ] || ./setup.sh --targets cabildo-node,cabildo
 stop_cluster
 $fresh && rm -rf "$data"
 mkdir -p "$data"
@@ -102,6 +107,7 @@ fi
 
 members=()
 endpoints=()
+node_pids=()
 for i in $(seq "$nodes"); do
     port=$((7100 + 10 * (i - 1)))
     members+=(--member "$i=127.0.0.1:$port")
@@ -111,8 +117,10 @@ for i in $(seq "$nodes"); do
     $secure && security=(--curve-key "$keys/node$i.key" --server-key "$keys/server.key"
                          --acl "$keys/acl.json")
     setsid build/node/cabildo-node --id "$i" --data-dir "$data/node$i" "${members[@]}" \
-        "${security[@]}" >>"$data/node$i.log" 2>&1 < /dev/null &
+        --metrics-listen "127.0.0.1:$((9100 + i))" "${security[@]}" \
+        >>"$data/node$i.log" 2>&1 < /dev/null &
     echo $! > "$data/node$i.pid"
+    node_pids+=($!)
 done
 export CABILDO_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")
 
@@ -167,6 +175,8 @@ Try it (in another shell):
   build/client/cabildo range gr
   build/client/cabildo status
   /usr/bin/python3 examples/python/demo.py
+  build/client/cabildo top             # live view; q quits
+  curl -s 127.0.0.1:9101/metrics       # node 1's metrics (also /health, /livez)
   kill -9 \$(cat $data/node1.pid)      # the others carry on
 EOF_USAGE
 
@@ -176,4 +186,13 @@ if $detach; then
 fi
 trap 'echo; stop_cluster; exit 0' INT TERM
 echo "Press Ctrl-C to stop the cluster."
-while true; do sleep 1; done
+# Until every node is gone: stopped from another shell (`local-cluster.sh
+# stop`) or killed. One node killed by hand is a demo: the rest carry on.
+any_alive() {
+    for pid in "${node_pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+}
+while any_alive; do sleep 0.5; done
+rm -f "$data"/node*.pid
+echo "every node has stopped; exiting"
+exit 0

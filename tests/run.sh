@@ -23,7 +23,7 @@ trap 'rm -f "$log"' EXIT
 count() { grep -o 'tests failed out of [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$'; }
 
 ./setup.sh
-echo "== tests (RelWithDebInfo) =="
+echo "== tests (Release) =="
 ctest --test-dir build --output-on-failure -j "$jobs" | tee "$log"
 passed=$(count)
 

@@ -44,6 +44,48 @@ class ConfigFileTest(unittest.TestCase):
             self.assertIn("clients at " + endpoint, text)
             self.assertNotIn(" debug ", text, "the command line's --log-level did not win")
 
+    def test_the_deployment_example_config_runs(self):
+        """examples/deploy/node.toml as shipped, with its addresses and
+        directory moved to this machine: it parses, the node starts and serves
+        status and its metrics endpoint."""
+        source = os.path.join(harness.SOURCE_DIR, "examples", "deploy", "node.toml")
+        with open(source) as f:
+            text = f.read()
+        with tempfile.TemporaryDirectory(prefix="cabildo-deploy-") as tmp:
+            base = harness.pick_base_port(3)
+            http = harness.free_port()
+            for i in (1, 2, 3):
+                text = text.replace("10.0.0.%d:7100" % i, "127.0.0.1:%d" % (base + 10 * (i - 1)))
+            text = text.replace('"/var/lib/cabildo"', '"%s/data"' % tmp)
+            text = text.replace('"10.0.0.1:9100"', '"127.0.0.1:%d"' % http)
+            settings = [l for l in text.splitlines() if not l.startswith("#")]
+            self.assertNotIn("10.0.0.", "\n".join(settings))
+            config = os.path.join(tmp, "node.toml")
+            with open(config, "w") as f:
+                f.write(text)
+            with open(os.path.join(tmp, "node.log"), "wb") as log:
+                node = subprocess.Popen([harness.NODE_BIN, "--config", config],
+                                        stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT)
+            try:
+                endpoint = "tcp://127.0.0.1:%d" % (base + 1)
+                client = cabildo.Client([endpoint], request_timeout=0.5, total_timeout=5)
+                try:
+                    st = wait_for(lambda: client.status(endpoint), 10, "node 1 to answer status")
+                    self.assertEqual(st["node_id"], 1)
+                finally:
+                    client.close()
+                import urllib.request
+                livez = wait_for(lambda: urllib.request.urlopen(
+                    "http://127.0.0.1:%d/livez" % http, timeout=2).status, 10, "/livez")
+                self.assertEqual(livez, 200)
+            finally:
+                node.send_signal(signal.SIGTERM)
+                node.wait(timeout=10)
+            with open(os.path.join(tmp, "node.log")) as f:
+                first = f.readline()
+            self.assertTrue(first.startswith("{"), "log-format json: " + first)
+
 
 if __name__ == "__main__":
     unittest.main()
