@@ -42,7 +42,7 @@ ip netns del "${tag}probe"
 pids=()
 
 cleanup() {
-    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
     for ns in $(ip netns list | awk '{print $1}' | grep "^$tag" || true); do
         ip netns del "$ns" 2>/dev/null || true
     done
