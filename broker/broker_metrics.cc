@@ -63,7 +63,7 @@ wire::metrics::HttpResponse Broker::answer_http(std::string_view path) const {
         body += "}\n";
         return {leader ? 200u : 503u, "application/json", std::move(body)};
     }
-    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /health or /livez\n"};
+    return wire::metrics::not_found();
 }
 
 }  // namespace cabildo::broker

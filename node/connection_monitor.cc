@@ -23,7 +23,7 @@ void ConnectionMonitor::watch(zmq::context_t& context, zmq::socket_t& socket,
 void ConnectionMonitor::update() {
     for (Watched& w : watched_) {
         std::uint64_t& count = counts_[w.name];
-        for (int n = 0; n < events_per_turn_max; ++n) {
+        for (int n = 0; n < events_per_update_max; ++n) {
             // Two frames: [event u16, value u32] and the endpoint.
             zmq::message_t event;
             if (!w.pair.recv(event, zmq::recv_flags::dontwait)) break;

@@ -479,6 +479,7 @@ void Node::publish_status(Clock::time_point now) {
     if (now < next_status_) return;
     next_status_ = now + std::chrono::milliseconds(config_.status_interval_ms);
     rss_bytes_ = wire::metrics::resident_bytes();  // a read of /proc: here, not per status
+    connections_.update();  // its events wait in the monitors' queues meanwhile
     wire::ClientReply reply;
     reply.ok = true;
     reply.revision = storage_->applied_index();

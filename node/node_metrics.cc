@@ -256,7 +256,7 @@ wire::metrics::HttpResponse Node::answer_http(std::string_view path) const {
         return {200, "text/plain; version=0.0.4; charset=utf-8", w.take()};
     }
     if (path == "/health") return health();
-    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /health or /livez\n"};
+    return wire::metrics::not_found();
 }
 
 // Once per turn: the leader as last seen, the rates' second, HTTP requests.
@@ -267,7 +267,6 @@ void Node::note_metrics(Clock::time_point now) {
         metrics_.leader_seen = leader;
     }
     metrics_.rates.roll(now);
-    connections_.update();
     if (http_) http_->serve([this](std::string_view path) { return answer_http(path); });
 }
 

@@ -53,6 +53,10 @@ Result<sockaddr_in> resolve(const std::string& listen) {
 
 }  // namespace
 
+HttpResponse not_found() {
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics, /health or /livez\n"};
+}
+
 Result<std::unique_ptr<HttpExporter>> HttpExporter::start(const std::string& listen) {
     auto address = resolve(listen);
     if (!address) return address.error();

@@ -31,6 +31,9 @@ struct HttpResponse {
     std::string body;
 };
 
+// The answer to a path neither /metrics, /health nor /livez.
+HttpResponse not_found();
+
 class HttpExporter {
 public:
     using Handler = std::function<HttpResponse(std::string_view path)>;
