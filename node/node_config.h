@@ -97,7 +97,7 @@ struct NodeConfig {
     // applied since the last one (and the log since then is a quarter of
     // its size); then compact the log up to it, keeping snapshot_trailing
     // entries for followers a little behind.
-    std::uint64_t snapshot_entries = 50000;
+    std::uint64_t snapshot_entries = 100000;  // etcd 3.4's --snapshot-count default too
     std::uint64_t snapshot_trailing = 5000;
     // A snapshot is written, and sent to each follower, at most this fast
     // (MB/s; 0: as fast as the disk goes), so that the log syncs sharing

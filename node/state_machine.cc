@@ -129,8 +129,10 @@ wire::ClientReply KvStateMachine::run_put(const wire::Command& command, Effects&
     if (auto refused = check_lease(command.lease, attaching(command.key, command.lease, fx), fx)) {
         return *refused;
     }
+    // The old value is read (copied) only for a put that asked for it.
     std::optional<storage::StoredValue> old;
-    const Status status = write_key(command.key, command.value, command.lease, fx, &old);
+    const Status status = write_key(command.key, command.value, command.lease, fx,
+                                    command.prev ? &old : nullptr);
     if (status != Status::ok) return wire::make_error_reply(wire::error_code(status), "put", {});
     wire::ClientReply reply = ok_reply(fx.index);
     if (command.prev) reply.prev = to_prev(old);

@@ -475,6 +475,37 @@ void LogFile::replace_from(raft::LogIndex first, std::vector<Slot> slots) {
     }
 }
 
+// After replace_from(entries): the tail drops what they replaced and takes
+// copies of those still in the log (any below first_index_ are not), then
+// sheds its oldest entries beyond tail_bytes_max_.
+void LogFile::remember_tail(const std::vector<raft::Entry>& entries) {
+    const raft::LogIndex from = std::max(entries.front().index, first_index_);
+    while (!tail_.empty() && tail_.back().index >= from) {
+        tail_bytes_ -= tail_.back().data.size();
+        tail_.pop_back();
+    }
+    if (!tail_.empty() && tail_.back().index + 1 != from) {  // not contiguous: start afresh
+        tail_.clear();
+        tail_bytes_ = 0;
+    }
+    for (const raft::Entry& entry : entries) {
+        if (entry.index < from) continue;
+        tail_.push_back(entry);
+        tail_bytes_ += entry.data.size();
+    }
+    while (!tail_.empty() && tail_bytes_ > tail_bytes_max_) {
+        tail_bytes_ -= tail_.front().data.size();
+        tail_.pop_front();
+    }
+}
+
+void LogFile::forget_tail_through(raft::LogIndex through) {
+    while (!tail_.empty() && tail_.front().index <= through) {
+        tail_bytes_ -= tail_.front().data.size();
+        tail_.pop_front();
+    }
+}
+
 raft::Term LogFile::term_at_or_base(raft::LogIndex index) const {
     if (index + 1 == first_index_) return base_term_;
     CABILDO_ASSERT(index >= first_index_ && index <= last_index(), "term_at outside the log");
@@ -495,11 +526,16 @@ std::vector<raft::Entry> LogFile::entries(raft::LogIndex lo, raft::LogIndex hi,
     std::vector<raft::Entry> out;
     std::size_t bytes = 0;
     std::string value;
+    const raft::LogIndex cached_from = tail_first();
     for (raft::LogIndex index = lo; index < hi; ++index) {
         const Slot& slot = slots_[index - first_index_];
         bytes += slot.size - codec::entry_header_bytes;
         // At least one entry, then only while the total stays within bytes_max.
         if (!out.empty() && bytes > bytes_max) break;
+        if (index >= cached_from) {
+            out.push_back(tail_[index - cached_from]);
+            continue;
+        }
         value.resize(slot.size);
         // No error channel for reads (as with LMDB's): a log that cannot be
         // read back is fatal rather than answered wrongly.
@@ -558,7 +594,10 @@ Result<bool> LogFile::append(const raft::HardState& hard_state,
     }
     end_ += record.size();
     hard_state_ = hard_state;
-    if (!entries.empty()) replace_from(entries.front().index, std::move(slots));
+    if (!entries.empty()) {
+        replace_from(entries.front().index, std::move(slots));
+        remember_tail(entries);
+    }
     if (end_ >= segment_bytes_max_) {
         // A failed roll is retried at the next append; this one is durable.
         (void)start_segment(last_index(), term_at_or_base(last_index()));
@@ -594,6 +633,7 @@ void LogFile::compact(raft::LogIndex through, raft::LogIndex commit_index) {
     slots_.erase(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(through + 1 -
                                                                               first_index_));
     first_index_ = through + 1;
+    forget_tail_through(through);
     // A segment may go once no entry it holds is still in the log. The
     // newest always stays: it is the one appended to. A dropped segment is
     // renamed out of the log at once (*.deleted, cheap) and unlinked on a
@@ -619,6 +659,8 @@ Result<bool> LogFile::reset(raft::LogIndex base_index, raft::Term base_term,
     auto started = start_segment(base_index, base_term);
     if (!started) return started.error();
     slots_.clear();
+    tail_.clear();
+    tail_bytes_ = 0;
     first_index_ = base_index + 1;
     base_term_ = base_term;
     auto written = append(hard_state, {}, 0);

@@ -148,6 +148,8 @@ public:
                        const raft::HardState& hard_state);
     // Tests: a smaller segment size, to see segments come and go.
     void set_segment_bytes_max(std::uint64_t bytes) { segment_bytes_max_ = bytes; }
+    // Tests: a smaller in-memory tail (see tail_), to see it evict.
+    void set_tail_bytes_max(std::size_t bytes) { tail_bytes_max_ = bytes; }
 
 private:
     struct Slot {
@@ -186,6 +188,9 @@ private:
     void check_replace(const std::vector<raft::Entry>& entries,
                        raft::LogIndex commit_index) const;
     bool reserve(std::uint64_t bytes);
+    void remember_tail(const std::vector<raft::Entry>& entries);
+    void forget_tail_through(raft::LogIndex through);
+    raft::LogIndex tail_first() const { return last_index() + 1 - tail_.size(); }
 
     int fd_;            // of the newest segment, appended to
     std::string path_;  // ... and its path
@@ -198,6 +203,13 @@ private:
     std::uint64_t end_ = 0;       // where the next record goes
     std::uint64_t reserved_ = 0;  // the file's size: zeros from end_ on
     std::deque<Slot> slots_;  // from first_index_
+    // Copies of the newest entries appended since open, ending at
+    // last_index(), at most tail_bytes_max_ of data: a node applies and
+    // sends entries right after persisting them, and reading each back
+    // with a pread and decoding it had cost more than the write.
+    std::deque<raft::Entry> tail_;
+    std::size_t tail_bytes_ = 0;
+    std::size_t tail_bytes_max_ = 16 << 20;
     raft::HardState hard_state_;
     LogReport report_;
 };

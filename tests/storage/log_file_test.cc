@@ -115,6 +115,41 @@ TEST(LogFileTest, ReopenReplaysRecordsAndReplacedSuffixes) {
     EXPECT_EQ(log->entries(2, 5, 150).size(), 1u);  // bytes_max, but at least one
 }
 
+// The in-memory tail of newest entries answers exactly what the file does:
+// after appends, a replaced suffix, eviction of its oldest entries (a small
+// limit), compaction and a reset, every range read from the open log equals
+// the same range read by a freshly opened one (which has no tail).
+TEST(LogFileTest, TailOfNewestEntriesAgreesWithTheFile) {
+    TempDir dir;
+    auto log = open_log(dir.path());
+    ASSERT_NE(log, nullptr);
+    log->set_tail_bytes_max(1000);  // about 9 entries of 100 B
+    const auto agrees = [&](raft::LogIndex lo, raft::LogIndex hi) {
+        auto reopened = open_log(dir.path(), Recovery::normal);
+        ASSERT_NE(reopened, nullptr);
+        for (raft::LogIndex from = lo; from < hi; ++from) {
+            EXPECT_EQ(log->entries(from, hi, SIZE_MAX), reopened->entries(from, hi, SIZE_MAX))
+                << "from " << from;
+            EXPECT_EQ(log->entries(from, hi, 250), reopened->entries(from, hi, 250));
+        }
+    };
+    append_ok(*log, {1, 1, 0}, make_entries(1, 5, 1, 100));
+    agrees(1, 6);
+    append_ok(*log, {2, 2, 3}, make_entries(4, 4, 2, 100));  // replaces 4..5, adds 6..7
+    agrees(1, 8);
+    EXPECT_EQ(log->entries(4, 8, SIZE_MAX), make_entries(4, 4, 2, 100));
+    append_ok(*log, {2, 2, 3}, make_entries(8, 12, 2, 100));  // the tail evicts 1..10
+    agrees(1, 20);
+    append_ok(*log, {3, 3, 3}, make_entries(15, 2, 3, 100));  // cut back to 16
+    agrees(1, 17);
+    EXPECT_EQ(log->last_index(), 16u);
+    log->compact(12, 16);
+    agrees(13, 17);
+    ASSERT_TRUE(log->reset(40, 3, {3, 3, 40}).ok());
+    append_ok(*log, {3, 3, 40}, make_entries(41, 3, 3, 100));
+    agrees(41, 44);
+}
+
 // The bytes of the record that appends entries to a log of `before` entries.
 std::string last_record(std::size_t before, const std::vector<raft::Entry>& entries) {
     TempDir dir;
