@@ -15,6 +15,7 @@
 #include "client/bench/bench_report.h"
 #include "client/bench/closed_loop.h"
 #include "client/bench/open_loop.h"
+#include "client/bench/watch_fanout.h"
 #include "client/cli_commands.h"
 #include "client/client.h"
 
@@ -51,14 +52,18 @@ struct BenchArgs {
     std::vector<std::string> push_endpoints;
     std::string sub_endpoint;
     std::string grace = "3s";
+    std::uint32_t watchers = 1000;
+    std::string watch_kind = "exact";
     bool quiet = false;
 };
 
 void add_workload_options(CLI::App& cmd, BenchArgs& a) {
     cmd.add_option("--mode", a.mode,
                    "put | get | mixed | txn (2 compares + 2 puts) | keepalive (of key-space "
-                   "leases, granted first)")
-        ->check(CLI::IsMember({"put", "get", "mixed", "txn", "keepalive"}))->capture_default_str();
+                   "leases, granted first) | watch (fan-out: --watchers watch while puts go at "
+                   "--rate)")
+        ->check(CLI::IsMember({"put", "get", "mixed", "txn", "keepalive", "watch"}))
+        ->capture_default_str();
     cmd.add_option("--read-ratio", a.read_ratio, "mixed: the share of gets (0..1)")
         ->check(CLI::Range(0.0, 1.0))->capture_default_str();
     cmd.add_option("--consistency", a.consistency, "gets: linearizable | serializable")
@@ -97,15 +102,39 @@ void add_load_options(CLI::App& cmd, BenchArgs& a) {
                    "no reply by then: counted as client_timeout")->capture_default_str();
     cmd.add_flag("--open-loop", a.open_loop,
                  "PUSH writes at --rate, completion seen on the commit stream");
-    cmd.add_option("--rate", a.rate, "open loop: writes per second")
+    cmd.add_option("--rate", a.rate, "open loop, watch: writes per second")
         ->check(CLI::Range(0.001, 1e7))->capture_default_str();
     cmd.add_option("--push-endpoints", a.push_endpoints,
                    "open loop: PULL endpoints (default: each endpoint's port + 2)")
         ->delimiter(',');
     cmd.add_option("--sub-endpoint", a.sub_endpoint,
                    "open loop: the PUB to watch (default: the first endpoint's port + 1)");
-    cmd.add_option("--grace", a.grace, "open loop: wait this long after the last send")
+    cmd.add_option("--grace", a.grace,
+                   "open loop, watch: wait this long after the last send (watch: for the "
+                   "watchers to catch up)")
         ->capture_default_str();
+}
+
+void add_watch_options(CLI::App& cmd, BenchArgs& a) {
+    cmd.add_option("--watchers", a.watchers,
+                   "watch: watchers of watch/, round-robin over the endpoints' nodes")
+        ->check(CLI::Range(std::uint32_t{1}, bench::watchers_max))->capture_default_str();
+    cmd.add_option("--watch-kind", a.watch_kind,
+                   "watch: exact (watch_from, the stream as a doorbell) | stream (SUB events only)")
+        ->check(CLI::IsMember({"exact", "stream"}))->capture_default_str();
+}
+
+// Watch mode: each endpoint's pub (client port + 1), one thread per share.
+std::string resolve_watch(BenchOptions& o, const BenchArgs& a) {
+    o.watchers = a.watchers;
+    o.watch_kind = a.watch_kind == "stream" ? bench::WatchKind::stream : bench::WatchKind::exact;
+    o.threads = std::min(a.threads, a.watchers);
+    for (const std::string& endpoint : o.endpoints) {
+        const std::optional<std::string> pub = bench::shift_port(endpoint, 1);
+        if (!pub) return "cannot derive a pub endpoint from " + endpoint;
+        o.pub_endpoints.push_back(*pub);
+    }
+    return "";
 }
 
 // Fills the endpoint-derived and defaulted fields; an error message or "".
@@ -138,6 +167,7 @@ std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptio
              : a.mode == "mixed"     ? BenchMode::mixed
              : a.mode == "txn"       ? BenchMode::txn
              : a.mode == "keepalive" ? BenchMode::keepalive
+             : a.mode == "watch"     ? BenchMode::watch
                                      : BenchMode::put;
     o.socket = a.socket == "req" ? SocketKind::req : SocketKind::dealer;
     o.consistency = a.consistency == "serializable" ? wire::Consistency::serializable
@@ -171,6 +201,7 @@ std::string make_options(const BenchArgs& a, const CliCommon& common, BenchOptio
     o.duration = *duration;
     o.request_timeout = *timeout;
     o.grace = *grace;
+    if (o.mode == BenchMode::watch) return resolve_watch(o, a);
     return o.open_loop ? resolve_endpoints(o, a) : "";
 }
 
@@ -205,6 +236,16 @@ int run_open(zmq::context_t& context, const BenchOptions& options) {
     return exit_ok;
 }
 
+int run_watch(zmq::context_t& context, const BenchOptions& options) {
+    Result<bench::WatchFanoutResult> result = bench::run_watch_fanout(context, options);
+    if (!result.ok()) {
+        fmt::print(stderr, "cabildo bench: {}\n", result.error().detail);
+        return result.error().status == Status::bad_request ? exit_usage : exit_unavailable;
+    }
+    bench::print_watch_report(options, *result, bench::process_usage());
+    return exit_ok;
+}
+
 int run_bench(const BenchArgs& args, const CliCommon& common) {
     BenchOptions options;
     if (const std::string error = make_options(args, common, options); !error.empty()) {
@@ -213,6 +254,7 @@ int run_bench(const BenchArgs& args, const CliCommon& common) {
     }
     zmq::context_t context(1);
     try {
+        if (options.mode == BenchMode::watch) return run_watch(context, options);
         return options.open_loop ? run_open(context, options) : run_closed(context, options);
     } catch (const zmq::error_t& error) {
         fmt::print(stderr, "cabildo bench: {}\n", error.what());
@@ -225,10 +267,11 @@ int run_bench(const BenchArgs& args, const CliCommon& common) {
 CliRunner add_bench_command(CLI::App& app) {
     auto args = std::make_shared<BenchArgs>();
     CLI::App* cmd = app.add_subcommand(
-        "bench", "Measure throughput and latency: closed loop (default) or --open-loop");
+        "bench", "Measure throughput and latency: closed loop (default), --open-loop or --mode watch");
     cmd->fallthrough();  // global options (--endpoints, --json) may follow `bench`
     add_workload_options(*cmd, *args);
     add_load_options(*cmd, *args);
+    add_watch_options(*cmd, *args);
     return [args](const CliCommon& common) { return run_bench(*args, common); };
 }
 

@@ -14,12 +14,17 @@ std::string_view mode_name(BenchMode mode) {
     case BenchMode::txn: return "txn";
     case BenchMode::keepalive: return "keepalive";
     case BenchMode::lease_grant: return "lease_grant";
+    case BenchMode::watch: return "watch";
     }
     return "unknown";
 }
 
 std::string_view socket_name(SocketKind kind) {
     return kind == SocketKind::dealer ? "dealer" : "req";
+}
+
+std::string_view watch_kind_name(WatchKind kind) {
+    return kind == WatchKind::exact ? "exact" : "stream";
 }
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {

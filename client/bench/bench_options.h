@@ -16,14 +16,19 @@
 namespace cabildo::client::bench {
 
 // txn: 2 compares + 2 puts (key N and N+1); keepalive: lease_keepalive of
-// lease N+1 (granted first: lease_grant is the prefill of keepalive).
-enum class BenchMode : std::uint8_t { put, get, mixed, txn, keepalive, lease_grant };
+// lease N+1 (granted first: lease_grant is the prefill of keepalive); watch:
+// the watch fan-out (watch_fanout.h).
+enum class BenchMode : std::uint8_t { put, get, mixed, txn, keepalive, lease_grant, watch };
 enum class SocketKind : std::uint8_t { dealer, req };
+// watch: exact = PROTOCOL.md §10's recipe (events from watch_from, the stream
+// a doorbell); stream = the SUB stream's events only.
+enum class WatchKind : std::uint8_t { exact, stream };
 
 // Keys are "key-%06d", so the key space is at most a million keys.
 inline constexpr std::uint32_t key_space_max = 1000000;
 inline constexpr std::uint32_t clients_max = 100000;
 inline constexpr std::uint32_t threads_max = 64;
+inline constexpr std::uint32_t watchers_max = 60000;
 
 struct BenchOptions {
     std::vector<std::string> endpoints;  // client endpoints; connections pinned round-robin
@@ -52,6 +57,11 @@ struct BenchOptions {
     std::string sub_endpoint;                 // default: the first endpoint's pub (client port + 1)
     std::chrono::nanoseconds grace = std::chrono::seconds(3);
 
+    // Watch fan-out (mode watch); rate, grace and threads above apply too.
+    std::uint32_t watchers = 1000;
+    WatchKind watch_kind = WatchKind::exact;
+    std::vector<std::string> pub_endpoints;  // each endpoint's pub (client port + 1)
+
     bool json = false;
     bool progress = true;  // the once-a-second line on stderr
     // A secured cluster's keys, on every socket (DEALER, REQ, PUSH, SUB).
@@ -60,6 +70,7 @@ struct BenchOptions {
 
 std::string_view mode_name(BenchMode mode);
 std::string_view socket_name(SocketKind kind);
+std::string_view watch_kind_name(WatchKind kind);
 
 // "15s", "500ms", "2m", "1.5s", "100us"; a bare number is seconds.
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text);

@@ -123,6 +123,61 @@ void print_open_json(const BenchOptions& o, const OpenLoopResult& r, const Proce
         json_latency(r.latency), json_process(u, r.wall_s));
 }
 
+std::uint64_t events_lost(const WatchFanoutResult& r) {
+    return r.events_expected > r.events_delivered ? r.events_expected - r.events_delivered : 0;
+}
+
+double per_s(std::uint64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; }
+
+std::string json_watch(const BenchOptions& o, const WatchFanoutResult& r) {
+    return fmt::format(
+        R"({{"kind":{},"watchers":{},"rate":{},"puts_ok":{},"events_expected":{},"events_delivered":{},"events_lost":{},"events_unacked":{},"duplicates":{},"watch_from_calls":{},"errors":{},"compacted":{},"timeouts":{},"error_replies":{},"bad_frames":{},"caught_up":{},"setup_s":{:.3f},"catch_up_s":{:.3f},"lag_ms":{},"delivery_per_s":{:.1f}}})",
+        quote(watch_kind_name(o.watch_kind)), o.watchers, o.rate, r.puts.ok, r.events_expected,
+        r.events_delivered, events_lost(r), r.events_unacked, r.duplicates, r.watch_from_calls,
+        watch_error_total(r), r.compacted, r.timeouts, r.error_replies, r.bad_frames, r.caught_up,
+        r.setup_s, r.catch_up_s, json_latency(r.lag), per_s(r.events_delivered, r.wall_s));
+}
+
+void print_watch_json(const BenchOptions& o, const WatchFanoutResult& r, const ProcessUsage& u) {
+    const WatchPutResult& p = r.puts;
+    fmt::print(
+        R"({{"tool":"cabildo-bench","loop":"open","mode":"watch","rate":{},"watchers":{},"threads":{},"key_space":{},"value_size":{},"endpoints":{},"grace_ms":{},"request_timeout_ms":{},"nofile_limit":{},"wall_s":{:.3f},"send_s":{:.3f},"scheduled":{},"sent":{},"not_sent":{},"ops":{},"ok":{},"errors":{},"errors_by_kind":{},"ops_per_s":{:.1f},"send_lag_ms_max":{:.3f},"lat_ms":{},"process":{},"watch":{}}})"
+        "\n",
+        o.rate, o.watchers, o.threads, o.key_space, o.value_size, json_endpoints(o.endpoints),
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.grace).count(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.request_timeout).count(),
+        r.nofile_limit, r.wall_s, p.send_s, p.scheduled, p.sent, p.not_sent, p.ok, p.ok, error_total(p.errors),
+        json_errors(p.errors), per_s(p.ok, p.send_s), p.send_lag_ms_max, json_latency(p.latency),
+        json_process(u, r.wall_s), json_watch(o, r));
+}
+
+void print_watch_text(const BenchOptions& o, const WatchFanoutResult& r, const ProcessUsage& u) {
+    const WatchPutResult& p = r.puts;
+    fmt::print("cabildo bench: watch fan-out ({}), {} watchers of watch/ on {} nodes over {} "
+               "threads, puts at {}/s, {} keys, {} B values\n",
+               watch_kind_name(o.watch_kind), o.watchers, o.endpoints.size(), o.threads, o.rate,
+               o.key_space, o.value_size);
+    fmt::print("  wall           {:.2f} s from the first put (set-up before it {:.2f} s, "
+               "catch-up after the last {:.2f} s)\n", r.wall_s, r.setup_s, r.catch_up_s);
+    fmt::print("  puts           {} ok of {} sent over {:.2f} s ({:.1f}/s), {} errors, {} not sent, "
+               "send lag max {:.2f} ms\n", p.ok, p.sent, p.send_s, per_s(p.ok, p.send_s),
+               error_total(p.errors), p.not_sent, p.send_lag_ms_max);
+    print_latency_line(p.latency);
+    print_errors_line(p.errors);
+    fmt::print("  events         expected {}, delivered {} ({:.1f}/s), lost {}, duplicates {}, "
+               "other revisions {}\n", r.events_expected, r.events_delivered,
+               per_s(r.events_delivered, r.wall_s), events_lost(r), r.duplicates, r.events_unacked);
+    fmt::print("  delivery lag   p50 {:.2f}  p90 {:.2f}  p99 {:.2f}  max {:.2f} ms (n {})\n",
+               ms(r.lag.percentile_ns(0.50)), ms(r.lag.percentile_ns(0.90)),
+               ms(r.lag.percentile_ns(0.99)), ms(r.lag.max_ns()), r.lag.count());
+    fmt::print("  watch_from     {} calls; errors {} (compacted {}, timeouts {}, refused {}, "
+               "bad frames {})\n", r.watch_from_calls, watch_error_total(r), r.compacted,
+               r.timeouts, r.error_replies, r.bad_frames);
+    fmt::print("  caught up      {} of {} watchers at the last put's revision (grace {:.1f} s)\n",
+               r.caught_up, o.watchers, std::chrono::duration<double>(o.grace).count());
+    print_process_line(u, r.wall_s);
+}
+
 }  // namespace
 
 ProcessUsage process_usage() {
@@ -162,6 +217,11 @@ void print_open_loop_report(const BenchOptions& o, const OpenLoopResult& r,
     print_latency_line(r.latency);
     fmt::print("  send lag max   {:.2f} ms behind schedule\n", r.send_lag_ms_max);
     print_process_line(u, r.wall_s);
+}
+
+void print_watch_report(const BenchOptions& o, const WatchFanoutResult& r, const ProcessUsage& u) {
+    if (o.json) return print_watch_json(o, r, u);
+    print_watch_text(o, r, u);
 }
 
 }  // namespace cabildo::client::bench

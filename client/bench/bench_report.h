@@ -8,6 +8,7 @@
 
 #include "client/bench/bench_options.h"
 #include "client/bench/bench_result.h"
+#include "client/bench/watch_fanout.h"
 
 namespace cabildo::client::bench {
 
@@ -23,5 +24,10 @@ void print_closed_loop_report(const BenchOptions& options, const ClosedLoopResul
                               const ProcessUsage& usage);
 void print_open_loop_report(const BenchOptions& options, const OpenLoopResult& result,
                             const ProcessUsage& usage);
+// The top level has the other modes' fields (ops = ok = acknowledged puts,
+// ops_per_s, lat_ms = put latency, errors = failed puts, process) and
+// "watch" the fan-out's own (watch_fanout.h).
+void print_watch_report(const BenchOptions& options, const WatchFanoutResult& result,
+                        const ProcessUsage& usage);
 
 }  // namespace cabildo::client::bench

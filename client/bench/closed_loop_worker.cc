@@ -38,14 +38,6 @@ std::string make_value(std::uint32_t size, std::uint64_t seed) {
     return value;
 }
 
-// A request `id` as a msgpack uint64 (0xcf and 8 bytes big-endian).
-std::string msgpack_uint64(std::uint64_t id) {
-    std::string bytes(9, '\xcf');
-    for (std::size_t i = 1; i < bytes.size(); ++i)
-        bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
-    return bytes;
-}
-
 }  // namespace
 
 ClosedLoopWorker::ClosedLoopWorker(zmq::context_t& context, const BenchOptions& options,

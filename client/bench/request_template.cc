@@ -57,6 +57,13 @@ std::string numbered_key(std::string_view prefix, std::uint64_t number, std::siz
     return key;
 }
 
+std::string msgpack_uint64(std::uint64_t id) {
+    std::string bytes(9, '\xcf');
+    for (std::size_t i = 1; i < bytes.size(); ++i)
+        bytes[i] = static_cast<char>((id >> (64 - 8 * i)) & 0xff);
+    return bytes;
+}
+
 bool read_msgpack_uint(std::string_view bytes, std::uint64_t& value) {
     if (bytes.empty()) return false;
     const auto first = static_cast<unsigned char>(bytes[0]);

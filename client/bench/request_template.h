@@ -42,6 +42,10 @@ private:
 // "key-000042"-style names: prefix + `digits` zero-padded digits of number.
 std::string numbered_key(std::string_view prefix, std::uint64_t number, std::size_t digits);
 
+// `id` as a msgpack uint64 (0xcf and 8 bytes big-endian), the request `id`
+// the benchmark's drivers send.
+std::string msgpack_uint64(std::uint64_t id);
+
 // The value of a msgpack unsigned integer (any width) in `bytes`, as an echoed
 // reply `id` holds it; nullopt-like false when it is not one.
 bool read_msgpack_uint(std::string_view bytes, std::uint64_t& value);
