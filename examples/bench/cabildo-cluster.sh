@@ -17,6 +17,8 @@ cmd=${1:-}
 data=${2:-${CABILDO_BENCH_DATA:-/tmp/cabildo-bench-data}}
 nodes=3
 node_bin=${CABILDO_NODE:-build/node/cabildo-node}
+# Extra node flags for experiments, e.g. CABILDO_NODE_FLAGS="--snapshot-entries 100000".
+read -r -a node_flags <<<"${CABILDO_NODE_FLAGS:-}"
 cli=${CABILDO_CLI:-build/client/cabildo}
 endpoints="tcp://127.0.0.1:7101,tcp://127.0.0.1:7111,tcp://127.0.0.1:7121"
 
@@ -47,7 +49,7 @@ start_cluster() {
     mkdir -p "$data"
     for i in $(seq "$nodes"); do members+=(--member "$i=127.0.0.1:$((7100 + 10 * (i - 1)))"); done
     for i in $(seq "$nodes"); do
-        setsid "$node_bin" --id "$i" --data-dir "$data/node$i" "${members[@]}" \
+        setsid "$node_bin" --id "$i" --data-dir "$data/node$i" "${members[@]}" ${node_flags[@]+"${node_flags[@]}"} \
             >>"$data/node$i.log" 2>&1 </dev/null &
         echo $! >"$data/node$i.pid"
     done
