@@ -59,6 +59,9 @@ void add_options(CLI::App& app, cabildo::node::NodeConfig& config,
                    "node sends (after its checksum was computed)");
 #endif
     app.set_config("--config", "", "read options from a TOML/INI file");
+    // A misspelt key in the file is an error, as on the command line, not a
+    // setting silently left at its default.
+    app.allow_config_extras(CLI::config_extras_mode::error);
     app.add_option("--id", config.id, "this node's id (one of the members)");
     app.add_option("--data-dir", config.data_dir, "where this node keeps its log and state")
         ->required();
@@ -215,7 +218,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> members;
     Modes modes;
     add_options(app, config, members, modes);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; any bad option (also one in --config's
+        // file) is status 2, as the header says, not CLI11's own codes.
+        const int printed = app.exit(e);
+        return printed == 0 ? 0 : 2;
+    }
     if (modes.check) return cabildo::node::check_data_dir(config.data_dir);
     for (const std::string& text : members) {
         auto member = cabildo::node::parse_member(text);

@@ -1,6 +1,7 @@
 """A node configured from a TOML file (--config) instead of flags: it starts,
 serves reads and writes as a single-node cluster, keeps the file's timing,
-and a flag given on the command line overrides the file."""
+a flag given on the command line overrides the file, and a key it does not
+know is refused."""
 import os
 import signal
 import subprocess
@@ -43,6 +44,23 @@ class ConfigFileTest(unittest.TestCase):
                 text = f.read()
             self.assertIn("clients at " + endpoint, text)
             self.assertNotIn(" debug ", text, "the command line's --log-level did not win")
+
+    def test_an_unknown_key_in_the_file_is_refused(self):
+        """A misspelt setting must not be left at its default unnoticed: the
+        node exits with status 2 (bad options) and names the key."""
+        with tempfile.TemporaryDirectory(prefix="cabildo-config-") as tmp:
+            base = harness.pick_base_port(1)
+            config = os.path.join(tmp, "node.toml")
+            with open(config, "w") as f:
+                f.write('id = 1\n')
+                f.write(f'data-dir = "{tmp}/data"\n')
+                f.write(f'member = ["1=127.0.0.1:{base}"]\n')
+                f.write('election-tiks = 20\n')
+            done = subprocess.run([harness.NODE_BIN, "--config", config], capture_output=True,
+                                  text=True, timeout=10)
+            self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+            self.assertIn("election-tiks", done.stdout + done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "data")), "it created its data dir")
 
     def test_the_deployment_example_config_runs(self):
         """examples/deploy/node.toml as shipped, with its addresses and
