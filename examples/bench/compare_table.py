@@ -74,7 +74,7 @@ DURABILITY = {
     "nats-sync": "the same 2.9.10 source plus the anchor's patch (**ours, not upstream**): "
                  "fsync after every filestore write (Raft WAL and stream store) on every "
                  "replica, no group commit in the stream store.",
-    "cabildo": "LMDB syncs every commit (fsync on) on every node.",
+    "cabildo": "the Raft log (an append-only file) is fdatasync'ed once per Ready batch on every node; a write is answered once a majority has it on disk (the applied state, LMDB, is rebuilt from the log after an OS crash).",
 }
 
 
