@@ -9,8 +9,8 @@
 #
 # Same layout as examples/local-cluster.sh: node i on 127.0.0.1 ports
 # 7100+10*(i-1) (peers), +1 (clients), +2 (pub), +3 (pull). DATA_DIR defaults
-# to $CABILDO_BENCH_DATA or /tmp/cabildo-bench-data. LMDB syncs every commit
-# (fsync on), as etcd does by default.
+# to $CABILDO_BENCH_DATA or /tmp/cabildo-bench-data. fsync on: each node
+# fdatasyncs its Raft log once per Ready batch, as etcd does its WAL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cmd=${1:-}
