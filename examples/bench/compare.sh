@@ -414,6 +414,12 @@ run_cabildo() {
         -v n="$(nproc)" 'BEGIN { printf "{\"node_cpu_s\": %.3f, \"elapsed_s\": %.3f, \"machine_cores\": %.3f}\n",
             a - b, t1 - t0, ma ? n * mb / ma : 0 }' >"$out/$tag.cpu.json"
     judge_exit "$rc" "$out/$tag.stderr"
+    # The nodes' logs (elections, slow syncs, snapshots) go before the wipe.
+    local data=${CABILDO_BENCH_DATA:-/tmp/cabildo-bench-data} f
+    for f in "$data"/node*.log; do
+        if [ -f "$f" ]; then cp "$f" "$out/$tag.$(basename "$f")" || true; fi
+    done
+    return 0
 }
 
 # Why a run is not worth a cluster start, or nothing.
