@@ -1,4 +1,5 @@
 // ClosedLoopWorker (closed_loop_worker.h): the hot loop of `cabildo bench`.
+#include "client/bench/request_template.h"
 #include "client/bench/closed_loop_worker.h"
 
 #include <algorithm>
@@ -17,19 +18,7 @@ constexpr std::int64_t retry_later_delay_ns = 20'000'000;
 // Keys are "key-%06d".
 constexpr std::size_t key_digits = 6;
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
-// splitmix64: a fast per-client generator; the quality is ample for key choice.
-std::uint64_t next_random(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 // Lowercase letters only, so no key or id placeholder can occur in a value.
 std::string make_value(std::uint32_t size, std::uint64_t seed) {

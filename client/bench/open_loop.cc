@@ -28,11 +28,6 @@ constexpr int push_hwm = 100'000;
 constexpr auto probe_interval = std::chrono::milliseconds(200);
 constexpr auto probe_timeout = std::chrono::seconds(10);
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string run_prefix(std::uint64_t seed) {
     std::mt19937_64 rng(seed != 0 ? seed : std::random_device{}());

@@ -11,6 +11,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -49,5 +51,20 @@ std::string msgpack_uint64(std::uint64_t id);
 // The value of a msgpack unsigned integer (any width) in `bytes`, as an echoed
 // reply `id` holds it; nullopt-like false when it is not one.
 bool read_msgpack_uint(std::string_view bytes, std::uint64_t& value);
+
+// The steady clock in nanoseconds: the bench's one time base.
+inline std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// splitmix64: a fast per-client generator; the quality is ample for key choice.
+inline std::uint64_t next_random(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 }  // namespace cabildo::client::bench

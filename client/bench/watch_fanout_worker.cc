@@ -31,11 +31,6 @@ constexpr std::uint32_t watch_events_per_request_max = 1000;
 // One thread's per-revision counters cover this many revisions at most.
 constexpr std::size_t revisions_tracked_max = std::size_t{1} << 24;
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 int stream_sub_hwm(std::uint32_t watchers) {
     const std::uint64_t share = stream_queue_budget / std::max<std::uint32_t>(watchers, 1);

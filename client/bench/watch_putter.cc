@@ -20,19 +20,7 @@ constexpr std::uint64_t scheduled_max = 50'000'000;
 constexpr int dealer_hwm = 100'000;
 constexpr std::int64_t poll_ms_max = 10;
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
-// splitmix64, as the closed loop uses for key choice.
-std::uint64_t next_random(std::uint64_t& state) {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 }  // namespace
 
