@@ -14,7 +14,6 @@ namespace cabildo::node {
 namespace {
 
 constexpr int client_hwm = 100000;
-constexpr int ticks_per_turn_max = 1000;           // after a long pause (SIGSTOP), catch up bounded
 
 // The membership as of the applied index: the last configuration entry the
 // state machine applied, or else the bootstrap members of the flags. A node
@@ -399,16 +398,25 @@ void Node::drain_pull() {
     }
 }
 
+// At most a heartbeat interval's ticks per turn; the time of a longer turn
+// is dropped, not caught up. A turn that stalled (a log sync that waited a
+// second behind the disk, a pause) has its peers' messages from meanwhile
+// in the socket: they are stepped first, at the start of the next turn, and
+// a second of ticks after them would still call an election against a
+// leader that was heard (or step a leader down whose followers answered).
+// etcd's Go ticker drops ticks for a slow receiver the same way. Only
+// liveness depends on ticks: votes, reads and commits do not.
 void Node::run_ticks(Clock::time_point now) {
     if (cycle_.stalled()) return;  // tick() may not run between take_ready() and advance()
     const auto tick = std::chrono::milliseconds(config_.tick_ms);
+    const int ticks_max = std::max(1, config_.heartbeat_ticks);
     int ticks = 0;
-    while (now >= next_tick_ && ticks < ticks_per_turn_max) {
+    while (now >= next_tick_ && ticks < ticks_max) {
         raft_.tick();
         next_tick_ += tick;
         ++ticks;
     }
-    if (now >= next_tick_) next_tick_ = now + tick;  // paused far too long: skip the rest
+    if (now >= next_tick_) next_tick_ = now + tick;  // a long turn: drop the rest
 }
 
 std::optional<std::string> Node::leader_endpoint() const {

@@ -71,7 +71,9 @@ void Node::poll_snapshot(Clock::time_point now) {
     metrics_.snapshot_duration.observe(elapsed);
     metrics_.snapshot_bytes += info.bytes;
     const auto t0 = Clock::now();
-    auto adopted = storage_->adopt_snapshot(storage_->snapshot_part_path(), info);
+    const std::string file = storage_->snapshots_dir() + "/" +
+                             storage::snapshot_file_name(info.meta.index, info.meta.term);
+    auto adopted = storage_->adopt_snapshot(file, info);
     if (!adopted) {
         spdlog::warn("node {}: keeping the snapshot failed: {}", config_.id,
                      adopted.error().detail);

@@ -3,7 +3,8 @@
 // transaction gives the consistent view; applying goes on meanwhile).
 //
 // The loop starts it, polls it once per turn, and adopts the finished file
-// (Storage::adopt_snapshot). While it runs the state's map cannot grow (an
+// (Storage::adopt_snapshot), which the thread has already given its final
+// name in snapshots_dir(), synced. While it runs the state's map cannot grow (an
 // apply that needs a bigger map waits for it, see Env::ReaderPin), and the
 // state must not be replaced: cancel() first. Not thread-safe itself: the
 // loop owns it.
@@ -37,7 +38,8 @@ public:
     void start(Storage& storage, raft::Membership members,
                std::uint64_t bytes_per_second = 0);
     // nullopt while running; then the result once (the file is at
-    // storage.snapshot_part_path(), to adopt), and the taker is idle again.
+    // snapshots_dir()/snapshot_file_name(index, term), to adopt), and the
+    // taker is idle again.
     std::optional<Result<SnapshotInfo>> poll();
     // Stops a running snapshot and waits for its thread; its file is gone.
     void cancel();

@@ -127,11 +127,10 @@ bool Storage::is_snapshot_name(const std::string& name) {
     return name.size() == snapshot_file_name(0, 0).size() && name.ends_with(".snap");
 }
 
-// The snapshot files kept, newest first.
-std::vector<std::string> Storage::snapshot_names() const {
+std::vector<std::string> Storage::snapshot_names_in(const std::string& dir) {
     std::vector<std::string> names;
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(snapshots_dir(), ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
         const std::string name = e.path().filename().string();
         if (is_snapshot_name(name)) names.push_back(name);
     }
@@ -214,18 +213,27 @@ Result<bool> Storage::adopt_snapshot(const std::string& file, const SnapshotInfo
                                      std::size_t keep) {
     const std::string target =
         snapshots_dir() + "/" + snapshot_file_name(info.meta.index, info.meta.term);
-    if (file != target && ::rename(file.c_str(), target.c_str()) != 0) {
-        return errno_error("rename " + file + " to " + target, errno);
+    // A file already at its final name was put there, synced, by its writer
+    // (SnapshotTaker); syncing the directory again would make the loop wait
+    // for the file system's journal.
+    if (file != target) {
+        if (::rename(file.c_str(), target.c_str()) != 0) {
+            return errno_error("rename " + file + " to " + target, errno);
+        }
+        auto synced = sync_directory(snapshots_dir());
+        if (!synced) return synced.error();
     }
-    auto synced = sync_directory(snapshots_dir());
-    if (!synced) return synced.error();
     if (info.meta.index >= snapshot_.meta.index) snapshot_ = info;
-    const std::vector<std::string> names = snapshot_names();
+    remove_old_snapshots(snapshots_dir(), keep);
+    return true;
+}
+
+void Storage::remove_old_snapshots(const std::string& dir, std::size_t keep) {
+    const std::vector<std::string> names = snapshot_names_in(dir);
     std::error_code ec;
     for (std::size_t i = std::max<std::size_t>(keep, 1); i < names.size(); ++i) {
-        std::filesystem::remove(snapshots_dir() + "/" + names[i], ec);
+        std::filesystem::remove(dir + "/" + names[i], ec);
     }
-    return true;
 }
 
 void Storage::compact(raft::LogIndex through) {

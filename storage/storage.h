@@ -164,10 +164,17 @@ public:
     // The snapshot file open() loaded the applied state from, if it did.
     const std::string& restored_from() const { return restored_from_; }
     std::uint64_t cluster_id() const { return options_.identity.cluster_id; }
-    // Makes a written snapshot file the newest (renamed to its final name),
-    // and deletes all but the `keep` newest ones.
+    // Makes a written snapshot file the newest (renamed to its final name,
+    // unless it has it already: then it must be synced there), and deletes
+    // all but the `keep` newest ones.
     Result<bool> adopt_snapshot(const std::string& file, const SnapshotInfo& info,
                                 std::size_t keep = 2);
+    // Deletes all but the `keep` (at least 1) newest snapshot files in dir;
+    // safe on another thread (SnapshotTaker: an unlink of a big file waits
+    // for the file system's journal).
+    static void remove_old_snapshots(const std::string& dir, std::size_t keep);
+    // The snapshot files in dir, newest first.
+    static std::vector<std::string> snapshot_names_in(const std::string& dir);
     // Drops the log through `through` (<= the newest snapshot's index and
     // the applied index: asserted; raft::compaction_index says how far).
     void compact(raft::LogIndex through);
@@ -294,7 +301,7 @@ private:
     Result<bool> load_state_from_snapshot(const std::string& reason);
     Result<SnapshotInfo> replace_state(const std::string& file, const std::string& why);
     static bool is_snapshot_name(const std::string& name);
-    std::vector<std::string> snapshot_names() const;
+    std::vector<std::string> snapshot_names() const { return snapshot_names_in(snapshots_dir()); }
     void read_applied();
     void check_persist(const std::optional<raft::HardState>& hard_state,
                        const std::vector<raft::Entry>& entries) const;
