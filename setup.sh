@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 packages=(build-essential cmake ninja-build pkg-config
           libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev liblmdb-dev zlib1g-dev libxxhash-dev
           libgtest-dev libgmock-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-          libmicrohttpd-dev libncurses-dev tmux
+          libmicrohttpd-dev libncurses-dev libmimalloc-dev tmux
           python3 python3-zmq python3-msgpack iproute2 procps nftables faketime
           clang libclang-rt-14-dev)
 
